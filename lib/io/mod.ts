@@ -1,0 +1,23 @@
+/**
+ * The IO layer: the plugin interface, descriptors, the URI → plugin registry with its
+ * permission preflight, and the errors it raises.
+ *
+ * @example Open any URI
+ * ```ts
+ * import { openUri } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using desc = await openUri("malloc://32");
+ * assert.equal(await desc.size(), 32);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./types.ts";
+export * from "./errors.ts";
+export * from "./uri.ts";
+export * from "./permissions.ts";
+export * from "./memory_descriptor.ts";
+export * from "./registry.ts";
+export * from "./session.ts";

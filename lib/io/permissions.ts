@@ -1,0 +1,85 @@
+/**
+ * Permission preflight: check what a plugin declares before it opens anything.
+ *
+ * @module
+ */
+
+import { PermissionDeniedError } from "./errors.ts";
+
+/**
+ * Check that every permission is granted. When a permission is in the "prompt" state and
+ * standard input is a terminal, Deno asks the user; otherwise anything short of "granted"
+ * is a refusal.
+ *
+ * @param uri The URI being opened (for the error message).
+ * @param permissions What opening it needs.
+ * @throws {PermissionDeniedError} Naming the first missing permission and its flag.
+ *
+ * @example
+ * ```ts
+ * import { checkPermissions } from "@rap/cli/io";
+ * // Tests run with --allow-all, so this passes.
+ * await checkPermissions("/etc/hostname", [{ name: "read", path: "/etc/hostname" }]);
+ * ```
+ */
+export async function checkPermissions(
+  uri: string,
+  permissions: readonly Deno.PermissionDescriptor[],
+): Promise<void> {
+  for (const permission of permissions) {
+    let status = await Deno.permissions.query(permission);
+    if (status.state === "prompt" && Deno.stdin.isTerminal()) {
+      status = await Deno.permissions.request(permission);
+    }
+    if (status.state !== "granted") throw new PermissionDeniedError(uri, permission);
+  }
+}
+
+/**
+ * Run `action`, turning Deno's capability refusal into a {@linkcode PermissionDeniedError}
+ * for the permission the plugin declared first (or a generic one).
+ *
+ * @param uri The URI concerned.
+ * @param declared The permissions the plugin declared.
+ * @param action What to run.
+ * @returns What `action` returns.
+ *
+ * @example
+ * ```ts
+ * import { withPermissionErrors } from "@rap/cli/io";
+ * const n = await withPermissionErrors("x", [], () => Promise.resolve(1));
+ * console.assert(n === 1);
+ * ```
+ */
+export async function withPermissionErrors<T>(
+  uri: string,
+  declared: readonly Deno.PermissionDescriptor[],
+  action: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      const guess = guessPermission(error.message) ?? declared[0];
+      if (guess) throw new PermissionDeniedError(uri, guess, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function guessPermission(message: string): Deno.PermissionDescriptor | undefined {
+  const m = /Requires (\w+) access to "([^"]*)"/.exec(message);
+  if (!m) return undefined;
+  switch (m[1]) {
+    case "read":
+    case "write":
+      return { name: m[1], path: m[2] };
+    case "net":
+      return { name: "net", host: m[2] };
+    case "run":
+      return { name: "run", command: m[2] };
+    case "env":
+      return { name: "env", variable: m[2] };
+  }
+  return undefined;
+}

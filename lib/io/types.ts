@@ -1,0 +1,167 @@
+/**
+ * The IO plugin interface and the open descriptor it returns.
+ *
+ * @module
+ */
+
+/**
+ * How a URI is opened.
+ *
+ * @example
+ * ```ts
+ * import type { OpenOptions } from "@rap/cli/io";
+ * const options: OpenOptions = { write: true };
+ * console.assert(options.write);
+ * ```
+ */
+export interface OpenOptions {
+  /** Open for writing too (radare2's `-w`, perm bit W). Default false: read-only. */
+  write?: boolean;
+  /** Create the target when it does not exist (files only). */
+  create?: boolean;
+}
+
+/**
+ * What a plugin can do, shown by `plugins` in radare2's `r2 -L` style.
+ *
+ * @example
+ * ```ts
+ * import type { PluginCapabilities } from "@rap/cli/io";
+ * const caps: PluginCapabilities = { read: true, write: false, resize: false, system: false };
+ * console.assert(!caps.write);
+ * ```
+ */
+export interface PluginCapabilities {
+  /** Reads are supported. */
+  read: boolean;
+  /** Writes are supported (when opened for writing). */
+  write: boolean;
+  /** The size can be changed. */
+  resize: boolean;
+  /** The descriptor answers plugin commands (`=!cmd`, `:cmd`). */
+  system: boolean;
+}
+
+/**
+ * An open file of any kind: a seekable byte space with a size.
+ *
+ * Offsets are plain numbers (exact up to 2^53). Reads return at most `length` bytes and are
+ * short only at the end of the data; the layers above pad like radare2 (0xff). A size of
+ * `Infinity` means unbounded (radare2's `UT64_MAX`), as for process memory or a debugger.
+ *
+ * @example Read the first bytes of a descriptor
+ * ```ts
+ * import { openUri } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using desc = await openUri("hex://cafe");
+ * assert.deepEqual([...await desc.read(0, 8)], [0xca, 0xfe]);
+ * ```
+ */
+export interface IoDescriptor extends AsyncDisposable {
+  /** The URI it was opened with (plugins may rewrite it, as radare2's `hex://` does). */
+  readonly uri: string;
+  /** The name of the plugin that opened it. */
+  readonly plugin: string;
+  /** Whether writes are allowed. */
+  readonly writable: boolean;
+  /** The size in bytes, or `Infinity` when unbounded. */
+  size(): Promise<number>;
+  /**
+   * Read up to `length` bytes at `offset`.
+   *
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @returns The bytes; shorter than `length` only at the end of the data.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Write `data` at `offset`.
+   *
+   * @param offset Where to start.
+   * @param data The bytes.
+   * @returns The number of bytes written.
+   */
+  write(offset: number, data: Uint8Array): Promise<number>;
+  /** Change the size (only when the plugin can resize). */
+  resize?(size: number): Promise<void>;
+  /** Run a plugin command (`=!cmd` / `:cmd`) and return its output. */
+  system?(command: string): Promise<string>;
+  /** Release the descriptor; writes made through it are saved by then. */
+  close(): Promise<void>;
+}
+
+/**
+ * An IO plugin: turns the URIs of its schemes into descriptors, and says which Deno
+ * permissions opening a URI needs, so a refusal can name the flag to add.
+ *
+ * @example A minimal read-only plugin serving a constant
+ * ```ts
+ * import { type IoPlugin, IoRegistry, MemoryDescriptor } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * const hello: IoPlugin = {
+ *   name: "hello",
+ *   description: "the bytes of 'hello'",
+ *   schemes: ["hello"],
+ *   uriForms: ["hello://"],
+ *   capabilities: { read: true, write: false, resize: false, system: false },
+ *   permissions: () => [],
+ *   open: async (uri) =>
+ *     new MemoryDescriptor(uri, "hello", new TextEncoder().encode("hello"), { writable: false }),
+ * };
+ * const registry = new IoRegistry([hello]);
+ * await using desc = await registry.open("hello://");
+ * assert.equal(await desc.size(), 5);
+ * ```
+ */
+export interface IoPlugin {
+  /** Short name, as in `r2 -L`. */
+  readonly name: string;
+  /** One line saying what it opens. */
+  readonly description: string;
+  /** URI schemes it claims, without `://` (e.g. `["malloc", "hex"]`). */
+  readonly schemes: readonly string[];
+  /** The URI forms it accepts, for help and `plugins` (e.g. `malloc://SIZE`). */
+  readonly uriForms: readonly string[];
+  /** What it can do. */
+  readonly capabilities: PluginCapabilities;
+  /** The license of the plugin, when not the package's. */
+  readonly license?: string;
+  /**
+   * The Deno permissions opening `uri` needs. The IO layer checks them before `open`.
+   *
+   * @param uri The URI to open.
+   * @param options How it will be opened.
+   */
+  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[];
+  /**
+   * Open `uri`.
+   *
+   * @param uri The URI to open.
+   * @param options How to open it.
+   */
+  open(uri: string, options: OpenOptions): Promise<IoDescriptor>;
+  /**
+   * Open every file a "many" URI names (radare2's `open_many`, e.g. `zipall://`).
+   *
+   * @param uri The URI to open.
+   * @param options How to open them.
+   */
+  openMany?(uri: string, options: OpenOptions): Promise<IoDescriptor[]>;
+}
+
+/**
+ * A module of the plugin table: a plugin as its default export.
+ *
+ * @example
+ * ```ts
+ * import type { PluginModule } from "@rap/cli/io";
+ * const load = (): Promise<PluginModule> => Promise.reject(new Error("example"));
+ * console.assert(typeof load === "function");
+ * ```
+ */
+export interface PluginModule {
+  /** The plugin. */
+  default: IoPlugin;
+}

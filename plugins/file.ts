@@ -1,0 +1,185 @@
+/**
+ * `file` — local files (radare2's `default` plugin): a plain path or `file://PATH`.
+ * Read-only unless opened for writing; writes past the end extend the file.
+ *
+ * @example
+ * ```ts
+ * import file from "./file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(file.permissions("/tmp/x", { write: true }), [
+ *   { name: "read", path: "/tmp/x" },
+ *   { name: "write", path: "/tmp/x" },
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+import { IoError } from "../lib/io/errors.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { splitUri } from "../lib/io/uri.ts";
+
+function pathOf(uri: string): string {
+  const parts = splitUri(uri);
+  const path = parts ? parts.rest : uri;
+  if (path === "") throw new IoError(uri, `Cannot open "${uri}": missing path`);
+  return path;
+}
+
+/**
+ * A descriptor over an open `Deno.FsFile`. Operations run one at a time, so concurrent
+ * callers never interleave a seek with another's read.
+ *
+ * @example
+ * ```ts
+ * import { FileDescriptor } from "./file.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello");
+ * await using desc = new FileDescriptor(path, await Deno.open(path), false);
+ * console.assert(await desc.size() === 5);
+ * await Deno.remove(path);
+ * ```
+ */
+export class FileDescriptor implements IoDescriptor {
+  /** The URI. */
+  readonly uri: string;
+  /** Always `"file"`. */
+  readonly plugin = "file";
+  /** Whether the file was opened for writing. */
+  readonly writable: boolean;
+  readonly #file: Deno.FsFile;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /**
+   * @param uri The URI.
+   * @param file The open file.
+   * @param writable Whether it was opened for writing.
+   */
+  constructor(uri: string, file: Deno.FsFile, writable: boolean) {
+    this.uri = uri;
+    this.#file = file;
+    this.writable = writable;
+  }
+
+  #run<T>(op: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
+    const result = this.#queue.then(op);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** @returns The file size. */
+  size(): Promise<number> {
+    return this.#run(async () => (await this.#file.stat()).size);
+  }
+
+  /**
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @returns The bytes (short at end of file).
+   */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.#run(async () => {
+      const out = new Uint8Array(length);
+      await this.#file.seek(offset, Deno.SeekMode.Start);
+      let filled = 0;
+      while (filled < length) {
+        const n = await this.#file.read(out.subarray(filled));
+        if (n === null || n === 0) break;
+        filled += n;
+      }
+      return filled === length ? out : out.subarray(0, filled);
+    });
+  }
+
+  /**
+   * @param offset Where to start.
+   * @param data The bytes.
+   * @returns Bytes written.
+   */
+  write(offset: number, data: Uint8Array): Promise<number> {
+    if (!this.writable) {
+      return Promise.reject(
+        new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`),
+      );
+    }
+    return this.#run(async () => {
+      await this.#file.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < data.length) done += await this.#file.write(data.subarray(done));
+      return done;
+    });
+  }
+
+  /**
+   * @param size The new size.
+   */
+  resize(size: number): Promise<void> {
+    if (!this.writable) {
+      return Promise.reject(new IoError(this.uri, `Cannot resize "${this.uri}": opened read-only`));
+    }
+    return this.#run(() => this.#file.truncate(size));
+  }
+
+  /** Close the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue;
+    this.#closed = true;
+    this.#file.close();
+  }
+
+  /** Same as {@linkcode FileDescriptor.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The `file` plugin.
+ *
+ * @example
+ * ```ts
+ * import file from "./file.ts";
+ * console.assert(file.schemes.includes("file"));
+ * ```
+ */
+const file: IoPlugin = {
+  name: "file",
+  description: "local files: a plain path or file://PATH (radare2's default plugin)",
+  schemes: ["file"],
+  uriForms: ["PATH", "file://PATH"],
+  capabilities: { read: true, write: true, resize: true, system: false },
+  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
+    const path = pathOf(uri);
+    return options.write
+      ? [{ name: "read", path }, { name: "write", path }]
+      : [{ name: "read", path }];
+  },
+  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+    const path = pathOf(uri);
+    const write = options.write ?? false;
+    let handle: Deno.FsFile;
+    try {
+      const info = await Deno.stat(path).catch((e) => {
+        if (e instanceof Deno.errors.NotFound && options.create && write) return undefined;
+        throw e;
+      });
+      if (info?.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
+      handle = await Deno.open(path, { read: true, write, create: write && options.create });
+    } catch (error) {
+      if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
+      const reason = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "permission denied by the operating system"
+        : (error as Error).message;
+      throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+    }
+    return new FileDescriptor(uri, handle, write);
+  },
+};
+
+export default file;

@@ -1,0 +1,36 @@
+/**
+ * The static table of built-in IO plugins, keyed by URI scheme. Each entry imports its
+ * module lazily, so only the plugins a program uses are loaded, and `deno compile` and JSR
+ * see every module statically.
+ *
+ * @example
+ * ```ts
+ * import { builtinPlugins } from "@rap/cli/plugins";
+ * import assert from "node:assert/strict";
+ *
+ * const malloc = (await builtinPlugins.malloc()).default;
+ * assert.equal(malloc.name, "malloc");
+ * ```
+ *
+ * @module
+ */
+
+import type { PluginModule } from "../lib/io/types.ts";
+
+/**
+ * Built-in plugins by scheme.
+ *
+ * @example
+ * ```ts
+ * import { builtinPlugins } from "@rap/cli/plugins";
+ * console.assert("file" in builtinPlugins);
+ * ```
+ */
+export const builtinPlugins: Readonly<Record<string, () => Promise<PluginModule>>> = Object
+  .freeze({
+    file: () => import("./file.ts"),
+    malloc: () => import("./malloc.ts"),
+    hex: () => import("./malloc.ts"),
+    null: () => import("./null.ts"),
+    sparse: () => import("./sparse.ts"),
+  });

@@ -1,0 +1,164 @@
+/**
+ * `sparse://SIZE` — a sparse buffer: the first SIZE bytes are zeros, writes anywhere create
+ * or extend chunks, never-written ranges read as 0xff, and the size is the end of the
+ * highest chunk. Only written ranges are stored.
+ *
+ * @example
+ * ```ts
+ * import sparse from "./sparse.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using desc = await sparse.open("sparse://2", {});
+ * await desc.write(4, new Uint8Array([7]));
+ * assert.deepEqual([...await desc.read(0, 8)], [0, 0, 0xff, 0xff, 7]);
+ * ```
+ *
+ * @module
+ */
+
+import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import { parseSizeUri } from "../lib/io/uri.ts";
+
+interface Chunk {
+  start: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Sorted, non-overlapping, non-adjacent chunks of written bytes.
+ *
+ * @example
+ * ```ts
+ * import { SparseStore } from "./sparse.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new SparseStore();
+ * store.write(10, new Uint8Array([1, 2]));
+ * store.write(11, new Uint8Array([3, 4]));
+ * assert.equal(store.end, 13);
+ * assert.deepEqual([...store.read(9, 5, 0xff)], [0xff, 1, 3, 4, 0xff]);
+ * assert.deepEqual(store.ranges(), [{ from: 10, to: 13 }]);
+ * ```
+ */
+export class SparseStore {
+  #chunks: Chunk[] = [];
+
+  /** The end of the highest chunk (0 when empty). */
+  get end(): number {
+    const last = this.#chunks.at(-1);
+    return last ? last.start + last.bytes.length : 0;
+  }
+
+  /** @returns The written ranges, `to` exclusive. */
+  ranges(): { from: number; to: number }[] {
+    return this.#chunks.map((c) => ({ from: c.start, to: c.start + c.bytes.length }));
+  }
+
+  /**
+   * Store `data` at `offset`, merging with overlapping or adjacent chunks.
+   *
+   * @param offset Where.
+   * @param data What.
+   */
+  write(offset: number, data: Uint8Array): void {
+    if (data.length === 0) return;
+    const end = offset + data.length;
+    const touching = this.#chunks.filter((c) =>
+      c.start <= end && c.start + c.bytes.length >= offset
+    );
+    const start = Math.min(offset, ...touching.map((c) => c.start));
+    const stop = Math.max(end, ...touching.map((c) => c.start + c.bytes.length));
+    const merged = new Uint8Array(stop - start);
+    for (const c of touching) merged.set(c.bytes, c.start - start);
+    merged.set(data, offset - start);
+    const rest = this.#chunks.filter((c) => !touching.includes(c));
+    rest.push({ start, bytes: merged });
+    rest.sort((a, b) => a.start - b.start);
+    this.#chunks = rest;
+  }
+
+  /**
+   * Read `length` bytes at `offset`, filling gaps with `fill`.
+   *
+   * @param offset Where.
+   * @param length How many.
+   * @param fill The byte for never-written ranges.
+   * @param zeroBelow Never-written bytes below this offset read as 0 instead of `fill`.
+   * @returns The bytes.
+   */
+  read(offset: number, length: number, fill: number, zeroBelow = 0): Uint8Array {
+    const out = new Uint8Array(length).fill(fill, Math.max(0, zeroBelow - offset));
+    const end = offset + length;
+    for (const c of this.#chunks) {
+      const cEnd = c.start + c.bytes.length;
+      if (cEnd <= offset || c.start >= end) continue;
+      const from = Math.max(offset, c.start);
+      const to = Math.min(end, cEnd);
+      out.set(c.bytes.subarray(from - c.start, to - c.start), from - offset);
+    }
+    return out;
+  }
+}
+
+class SparseDescriptor implements IoDescriptor {
+  readonly uri: string;
+  readonly plugin = "sparse";
+  readonly writable = true;
+  readonly #store = new SparseStore();
+  /** The initial zero-filled extent, kept as a number rather than stored bytes. */
+  readonly #zeros: number;
+
+  constructor(uri: string, size: number) {
+    this.uri = uri;
+    this.#zeros = size;
+  }
+
+  size(): Promise<number> {
+    return Promise.resolve(Math.max(this.#zeros, this.#store.end));
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const n = Math.max(0, Math.min(length, await this.size() - offset));
+    return this.#store.read(offset, n, 0xff, this.#zeros);
+  }
+
+  write(offset: number, data: Uint8Array): Promise<number> {
+    this.#store.write(offset, data);
+    return Promise.resolve(data.length);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The `sparse` plugin.
+ *
+ * @example
+ * ```ts
+ * import sparse from "./sparse.ts";
+ * console.assert(sparse.capabilities.write);
+ * ```
+ */
+const sparse: IoPlugin = {
+  name: "sparse",
+  description: "sparse buffer: zeros up to SIZE, 0xff where never written (sparse://SIZE)",
+  schemes: ["sparse"],
+  uriForms: ["sparse://SIZE"],
+  capabilities: { read: true, write: true, resize: false, system: false },
+  permissions: () => [],
+  open(uri: string): Promise<IoDescriptor> {
+    try {
+      return Promise.resolve(new SparseDescriptor(uri, parseSizeUri(uri)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  },
+};
+
+export default sparse;
