@@ -122,3 +122,24 @@ export class TruncatedPacketError extends RapProtocolError {
     this.available = available;
   }
 }
+
+/**
+ * The connection to the peer closed (or failed) while a request was waiting for its reply.
+ *
+ * @example
+ * ```ts
+ * import { RapConnectionError } from "@rap/cli/protocol";
+ * const err = new RapConnectionError("Connection to 127.0.0.1:9999 closed while waiting for a READ reply");
+ * console.assert(err.name === "RapConnectionError");
+ * ```
+ */
+export class RapConnectionError extends Error {
+  /**
+   * @param message What happened, naming the peer.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RapConnectionError";
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The `rap` command line: `serve`, `cat`, `plugins` and `shell`.
+ *
+ * @example Run a command in-process and read its exit code
+ * ```ts
+ * import { main } from "@rap/cli/cli";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(await main(["--version"]), 0);
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { IoRegistry } from "./lib/io/registry.ts";
+import type { IoPlugin } from "./lib/io/types.ts";
+import { parseNumber } from "./lib/io/uri.ts";
+import { RapServer } from "./lib/server.ts";
+import { VERSION } from "./lib/version.ts";
+
+/** A usage mistake: printed with a hint, exit code 2. */
+class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  main: `rap ${VERSION} — radare2's Remote Access Protocol for Deno
+
+Usage: rap <command> [options]
+
+Commands:
+  serve [URI]     serve RAP (and optionally HTTP) on 127.0.0.1:9999
+  cat URI         write the bytes of any URI to stdout
+  plugins         list the IO plugins (like r2 -L)
+  shell [URI]     r2-style command shell with the = remote commands
+
+Options:
+  -h, --help      help (also "rap <command> --help")
+  -V, --version   print the version
+`,
+  serve: `Usage: rap serve [URI] [options]
+
+Serve RAP: each connection gets its own session. URI, if given, is opened for clients that
+read or send commands before any OPEN.
+
+Options:
+  --host H              address to bind (default 127.0.0.1)
+  --port P              port (default 9999; 0 picks a free port)
+  --read-only           open everything read-only, refuse writes
+  --max-connections N   most clients at once (default 256)
+  --idle-timeout MS     close connections idle this long (default: never)
+  --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
+`,
+  cat: `Usage: rap cat URI [--offset N] [--size N]
+
+Write the bytes of URI (any plugin, including rap://host:port//path) to stdout.
+
+Options:
+  --offset N            start at N (r2 numbers: 0x100, 4K ...)
+  --size N              write N bytes (default: to the end)
+  --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
+`,
+  plugins: `Usage: rap plugins [--json]
+
+List the IO plugins like r2 -L: capabilities (r read, w write, s system commands), name,
+description and URI forms.
+
+Options:
+  --json                machine-readable output
+  --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
+`,
+};
+
+function parse<const T extends ParseArgsOptionsConfig>(
+  command: string,
+  args: string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message}`);
+  }
+}
+
+function number(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  try {
+    const value = parseNumber(text);
+    if (!Number.isSafeInteger(value) || value < 0) throw new SyntaxError();
+    return value;
+  } catch {
+    throw new UsageError(`--${name} expects a non-negative number, got "${text}"`);
+  }
+}
+
+async function registryWith(plugins: string[] | undefined): Promise<IoRegistry> {
+  const registry = new IoRegistry();
+  if (plugins && plugins.length > 0) {
+    const { loadPlugin } = await import("./lib/io/plugin_loader.ts");
+    for (const specifier of plugins) registry.register(await loadPlugin(specifier));
+  }
+  return registry;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values, positionals } = parse("serve", args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "read-only": { type: "boolean" },
+    "max-connections": { type: "string" },
+    "idle-timeout": { type: "string" },
+    plugin: { type: "string", multiple: true },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return help("serve");
+  if (positionals.length > 1) throw new UsageError(`serve: expected at most one URI`);
+  const port = number("port", values.port, 9999);
+  if (port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${port}`);
+  const hostname = values.host ?? "127.0.0.1";
+  const server = RapServer.listen({
+    hostname,
+    port,
+    readOnly: values["read-only"] ?? false,
+    defaultUri: positionals[0],
+    maxConnections: number("max-connections", values["max-connections"], 256),
+    idleTimeout: number("idle-timeout", values["idle-timeout"], 0),
+    registry: await registryWith(values.plugin),
+  });
+  const shown = server.addr.hostname.includes(":")
+    ? `[${server.addr.hostname}]`
+    : server.addr.hostname;
+  console.log(`Listening on rap://${shown}:${server.addr.port}/`);
+  const stop = () => {
+    console.error("[rap] shutting down");
+    server.close();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  try {
+    await server.finished;
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  }
+  return 0;
+}
+
+async function cat(args: string[]): Promise<number> {
+  const { values, positionals } = parse("cat", args, {
+    offset: { type: "string" },
+    size: { type: "string" },
+    plugin: { type: "string", multiple: true },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return help("cat");
+  if (positionals.length !== 1) throw new UsageError("cat: expected one URI");
+  const registry = await registryWith(values.plugin);
+  await using desc = await registry.open(positionals[0]);
+  const offset = number("offset", values.offset, 0);
+  const total = await desc.size();
+  const end = values.size !== undefined ? offset + number("size", values.size, 0) : total;
+  if (!Number.isFinite(end)) {
+    throw new UsageError(`cat: "${positionals[0]}" has no end; give --size`);
+  }
+  const step = 1 << 20;
+  for (let at = offset; at < end;) {
+    const bytes = await desc.read(at, Math.min(step, end - at));
+    if (bytes.length === 0) break;
+    let done = 0;
+    while (done < bytes.length) done += await Deno.stdout.write(bytes.subarray(done));
+    at += bytes.length;
+  }
+  return 0;
+}
+
+function capabilities(plugin: IoPlugin): string {
+  const c = plugin.capabilities;
+  return `${c.read ? "r" : "_"}${c.write ? "w" : "_"}${c.system ? "s" : "_"}`;
+}
+
+async function plugins(args: string[]): Promise<number> {
+  const { values, positionals } = parse("plugins", args, {
+    json: { type: "boolean" },
+    plugin: { type: "string", multiple: true },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return help("plugins");
+  if (positionals.length > 0) throw new UsageError("plugins: takes no arguments");
+  const list = await (await registryWith(values.plugin)).list();
+  if (values.json) {
+    console.log(JSON.stringify(
+      list.map((p) => ({
+        name: p.name,
+        description: p.description,
+        schemes: p.schemes,
+        uris: p.uriForms,
+        capabilities: p.capabilities,
+        license: p.license ?? "MIT",
+      })),
+      null,
+      2,
+    ));
+    return 0;
+  }
+  const width = Math.max(...list.map((p) => p.name.length));
+  for (const p of list) {
+    console.log(
+      `${capabilities(p)}  ${p.name.padEnd(width)}  ${p.description} (${p.uriForms.join(" ")})`,
+    );
+  }
+  return 0;
+}
+
+async function shell(args: string[]): Promise<number> {
+  const { shellMain } = await import("./lib/shell_cli.ts");
+  return await shellMain(args);
+}
+
+function help(topic: string): number {
+  console.log(HELP[topic] ?? HELP.main);
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  serve,
+  cat,
+  plugins,
+  shell,
+};
+
+/**
+ * Run the command line.
+ *
+ * @param args The arguments (without the program name).
+ * @returns The exit code: 0 success, 1 runtime error, 2 usage error.
+ */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+      if (command === undefined) {
+        console.error(HELP.main);
+        return 2;
+      }
+      return help(rest[0] ?? "main");
+    }
+    if (command === "-V" || command === "--version") {
+      console.log(VERSION);
+      return 0;
+    }
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new UsageError(`unknown command "${command}" (try "rap --help")`);
+    return await run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`rap: ${error.message}`);
+      return 2;
+    }
+    console.error(`rap: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}

@@ -1,0 +1,167 @@
+/**
+ * `rap://HOST:PORT//ABS/PATH`, `rap://HOST:PORT/REL/PATH`, `rap://HOST:PORT` — a file on a
+ * remote RAP server (radare2's or ours), through {@linkcode RapClient}.
+ *
+ * @example
+ * ```ts
+ * import { parseRapUri } from "./rap.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseRapUri("rap://127.0.0.1:9999//bin/ls"), {
+ *   tls: false, hostname: "127.0.0.1", port: 9999, file: "/bin/ls",
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { RapClient } from "../lib/client.ts";
+import { IoError } from "../lib/io/errors.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { Perm, UT64_MAX } from "../lib/protocol/constants.ts";
+
+/**
+ * The parts of a `rap://` URI, split as radare2's io_rap does: host and port at the first
+ * `:`, the file is everything after the first `/` that follows the port.
+ *
+ * @example
+ * ```ts
+ * import type { RapUri } from "./rap.ts";
+ * const uri: RapUri = { tls: false, hostname: "h", port: 1, file: "" };
+ * console.assert(uri.file === "");
+ * ```
+ */
+export interface RapUri {
+  /** `raps://` (TLS). */
+  tls: boolean;
+  /** Host name; empty for the listen form `rap://:PORT`. */
+  hostname: string;
+  /** Port. */
+  port: number;
+  /** File to OPEN on the server; empty means connect only. */
+  file: string;
+}
+
+/**
+ * Parse a `rap://` or `raps://` URI.
+ *
+ * @param uri The URI.
+ * @returns Its parts.
+ * @throws {IoError} If it is not of the form `rap://HOST:PORT[/FILE]`.
+ *
+ * @example
+ * ```ts
+ * import { parseRapUri } from "./rap.ts";
+ * console.assert(parseRapUri("rap://h:1/rel").file === "rel");
+ * ```
+ */
+export function parseRapUri(uri: string): RapUri {
+  const m = /^(raps?):\/\/([^:/]*):(\d+)(?:\/(.*))?$/i.exec(uri);
+  if (!m) {
+    throw new IoError(uri, `Cannot open "${uri}": expected rap://HOST:PORT[/FILE]`);
+  }
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new IoError(uri, `Cannot open "${uri}": invalid port ${m[3]}`);
+  return { tls: m[1].toLowerCase() === "raps", hostname: m[2], port, file: m[4] ?? "" };
+}
+
+class RapDescriptor implements IoDescriptor {
+  readonly uri: string;
+  readonly plugin = "rap";
+  readonly writable: boolean;
+  readonly #client: RapClient;
+  #size: number | undefined;
+
+  constructor(uri: string, client: RapClient, writable: boolean) {
+    this.uri = uri;
+    this.#client = client;
+    this.writable = writable;
+  }
+
+  async size(): Promise<number> {
+    if (this.#size === undefined) {
+      const size = await this.#client.size();
+      this.#size = size === UT64_MAX ? Infinity : Number(size);
+    }
+    return this.#size;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const n = Math.max(0, Math.min(length, (await this.size()) - offset));
+    return n === 0 ? new Uint8Array(0) : await this.#client.read(offset, n);
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<number> {
+    if (!this.writable) throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
+    const n = await this.#client.write(offset, data);
+    this.#size = undefined;
+    return n;
+  }
+
+  system(command: string): Promise<string> {
+    return this.#client.cmd(command);
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The `rap` plugin.
+ *
+ * @example
+ * ```ts
+ * import rap from "./rap.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(rap.permissions("rap://127.0.0.1:9999//x", {}), [
+ *   { name: "net", host: "127.0.0.1:9999" },
+ * ]);
+ * ```
+ */
+const rap: IoPlugin = {
+  name: "rap",
+  description: "radare network protocol: a file on a remote RAP server",
+  schemes: ["rap", "raps"],
+  uriForms: ["rap://HOST:PORT//ABS/PATH", "rap://HOST:PORT/REL/PATH", "rap://HOST:PORT"],
+  capabilities: { read: true, write: true, resize: false, system: true },
+  permissions(uri: string): Deno.PermissionDescriptor[] {
+    const { hostname, port } = parseRapUri(uri);
+    return hostname === "" ? [] : [{ name: "net", host: `${hostname}:${port}` }];
+  },
+  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+    const target = parseRapUri(uri);
+    if (target.hostname === "") {
+      throw new IoError(
+        uri,
+        `Cannot open "${uri}": the listen form starts a server; use "serve --port ${target.port}" or "=:${target.port}"`,
+      );
+    }
+    if (target.tls) {
+      throw new IoError(uri, `Cannot open "${uri}": raps:// (TLS) is not supported yet`);
+    }
+    let client: RapClient;
+    try {
+      client = await RapClient.connect({ hostname: target.hostname, port: target.port });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error });
+    }
+    if (target.file !== "") {
+      try {
+        await client.open(target.file, Perm.R | Perm.X | (options.write ? Perm.W : 0));
+      } catch (error) {
+        await client.close();
+        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return new RapDescriptor(uri, client, options.write ?? false);
+  },
+};
+
+export default rap;
