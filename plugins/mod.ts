@@ -33,4 +33,13 @@ export const builtinPlugins: Readonly<Record<string, () => Promise<PluginModule>
     hex: () => import("./malloc.ts"),
     null: () => import("./null.ts"),
     sparse: () => import("./sparse.ts"),
+    cyclic: () => import("./cyclic.ts"),
+    slurp: () => import("./slurp.ts"),
+    hexfile: () => import("./slurp.ts"),
+    stdin: () => import("./slurp.ts"),
+    mmap: () => import("./mmap.ts"),
+    shm: () => import("./shm.ts"),
+    procpid: () => import("./procpid.ts"),
+    self: () => import("./self.ts"),
+    bfdbg: () => import("./bfdbg.ts"),
   });
