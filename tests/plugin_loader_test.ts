@@ -133,7 +133,7 @@ Deno.test("loadPlugin() without read permission for the plugin file names --allo
   const out = await runLoader([]);
   assert.equal(
     out,
-    `true --allow-read=${FIXTURE} Cannot open "${FIXTURE}": read access is ` +
+    `true --allow-read=${FIXTURE} Cannot load plugin "${FIXTURE}": read access is ` +
       `not granted (run with --allow-read=${FIXTURE})`,
   );
 });

@@ -171,6 +171,16 @@ export function validatePlugin(value: unknown, specifier: string): IoPlugin {
   return value as IoPlugin;
 }
 
+function loadRefused(
+  specifier: string,
+  permission: Deno.PermissionDescriptor,
+  cause?: unknown,
+): PermissionDeniedError {
+  const error = new PermissionDeniedError(specifier, permission, { cause });
+  error.message = error.message.replace(/^Cannot open /, "Cannot load plugin ");
+  return error;
+}
+
 /**
  * Import a plugin module and return its default export, checked to be an
  * {@linkcode IoPlugin}. Register it with `registry.register(plugin)`.
@@ -197,14 +207,14 @@ export async function loadPlugin(specifier: string): Promise<IoPlugin> {
   const permission = pluginPermission(url);
   if (permission) {
     const status = await Deno.permissions.query(permission);
-    if (status.state !== "granted") throw new PermissionDeniedError(specifier, permission);
+    if (status.state !== "granted") throw loadRefused(specifier, permission);
   }
   let module: Record<string, unknown>;
   try {
     module = await import(url.href);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable && permission) {
-      throw new PermissionDeniedError(specifier, permission, { cause: error });
+      throw loadRefused(specifier, permission, error);
     }
     const reason = (error as Error)?.message ?? String(error);
     throw new Error(`Cannot load plugin "${specifier}": ${reason}`, { cause: error });
