@@ -42,4 +42,10 @@ export const builtinPlugins: Readonly<Record<string, () => Promise<PluginModule>
     procpid: () => import("./procpid.ts"),
     self: () => import("./self.ts"),
     bfdbg: () => import("./bfdbg.ts"),
+    http: () => import("./http.ts"),
+    https: () => import("./http.ts"),
+    r2web: () => import("./r2web.ts"),
+    tcp: () => import("./tcp.ts"),
+    "tcp-slurp": () => import("./tcp.ts"),
+    gdb: () => import("./gdb.ts"),
   });

@@ -1,0 +1,481 @@
+/**
+ * `gdb://HOST:PORT` and `gdb://HOST:PORT/PID` — the memory of a process behind a GDB stub
+ * (gdbserver, `qemu -s`, an OpenOCD or a JTAG probe) over the GDB remote serial protocol.
+ * With `/PID` the stub attaches to that process first (`vAttach`, needs
+ * `gdbserver --multi`). The size is unbounded; offsets are addresses.
+ *
+ * - Reads use `m addr,len`, split to fit the stub's `PacketSize`. Unmapped memory reads as
+ *   0xff: an error reply for a range is retried page by page (4 KiB), and pages the stub
+ *   cannot read stay 0xff. radare2 stops at the first error instead (the rest is 0xff too).
+ * - Writes (when opened for writing) use `X` (binary), or `M` (hex) when the stub does not
+ *   support `X`. An error reply is an `IoError` naming the address.
+ * - Commands (`=!cmd`): `pid`, `pkt PACKET` (send a raw packet, return the reply),
+ *   `monitor CMD` (`qRcmd`, returns the output), `pktsz [N]`.
+ * - Closing detaches (`D`) from a process the stub attached to, and kills (`vKill`/`k`) a
+ *   process the stub created, as gdb does on quit (`qAttached` tells them apart).
+ *
+ * The serial form `gdb:///dev/ttyX` is not supported: Deno has no serial port API.
+ *
+ * @example
+ * ```ts
+ * import gdb, { parseGdbUri } from "./gdb.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseGdbUri("gdb://127.0.0.1:1234/42"), {
+ *   hostname: "127.0.0.1",
+ *   port: 1234,
+ *   pid: 42,
+ * });
+ * assert.deepEqual(gdb.permissions("gdb://localhost:1234", {}), [
+ *   { name: "net", host: "localhost:1234" },
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+import { IoError } from "../lib/io/errors.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { escapeGdbBinary, fromHex, latin1Bytes, latin1Text, toHex } from "./_gdb_codec.ts";
+import { GdbRemote, GdbRemoteError } from "./_gdb_remote.ts";
+
+/** Granularity of the retry after an error reply to a memory read. */
+const PAGE_SIZE = 4096;
+/** The packet size assumed when the stub does not say (gdb's own default). */
+const DEFAULT_PACKET_SIZE = 400;
+/** The smallest packet size `pktsz` accepts. */
+const MIN_PACKET_SIZE = 64;
+
+const USAGE = [
+  "Usage: =!cmd args",
+  " =!pid             - show the targeted pid",
+  " =!pkt s           - send packet 's' and show the reply",
+  " =!monitor cmd     - run a monitor command of the stub (qRcmd)",
+  " =!pktsz           - show the packet size in use",
+  " =!pktsz bytes     - set the packet size",
+].join("\n") + "\n";
+
+/**
+ * Where a `gdb://` URI points.
+ *
+ * @example
+ * ```ts
+ * import type { GdbTarget } from "./gdb.ts";
+ * const target: GdbTarget = { hostname: "127.0.0.1", port: 1234 };
+ * console.assert(target.pid === undefined);
+ * ```
+ */
+export interface GdbTarget {
+  /** Host name or address (IPv6 without brackets). */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** The process to attach to, if any. */
+  pid?: number;
+}
+
+/**
+ * Parse `gdb://HOST:PORT[/PID]`.
+ *
+ * @param uri The URI.
+ * @returns The target.
+ * @throws {IoError} For the serial form, a missing port or a bad PID.
+ *
+ * @example
+ * ```ts
+ * import { parseGdbUri } from "./gdb.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseGdbUri("gdb://[::1]:1234").hostname, "::1");
+ * assert.throws(() => parseGdbUri("gdb://localhost"), /missing port/);
+ * ```
+ */
+export function parseGdbUri(uri: string): GdbTarget {
+  const rest = uri.replace(/^gdb:\/\//i, "");
+  if (rest.startsWith("/")) {
+    throw new IoError(
+      uri,
+      `Cannot open "${uri}": serial gdb targets are not supported (Deno has no serial port API)`,
+    );
+  }
+  const m = /^(\[[^\]]+\]|[^:/]+):([^/]*)(?:\/(.*))?$/.exec(rest);
+  if (!m) {
+    throw new IoError(uri, `Cannot open "${uri}": missing port (use gdb://HOST:PORT[/PID])`);
+  }
+  const hostname = m[1].replace(/^\[|\]$/g, "");
+  const port = Number(m[2]);
+  if (!/^\d+$/.test(m[2]) || port < 1 || port > 65535) {
+    throw new IoError(uri, `Cannot open "${uri}": invalid port "${m[2]}"`);
+  }
+  if (m[3] === undefined || m[3] === "") return { hostname, port };
+  if (!/^\d+$/.test(m[3]) || Number(m[3]) < 1) {
+    throw new IoError(uri, `Cannot open "${uri}": invalid pid "${m[3]}"`);
+  }
+  return { hostname, port, pid: Number(m[3]) };
+}
+
+function netHost({ hostname, port }: GdbTarget): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+/** An `Exx` or `E.text` error reply (never valid hex data: odd length or a dot). */
+function isErrorReply(reply: string): boolean {
+  return reply.startsWith("E") && (reply.length % 2 === 1 || reply[1] === ".");
+}
+
+function hexAddress(address: number): string {
+  return `0x${address.toString(16)}`;
+}
+
+/**
+ * An open `gdb://` target.
+ *
+ * @example
+ * ```ts
+ * import { GdbDescriptor } from "./gdb.ts";
+ * console.assert(typeof GdbDescriptor.open === "function");
+ * ```
+ */
+export class GdbDescriptor implements IoDescriptor {
+  /** The URI. */
+  readonly uri: string;
+  /** Always `"gdb"`. */
+  readonly plugin = "gdb";
+  /** Whether writes are allowed (opened for writing). */
+  readonly writable: boolean;
+  /** The process id the stub reports (`qC`), or -1 when unknown. */
+  pid: number = -1;
+  /** The largest packet the stub accepts (`PacketSize` of `qSupported`). */
+  packetSize: number = DEFAULT_PACKET_SIZE;
+  /** Whether the stub speaks multiprocess extensions. */
+  multiprocess: boolean = false;
+  /** Whether the process was attached to (detach on close) rather than created (kill). */
+  attached: boolean = true;
+  readonly #remote: GdbRemote;
+  /** `X` support: unknown until the first write. */
+  #binaryWrites: boolean | undefined;
+  #closed = false;
+
+  private constructor(uri: string, remote: GdbRemote, writable: boolean) {
+    this.uri = uri;
+    this.#remote = remote;
+    this.writable = writable;
+  }
+
+  /**
+   * Connect to the stub of `uri` and set the session up: `qSupported`,
+   * `QStartNoAckMode`, `vAttach` for `/PID`, `?`, `qC`, `qAttached`.
+   *
+   * @param uri The `gdb://` URI.
+   * @param options How to open it.
+   * @returns The descriptor.
+   * @throws {IoError} When the stub cannot be reached or refuses the session.
+   */
+  static async open(uri: string, options: OpenOptions = {}): Promise<GdbDescriptor> {
+    const target = parseGdbUri(uri);
+    let remote: GdbRemote;
+    try {
+      remote = await GdbRemote.connect(target.hostname, target.port);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      const reason = error instanceof Deno.errors.ConnectionRefused
+        ? `connection refused by ${netHost(target)}`
+        : (error as Error).message;
+      throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+    }
+    const desc = new GdbDescriptor(uri, remote, options.write ?? false);
+    try {
+      await desc.#handshake(target);
+    } catch (error) {
+      remote.close();
+      if (error instanceof IoError) throw error;
+      throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return desc;
+  }
+
+  async #handshake(target: GdbTarget): Promise<void> {
+    const remote = this.#remote;
+    const features = (await remote.requestText("qSupported:multiprocess+")).split(";");
+    for (const feature of features) {
+      const size = /^PacketSize=([0-9a-fA-F]+)$/.exec(feature);
+      if (size) this.packetSize = Math.max(MIN_PACKET_SIZE, parseInt(size[1], 16));
+      if (feature === "multiprocess+") this.multiprocess = true;
+    }
+    if (features.includes("QStartNoAckMode+")) {
+      // The OK is still acked; from then on neither side acks.
+      if (await remote.requestText("QStartNoAckMode") === "OK") remote.noAck = true;
+    }
+    if (target.pid !== undefined) {
+      await remote.requestText("!");
+      const reply = await remote.requestText(`vAttach;${target.pid.toString(16)}`);
+      if (reply === "") {
+        throw new Error(`the stub cannot attach to processes (run gdbserver --multi)`);
+      }
+      if (!/^[TS]/.test(reply)) throw new Error(`cannot attach to pid ${target.pid} (${reply})`);
+      this.pid = target.pid;
+    } else {
+      await remote.requestText("?");
+    }
+    const current = await remote.requestText("qC");
+    const qc = /^QC(?:p([0-9a-fA-F]+)\.)?([0-9a-fA-F]+)/.exec(current);
+    if (qc) this.pid = parseInt(qc[1] ?? qc[2], 16);
+    const attached = await remote.requestText(
+      this.multiprocess && this.pid > 0 ? `qAttached:${this.pid.toString(16)}` : "qAttached",
+    );
+    this.attached = attached !== "0";
+  }
+
+  #check(): void {
+    if (this.#closed) throw new IoError(this.uri, `"${this.uri}" is closed`);
+  }
+
+  #wrap(error: unknown, what: string): IoError {
+    if (error instanceof IoError) return error;
+    return new IoError(this.uri, `Cannot ${what} "${this.uri}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+
+  /**
+   * The size: unbounded.
+   *
+   * @returns `Infinity`.
+   */
+  size(): Promise<number> {
+    return Promise.resolve(Infinity);
+  }
+
+  /** Bytes of memory per `m` request, so the hex reply fits a packet. */
+  get #maxRead(): number {
+    return Math.max(16, Math.floor((this.packetSize - 4) / 2));
+  }
+
+  /** Bytes of data per `X`/`M` request, so even fully escaped data fits a packet. */
+  get #maxWrite(): number {
+    return Math.max(8, Math.floor((this.packetSize - 40) / 2));
+  }
+
+  /** One `m` request: the bytes, or `undefined` on an error reply. */
+  async #readMemory(address: number, length: number): Promise<Uint8Array | undefined> {
+    const reply = await this.#remote.requestText(`m${address.toString(16)},${length.toString(16)}`);
+    if (reply === "" || isErrorReply(reply)) return undefined;
+    try {
+      return fromHex(reply);
+    } catch (error) {
+      throw new IoError(
+        this.uri,
+        `Cannot read "${this.uri}" at ${hexAddress(address)}: malformed reply "${
+          reply.slice(0, 40)
+        }"`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Read memory. Unreadable pages come back as 0xff, so the result always has `length`
+   * bytes.
+   *
+   * @param offset The address.
+   * @param length How many bytes.
+   * @returns The bytes.
+   */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    this.#check();
+    const out = new Uint8Array(Math.max(0, length)).fill(0xff);
+    let pos = 0;
+    try {
+      while (pos < out.length) {
+        const address = offset + pos;
+        const n = Math.min(this.#maxRead, out.length - pos);
+        let data = await this.#readMemory(address, n);
+        const toPage = PAGE_SIZE - (address % PAGE_SIZE);
+        if ((!data || data.length === 0) && n > toPage) {
+          // The error may come from a later page: retry up to the page boundary alone.
+          data = await this.#readMemory(address, toPage);
+        }
+        if (data && data.length > 0) {
+          const k = Math.min(data.length, out.length - pos);
+          out.set(data.subarray(0, k), pos);
+          pos += k;
+        } else {
+          pos += Math.min(toPage, out.length - pos); // unreadable page: stays 0xff
+        }
+      }
+    } catch (error) {
+      throw this.#wrap(error, "read");
+    }
+    return out;
+  }
+
+  /**
+   * Write memory with `X` (or `M` when the stub lacks `X`).
+   *
+   * @param offset The address.
+   * @param data The bytes.
+   * @returns `data.length`.
+   * @throws {IoError} On an error reply, naming the address.
+   */
+  async write(offset: number, data: Uint8Array): Promise<number> {
+    this.#check();
+    if (!this.writable) {
+      throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
+    }
+    try {
+      for (let pos = 0; pos < data.length; pos += this.#maxWrite) {
+        const chunk = data.subarray(pos, pos + this.#maxWrite);
+        await this.#writeMemory(offset + pos, chunk);
+      }
+    } catch (error) {
+      throw this.#wrap(error, "write to");
+    }
+    return data.length;
+  }
+
+  async #writeMemory(address: number, chunk: Uint8Array): Promise<void> {
+    const head = `${address.toString(16)},${chunk.length.toString(16)}:`;
+    let reply: string;
+    if (this.#binaryWrites !== false) {
+      const header = latin1Bytes(`X${head}`);
+      const body = escapeGdbBinary(chunk);
+      const packet = new Uint8Array(header.length + body.length);
+      packet.set(header);
+      packet.set(body, header.length);
+      reply = latin1Text(await this.#remote.request(packet));
+      if (reply === "" && this.#binaryWrites === undefined) {
+        this.#binaryWrites = false; // X unsupported: use M from now on
+      } else {
+        this.#binaryWrites = true;
+      }
+    }
+    if (this.#binaryWrites === false) {
+      reply = await this.#remote.requestText(`M${head}${toHex(chunk)}`);
+    }
+    if (reply! !== "OK") {
+      const answer = reply! === ""
+        ? "memory writes are not supported"
+        : `the stub answered ${reply!}`;
+      throw new IoError(
+        this.uri,
+        `Cannot write ${chunk.length} bytes at ${hexAddress(address)} of "${this.uri}": ${answer}`,
+      );
+    }
+  }
+
+  /**
+   * Run a plugin command: `pid`, `pkt PACKET`, `monitor CMD`, `pktsz [N]`, `?`.
+   *
+   * @param command The command.
+   * @returns Its output.
+   * @throws {IoError} For an unknown command or an error reply to `monitor`.
+   */
+  async system(command: string): Promise<string> {
+    this.#check();
+    const cmd = command.trim();
+    if (cmd === "" || cmd === "?" || cmd === "help") return USAGE;
+    const [word] = cmd.split(/\s+/, 1);
+    const arg = cmd.slice(word.length).trim();
+    try {
+      switch (word) {
+        case "pid":
+          return `${this.pid}\n`;
+        case "pkt":
+          if (arg === "") throw new IoError(this.uri, `Usage: pkt PACKET`);
+          return `${await this.#remote.requestText(arg)}\n`;
+        case "pktsz": {
+          if (arg === "") return `packet size: ${this.packetSize} bytes\n`;
+          const size = Number(arg);
+          if (!Number.isSafeInteger(size) || size < 1) {
+            throw new IoError(this.uri, `Invalid packet size "${arg}"`);
+          }
+          this.packetSize = Math.max(MIN_PACKET_SIZE, size);
+          return "";
+        }
+        case "monitor":
+          return await this.#monitor(arg === "" ? "help" : arg);
+      }
+    } catch (error) {
+      throw this.#wrap(error, "run a command on");
+    }
+    throw new IoError(this.uri, `Unknown gdb command "${word}" (try "?")`);
+  }
+
+  async #monitor(command: string): Promise<string> {
+    let output = "";
+    const reply = await this.#remote.requestWithOutput(
+      `qRcmd,${toHex(new TextEncoder().encode(command))}`,
+      (hex) => output += new TextDecoder().decode(fromHex(hex)),
+    );
+    if (reply === "") {
+      throw new IoError(this.uri, `The stub of "${this.uri}" has no monitor commands`);
+    }
+    if (reply !== "OK") {
+      // Some stubs answer with the output hex-encoded in place of OK.
+      if (/^[0-9a-fA-F]+$/.test(reply) && reply.length % 2 === 0) {
+        return output + new TextDecoder().decode(fromHex(reply));
+      }
+      throw new IoError(this.uri, `monitor ${command}: the stub answered ${reply}`);
+    }
+    return output;
+  }
+
+  /** Detach from (or kill, see the module doc) the process and close the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const remote = this.#remote;
+    try {
+      if (!remote.closed) {
+        const pid = this.pid > 0 ? this.pid.toString(16) : "";
+        if (this.attached) {
+          await remote.requestText(this.multiprocess && pid ? `D;${pid}` : "D");
+        } else if (this.multiprocess && pid) {
+          const reply = await remote.requestText(`vKill;${pid}`);
+          if (reply === "") await remote.send("k");
+        } else {
+          await remote.send("k");
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof GdbRemoteError)) throw error;
+      // The stub may drop the connection right away; nothing is left to do.
+    } finally {
+      remote.close();
+    }
+  }
+
+  /** Same as {@linkcode GdbDescriptor.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The `gdb` plugin.
+ *
+ * @example
+ * ```ts
+ * import gdb from "./gdb.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(gdb.open("gdb:///dev/ttyUSB0", {}), /serial/);
+ * ```
+ */
+const gdb: IoPlugin = {
+  name: "gdb",
+  description: "memory of a process behind a GDB remote stub (gdb://HOST:PORT[/PID])",
+  schemes: ["gdb"],
+  uriForms: ["gdb://HOST:PORT", "gdb://HOST:PORT/PID"],
+  capabilities: { read: true, write: true, resize: false, system: true },
+  permissions(uri: string): Deno.PermissionDescriptor[] {
+    return [{ name: "net", host: netHost(parseGdbUri(uri)) }];
+  },
+  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+    return await GdbDescriptor.open(uri, options);
+  },
+};
+
+export default gdb;

@@ -1,0 +1,323 @@
+/**
+ * `http://HOST[:PORT]/PATH` and `https://HOST[:PORT]/PATH` — a remote file, read-only.
+ *
+ * Opening sends one `GET` with `Range: bytes=0-65535`. A server that supports ranges answers
+ * `206` with the total size in `Content-Range`; later reads fetch only the 64 KiB blocks they
+ * need with further Range requests, and keep the most recent blocks (64 by default, 4 MiB)
+ * so repeated reads do not fetch again. A server without Range support answers `200` with
+ * the whole body, which is then kept in memory and served from there. Redirects are
+ * followed. Unlike radare2 (which keeps the body of any status code and lets writes change
+ * the in-RAM copy), an error status fails the open and writes are refused.
+ *
+ * @example
+ * ```ts
+ * import http from "./http.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(http.permissions("https://example.com/x.bin", {}), [
+ *   { name: "net", host: "example.com:443" },
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+import { IoError } from "../lib/io/errors.ts";
+import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import { BlockCache } from "./_block_cache.ts";
+
+/** Bytes per cached block (and the size of the probe at open). */
+export const HTTP_BLOCK_SIZE = 64 * 1024;
+/** Blocks kept per descriptor. */
+export const HTTP_CACHE_BLOCKS = 64;
+
+function parseHttpUri(uri: string): URL {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (error) {
+    throw new IoError(uri, `Cannot open "${uri}": malformed URL`, { cause: error });
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    throw new IoError(uri, `Cannot open "${uri}": expected http://HOST/PATH or https://HOST/PATH`);
+  }
+  return url;
+}
+
+function netHost(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+}
+
+/** Explain a fetch failure in one phrase (fetch puts the detail in `cause`). */
+function networkReason(error: unknown, url: URL): string {
+  const texts: string[] = [];
+  for (let e = error; e !== undefined && e !== null && texts.length < 4;) {
+    texts.push(String((e as Error).message ?? e));
+    e = (e as Error).cause;
+  }
+  const all = texts.join(" | ");
+  if (/refused/i.test(all)) return `connection refused by ${netHost(url)}`;
+  if (/dns error|lookup|name or service/i.test(all)) return `cannot resolve "${url.hostname}"`;
+  return texts.at(-1) ?? "network error";
+}
+
+/** Parse `bytes START-END/TOTAL` (TOTAL may be `*`) or `bytes * /TOTAL`. */
+function parseContentRange(value: string | null): { start: number; total: number } | undefined {
+  const m = /^bytes\s+(?:(\d+)-\d+|\*)\/(\d+|\*)$/i.exec(value?.trim() ?? "");
+  if (!m) return undefined;
+  return {
+    start: m[1] === undefined ? -1 : Number(m[1]),
+    total: m[2] === "*" ? NaN : Number(m[2]),
+  };
+}
+
+/**
+ * An open `http://` or `https://` resource.
+ *
+ * @example
+ * ```ts
+ * import { HttpDescriptor } from "./http.ts";
+ * console.assert(typeof HttpDescriptor.open === "function");
+ * ```
+ */
+export class HttpDescriptor implements IoDescriptor {
+  /** The URI. */
+  readonly uri: string;
+  /** Always `"http"`. */
+  readonly plugin = "http";
+  /** Always false: the plugin is read-only. */
+  readonly writable = false;
+  /** Whether the server supports Range requests (else the whole body is in memory). */
+  readonly ranges: boolean;
+  readonly #url: URL;
+  readonly #client: Deno.HttpClient;
+  readonly #size: number;
+  #whole: Uint8Array | undefined;
+  readonly #cache: BlockCache | undefined;
+  #closed = false;
+
+  private constructor(
+    uri: string,
+    url: URL,
+    client: Deno.HttpClient,
+    size: number,
+    whole: Uint8Array | undefined,
+  ) {
+    this.uri = uri;
+    this.#url = url;
+    this.#client = client;
+    this.#size = size;
+    this.#whole = whole;
+    this.ranges = whole === undefined;
+    if (!whole) {
+      this.#cache = new BlockCache({
+        blockSize: HTTP_BLOCK_SIZE,
+        maxBlocks: HTTP_CACHE_BLOCKS,
+        size,
+        fetch: (start, end) => this.#fetchRange(start, end),
+      });
+    }
+  }
+
+  /**
+   * Open `uri`: probe with a ranged GET to learn the size and whether ranges work.
+   *
+   * @param uri The URL.
+   * @returns The descriptor.
+   * @throws {IoError} For an error status, an empty body or a network failure.
+   */
+  static async open(uri: string): Promise<HttpDescriptor> {
+    const url = parseHttpUri(uri);
+    const client = Deno.createHttpClient({});
+    try {
+      const response = await HttpDescriptor.#get(
+        uri,
+        url,
+        client,
+        `bytes=0-${HTTP_BLOCK_SIZE - 1}`,
+      );
+      const fail = (reason: string): never => {
+        throw new IoError(uri, `Cannot open "${uri}": ${reason}`);
+      };
+      if (response.status === 206) {
+        const range = parseContentRange(response.headers.get("content-range"));
+        const body = new Uint8Array(await response.arrayBuffer());
+        if (range && range.start === 0 && Number.isSafeInteger(range.total)) {
+          if (range.total === 0) fail("empty body");
+          const desc = new HttpDescriptor(uri, url, client, range.total, undefined);
+          desc.#cache!.seed(0, body.subarray(0, Math.min(body.length, range.total)));
+          return desc;
+        }
+        // A range answer without a usable total size: fetch everything once.
+        const whole = await HttpDescriptor.#get(uri, url, client);
+        if (!whole.ok) {
+          await whole.body?.cancel();
+          fail(`HTTP ${whole.status} ${whole.statusText}`.trim());
+        }
+        return HttpDescriptor.#wholeBody(uri, url, client, whole);
+      }
+      if (response.status === 416) {
+        await response.body?.cancel();
+        const range = parseContentRange(response.headers.get("content-range"));
+        if (range?.total === 0) fail("empty body");
+        const whole = await HttpDescriptor.#get(uri, url, client);
+        return HttpDescriptor.#wholeBody(uri, url, client, whole);
+      }
+      return await HttpDescriptor.#wholeBody(uri, url, client, response);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+
+  static async #wholeBody(
+    uri: string,
+    url: URL,
+    client: Deno.HttpClient,
+    response: Response,
+  ): Promise<HttpDescriptor> {
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new IoError(
+        uri,
+        `Cannot open "${uri}": HTTP ${response.status} ${response.statusText}`.trim(),
+      );
+    }
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (body.length === 0) throw new IoError(uri, `Cannot open "${uri}": empty body`);
+    return new HttpDescriptor(uri, url, client, body.length, body);
+  }
+
+  static async #get(
+    uri: string,
+    url: URL,
+    client: Deno.HttpClient,
+    range?: string,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    if (range) headers.range = range;
+    try {
+      return await fetch(url, { headers, client });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      throw new IoError(uri, `Cannot open "${uri}": ${networkReason(error, url)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Fetch `[start, end)` with a Range request (the block cache's source). */
+  async #fetchRange(start: number, end: number): Promise<Uint8Array> {
+    let response: Response;
+    try {
+      response = await fetch(this.#url, {
+        headers: { "accept-encoding": "identity", range: `bytes=${start}-${end - 1}` },
+        client: this.#client,
+      });
+    } catch (error) {
+      throw new IoError(
+        this.uri,
+        `Cannot read "${this.uri}" at 0x${start.toString(16)}: ${networkReason(error, this.#url)}`,
+        { cause: error },
+      );
+    }
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get("content-range"));
+      const body = new Uint8Array(await response.arrayBuffer());
+      if (range && range.start !== start) {
+        throw new IoError(this.uri, `Cannot read "${this.uri}": the server sent the wrong range`);
+      }
+      return body;
+    }
+    if (response.status === 200) {
+      // The server stopped honouring ranges: keep the whole body from now on.
+      this.#whole = new Uint8Array(await response.arrayBuffer());
+      return this.#whole.slice(start, end);
+    }
+    await response.body?.cancel();
+    throw new IoError(
+      this.uri,
+      `Cannot read "${this.uri}" at 0x${
+        start.toString(16)
+      }: HTTP ${response.status} ${response.statusText}`
+        .trim(),
+    );
+  }
+
+  /**
+   * The size of the resource.
+   *
+   * @returns The size in bytes.
+   */
+  size(): Promise<number> {
+    return Promise.resolve(this.#size);
+  }
+
+  /**
+   * Read from the cache, fetching missing blocks.
+   *
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @returns The bytes, short at the end of the resource.
+   */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
+    if (this.#whole) {
+      const start = Math.min(Math.max(0, offset), this.#whole.length);
+      return Promise.resolve(
+        this.#whole.slice(start, Math.min(this.#whole.length, start + length)),
+      );
+    }
+    return this.#cache!.read(offset, length);
+  }
+
+  /** Always rejects: the plugin is read-only. */
+  write(): Promise<number> {
+    return Promise.reject(
+      new IoError(this.uri, `Cannot write to "${this.uri}": http is read-only`),
+    );
+  }
+
+  /** Drop the cache and close the connections. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#cache?.clear();
+      this.#whole = undefined;
+      this.#client.close();
+    }
+    return Promise.resolve();
+  }
+
+  /** Same as {@linkcode HttpDescriptor.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The `http` plugin (schemes `http` and `https`).
+ *
+ * @example
+ * ```ts
+ * import http from "./http.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => http.permissions("http://", {}), /Cannot open/);
+ * ```
+ */
+const http: IoPlugin = {
+  name: "http",
+  description: "a remote file over HTTP(S), read with cached Range requests (read-only)",
+  schemes: ["http", "https"],
+  uriForms: ["http://HOST[:PORT]/PATH", "https://HOST[:PORT]/PATH"],
+  capabilities: { read: true, write: false, resize: false, system: false },
+  permissions(uri: string): Deno.PermissionDescriptor[] {
+    return [{ name: "net", host: netHost(parseHttpUri(uri)) }];
+  },
+  async open(uri: string): Promise<IoDescriptor> {
+    return await HttpDescriptor.open(uri);
+  },
+};
+
+export default http;

@@ -1,0 +1,242 @@
+/**
+ * `tcp://HOST:PORT` and `tcp-slurp://HOST:PORT` connect to HOST:PORT; `tcp://:PORT` and
+ * `tcp-slurp://:PORT` listen on 127.0.0.1:PORT and accept one connection. Either way the
+ * bytes the peer sends until it closes become the file, held in memory (radare2's
+ * `io_tcpslurp`, plugin name "tcp"). Nothing is ever sent. Writes (when opened for writing)
+ * change the in-memory copy only.
+ *
+ * Unlike radare2, which listens on 0.0.0.0, the listen form binds 127.0.0.1 only; a port of
+ * 0 picks a free port, which {@linkcode slurpTcp} reports through `onListen`.
+ *
+ * @example
+ * ```ts
+ * import tcp from "./tcp.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(tcp.permissions("tcp-slurp://:9999", {}), [
+ *   { name: "net", host: "127.0.0.1:9999" },
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+import { IoError } from "../lib/io/errors.ts";
+import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+
+/** The most bytes a peer may send (1 GiB). */
+export const TCP_SLURP_MAX = 1024 ** 3;
+
+const USAGE = "use tcp-slurp://HOST:PORT (connect) or tcp-slurp://:PORT (listen on 127.0.0.1)";
+
+/**
+ * What a `tcp://` URI asks for.
+ *
+ * @example
+ * ```ts
+ * import type { TcpTarget } from "./tcp.ts";
+ * const target: TcpTarget = { mode: "listen", hostname: "127.0.0.1", port: 9999 };
+ * console.assert(target.mode === "listen");
+ * ```
+ */
+export interface TcpTarget {
+  /** Connect out, or listen and accept one peer. */
+  mode: "connect" | "listen";
+  /** The peer to connect to, or the address to listen on. */
+  hostname: string;
+  /** The port (0 only when listening: any free port). */
+  port: number;
+}
+
+/**
+ * Parse `tcp://HOST:PORT`, `tcp://:PORT` (and the `tcp-slurp://` forms).
+ *
+ * @param uri The URI.
+ * @returns The target.
+ * @throws {IoError} For a missing or invalid port, or `tcp-slurp://?` (usage).
+ *
+ * @example
+ * ```ts
+ * import { parseTcpUri } from "./tcp.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseTcpUri("tcp://localhost:80"), {
+ *   mode: "connect",
+ *   hostname: "localhost",
+ *   port: 80,
+ * });
+ * assert.equal(parseTcpUri("tcp-slurp://:9999").mode, "listen");
+ * ```
+ */
+export function parseTcpUri(uri: string): TcpTarget {
+  const rest = uri.replace(/^[a-z-]+:\/\//i, "").replace(/\/$/, "");
+  const m = /^(\[[^\]]+\]|[^:/?]*):(\d+)$/.exec(rest);
+  if (!m) {
+    const why = rest === "" || rest === "?" ? USAGE : `missing or invalid port (${USAGE})`;
+    throw new IoError(uri, `Cannot open "${uri}": ${why}`);
+  }
+  const port = Number(m[2]);
+  const mode = m[1] === "" ? "listen" : "connect";
+  if (port > 65535 || (port === 0 && mode === "connect")) {
+    throw new IoError(uri, `Cannot open "${uri}": invalid port ${m[2]}`);
+  }
+  return { mode, hostname: m[1] === "" ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+function netHost({ hostname, port }: TcpTarget): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+/**
+ * Options of {@linkcode slurpTcp}.
+ *
+ * @example
+ * ```ts
+ * import type { SlurpTcpOptions } from "./tcp.ts";
+ * const options: SlurpTcpOptions = { onListen: (addr) => console.log(addr.port) };
+ * console.assert(typeof options.onListen === "function");
+ * ```
+ */
+export interface SlurpTcpOptions extends OpenOptions {
+  /** Called once the listen form is listening, with the actual address (port 0 → real port). */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /** Stop waiting for the listen form's peer when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+async function readAll(conn: Deno.Conn, uri: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of conn.readable) {
+    total += chunk.length;
+    if (total > TCP_SLURP_MAX) {
+      throw new IoError(
+        uri,
+        `Cannot open "${uri}": the peer sent more than ${TCP_SLURP_MAX} bytes`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Open a `tcp://` URI: connect (or listen and accept one peer), read until the peer closes,
+ * and return the bytes as an in-memory descriptor.
+ *
+ * @param uri The URI.
+ * @param options Open options, plus `onListen` and `signal` for the listen form.
+ * @returns The descriptor.
+ * @throws {IoError} When the connection fails or the peer sends nothing.
+ *
+ * @example Listen on a free port and take what a peer sends
+ * ```ts
+ * import { slurpTcp } from "./tcp.ts";
+ * import assert from "node:assert/strict";
+ *
+ * let sent: Promise<void> | undefined;
+ * const desc = await slurpTcp("tcp-slurp://:0", {
+ *   onListen: ({ port }) => {
+ *     sent = (async () => {
+ *       using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+ *       await conn.write(new TextEncoder().encode("hello"));
+ *     })();
+ *   },
+ * });
+ * await sent;
+ * assert.equal(new TextDecoder().decode(await desc.read(0, 5)), "hello");
+ * await desc.close();
+ * ```
+ */
+export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Promise<IoDescriptor> {
+  const target = parseTcpUri(uri);
+  let bytes: Uint8Array;
+  try {
+    if (target.mode === "connect") {
+      const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+      try {
+        bytes = await readAll(conn, uri);
+      } finally {
+        try {
+          conn.close();
+        } catch {
+          // the readable stream closed it
+        }
+      }
+    } else {
+      const listener = Deno.listen({ hostname: target.hostname, port: target.port });
+      const abort = () => listener.close();
+      options.signal?.addEventListener("abort", abort, { once: true });
+      let conn: Deno.Conn;
+      try {
+        options.onListen?.(listener.addr);
+        options.signal?.throwIfAborted();
+        conn = await listener.accept();
+      } finally {
+        options.signal?.removeEventListener("abort", abort);
+        try {
+          listener.close();
+        } catch {
+          // closed by abort
+        }
+      }
+      try {
+        bytes = await readAll(conn, uri);
+      } finally {
+        try {
+          conn.close();
+        } catch {
+          // the readable stream closed it
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
+    const reason = error instanceof Deno.errors.ConnectionRefused
+      ? `connection refused by ${netHost(target)}`
+      : error instanceof Deno.errors.AddrInUse
+      ? `${netHost(target)} is already in use`
+      : options.signal?.aborted
+      ? "aborted while waiting for a peer"
+      : (error as Error).message;
+    throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+  }
+  if (bytes.length === 0) {
+    throw new IoError(uri, `Cannot open "${uri}": the peer sent no data`);
+  }
+  return new MemoryDescriptor(uri, "tcp", bytes, { writable: options.write ?? false });
+}
+
+/**
+ * The `tcp` plugin (schemes `tcp` and `tcp-slurp`).
+ *
+ * @example
+ * ```ts
+ * import tcp from "./tcp.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(tcp.open("tcp-slurp://?", {}), /tcp-slurp:\/\/HOST:PORT/);
+ * ```
+ */
+const tcp: IoPlugin = {
+  name: "tcp",
+  description: "the bytes a TCP peer sends until it closes (tcp-slurp://HOST:PORT or :PORT)",
+  schemes: ["tcp", "tcp-slurp"],
+  uriForms: ["tcp-slurp://HOST:PORT", "tcp-slurp://:PORT", "tcp://HOST:PORT", "tcp://:PORT"],
+  capabilities: { read: true, write: true, resize: false, system: false },
+  permissions(uri: string): Deno.PermissionDescriptor[] {
+    return [{ name: "net", host: netHost(parseTcpUri(uri)) }];
+  },
+  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+    return slurpTcp(uri, options);
+  },
+};
+
+export default tcp;
