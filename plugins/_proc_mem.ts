@@ -25,8 +25,9 @@
  * @module
  */
 
-import { IoError, PermissionDeniedError } from "../lib/io/errors.ts";
+import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor } from "../lib/io/types.ts";
+import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
 
 /** The page size used to skip past unreadable pages. */
 const PAGE = 4096;
@@ -113,35 +114,9 @@ export function formatMaps(maps: readonly MemoryMap[]): string {
     .join("");
 }
 
-/**
- * Deno refused a `/proc` file that it grants only to `--allow-all` programs: a
- * {@linkcode PermissionDeniedError} whose flag is `--allow-all`.
- */
-class AllAccessRequiredError extends PermissionDeniedError {
-  /** Always `--allow-all`. */
-  override readonly flag: string = "--allow-all";
-
-  /**
-   * Make the error for a refused `/proc` file.
-   *
-   * @param uri The URI being opened.
-   * @param path The `/proc` file Deno refused.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(uri: string, path: string, options?: ErrorOptions) {
-    super(uri, { name: "read", path }, options);
-    this.name = "AllAccessRequiredError";
-    this.message = `Cannot open "${uri}": Deno opens ${path} only for programs with all ` +
-      `permissions (run with --allow-all)`;
-  }
-}
-
 function describeOpenError(uri: string, path: string, pid: string, error: unknown): Error {
-  if (error instanceof Deno.errors.NotCapable) {
-    return /all access/i.test(error.message)
-      ? new AllAccessRequiredError(uri, path, { cause: error })
-      : error;
-  }
+  if (isAllAccessRefusal(error)) return allAccessError(uri, path, error);
+  if (error instanceof Deno.errors.NotCapable) return error;
   if (error instanceof Deno.errors.NotFound) {
     return new IoError(uri, `Cannot open "${uri}": no such process ${pid}`, { cause: error });
   }

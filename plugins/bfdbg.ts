@@ -35,6 +35,7 @@
 import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
+import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
 import { BrainfuckVm, DEFAULT_TAPE_SIZE } from "./_brainfuck.ts";
 
 /** How many commands opening and `run` execute at most. */
@@ -312,6 +313,7 @@ const bfdbg: IoPlugin = {
     try {
       text = await Deno.readTextFile(path);
     } catch (error) {
+      if (isAllAccessRefusal(error)) throw allAccessError(uri, path, error);
       if (error instanceof Deno.errors.NotCapable) throw error;
       const reason = error instanceof Deno.errors.NotFound
         ? "no such file"

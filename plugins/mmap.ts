@@ -27,6 +27,7 @@ import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { FileDescriptor } from "./file.ts";
+import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
 
 /**
  * A {@linkcode FileDescriptor} shown under another plugin's name (`mmap`, `shm`).
@@ -130,7 +131,8 @@ export class NamedFileDescriptor implements IoDescriptor {
  * @param options Read-only unless `write`; `create` (with `write`) makes a missing file.
  * @param plugin The plugin name the descriptor shows.
  * @returns The descriptor.
- * @throws {IoError} When the file is missing, a directory, or cannot be opened.
+ * @throws {IoError} When the file is missing, a directory, or cannot be opened; a
+ *   `PermissionDeniedError` naming `--allow-all` for files Deno opens only with it (`/dev`).
  *
  * @example
  * ```ts
@@ -156,6 +158,7 @@ export async function openFileAs(
     if (info?.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
     handle = await Deno.open(path, { read: true, write, create: write && options.create });
   } catch (error) {
+    if (isAllAccessRefusal(error)) throw allAccessError(uri, path, error);
     if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
     const reason = error instanceof Deno.errors.NotFound
       ? "no such file"

@@ -4,6 +4,9 @@
  * Read-only unless opened for writing; with `create` a missing object is made (empty);
  * writes past the end extend it. Other processes that map the object see the writes.
  *
+ * Needs Deno's `--allow-all`: Deno opens files under `/dev` for no less, whatever
+ * `--allow-read` says (the plugin still declares read, and write, of `/dev/shm/NAME`).
+ *
  * radare2's shm plugin attaches **System V** shared memory (`shmget`/`shmat`, with NAME a
  * numeric id or a name hashed into a key) and always shows 0x9000 bytes; Deno cannot call
  * `shmat`, so this plugin uses the POSIX object instead and its size is the object's size.
@@ -69,8 +72,8 @@ export function shmPath(uri: string): string {
  */
 const shm: IoPlugin = {
   name: "shm",
-  description: "POSIX shared memory /dev/shm/NAME (radare2 attaches SysV shm of a fixed 0x9000 " +
-    "bytes; Deno cannot, so the size is the object's)",
+  description: "POSIX shared memory /dev/shm/NAME (Deno needs --allow-all; radare2 attaches " +
+    "SysV shm of a fixed 0x9000 bytes, Deno cannot, so the size is the object's)",
   schemes: ["shm"],
   uriForms: ["shm://NAME"],
   capabilities: { read: true, write: true, resize: true, system: false },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { IoError, IoRegistry } from "../lib/io/mod.ts";
 
+const LIB_IO = new URL("../lib/io/mod.ts", import.meta.url).href;
 const hasDevShm = await Deno.stat("/dev/shm").then((s) => s.isDirectory).catch(() => false);
 
 async function withShmObject(
@@ -80,4 +81,39 @@ Deno.test("shm:// declares read (and write) access to /dev/shm/NAME", async () =
     { name: "write", path: "/dev/shm/x" },
   ]);
   assert.match(plugin.description, /SysV/);
+});
+
+Deno.test({
+  name: "shm:// without --allow-all fails with a permission error naming --allow-all",
+  ignore: !hasDevShm,
+  async fn() {
+    await withShmObject(new Uint8Array([1]), async (name, path) => {
+      const dir = await Deno.makeTempDir({ prefix: "rap_shm_test_" });
+      try {
+        const script = `${dir}/open_shm.ts`;
+        await Deno.writeTextFile(
+          script,
+          `import { IoRegistry, PermissionDeniedError } from ${JSON.stringify(LIB_IO)};
+          try {
+            await new IoRegistry().open(${JSON.stringify(`shm://${name}`)});
+            console.log("opened");
+          } catch (error) {
+            console.log(error instanceof PermissionDeniedError, error.flag, error.message);
+          }`,
+        );
+        const { stdout } = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--no-prompt", `--allow-read=${path}`, script],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(
+          new TextDecoder().decode(stdout).trim(),
+          `true --allow-all Cannot open "shm://${name}": Deno opens ${path} only for programs ` +
+            "with all permissions (run with --allow-all)",
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
 });
