@@ -1,0 +1,140 @@
+/**
+ * The command-line syntax of the shell, as in radare2: `;` separates commands, `@ addr`
+ * gives a temporary seek, `~filter` filters the output lines, `> file` / `>> file` send
+ * the output to a file. Text inside double quotes is never split, and a command wholly in
+ * double quotes runs as it is (`"w a;b"`).
+ *
+ * @module
+ */
+
+/**
+ * One command of a line, split into its parts.
+ *
+ * @example
+ * ```ts
+ * import { parseCommand, type ParsedCommand } from "./mod.ts";
+ * const parsed: ParsedCommand = parseCommand("px 16 @ 0x10~0x");
+ * console.assert(parsed.at === "0x10");
+ * ```
+ */
+export interface ParsedCommand {
+  /** The command and its arguments, trimmed. */
+  command: string;
+  /** The temporary seek expression after `@`, if any. */
+  at?: string;
+  /** The `~` filters, in order (without the `~`). */
+  filters: string[];
+  /** The file after `>` or `>>`, if any. */
+  redirect?: { path: string; append: boolean };
+}
+
+/**
+ * Split a line at the `;` that are outside double quotes. Empty commands are dropped.
+ *
+ * @param line The line.
+ * @returns The commands, trimmed.
+ *
+ * @example
+ * ```ts
+ * import { splitCommands } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(splitCommands('s 0x10; px 4;"w a;b"'), ["s 0x10", "px 4", '"w a;b"']);
+ * ```
+ */
+export function splitCommands(line: string): string[] {
+  const out: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "\\" && i + 1 < line.length) {
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+    } else if (c === ";" && !quoted) {
+      out.push(line.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(line.slice(start));
+  return out.map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** The index of the first `ch` outside quotes at or after `from`, or -1. */
+function findUnquoted(text: string, ch: string, from = 0): number {
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\" && i + 1 < text.length) {
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+    } else if (c === ch && !quoted && i >= from) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Whether a command passes its text on unparsed (remote and plugin commands: `=…`, `:…`,
+ * `!…`): for those only `~` and `>` are taken locally, and `@` goes to the peer with the
+ * command, where a temporary seek means something.
+ */
+function isPassThrough(command: string): boolean {
+  return /^[=:!]/.test(command);
+}
+
+/**
+ * Split one command into the command text, its temporary seek, its filters and its
+ * redirection. For `=`, `:` and `!` commands `@` is left in the command text: it is the
+ * peer's seek that matters there. A command wholly in double quotes is taken literally.
+ *
+ * @param text One command (see {@linkcode splitCommands}).
+ * @returns Its parts.
+ *
+ * @example
+ * ```ts
+ * import { parseCommand } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseCommand("p8 4 @ $$+2 > /tmp/out"), {
+ *   command: "p8 4", at: "$$+2", filters: [], redirect: { path: "/tmp/out", append: false },
+ * });
+ * assert.deepEqual(parseCommand("=0 px 16 @ 0x10~0x0"), {
+ *   command: "=0 px 16 @ 0x10", filters: ["0x0"],
+ * });
+ * assert.deepEqual(parseCommand('"?e a@b~c"'), { command: "?e a@b~c", filters: [] });
+ * ```
+ */
+export function parseCommand(text: string): ParsedCommand {
+  let rest = text.trim();
+  if (rest.length >= 2 && rest.startsWith('"') && rest.endsWith('"')) {
+    return { command: rest.slice(1, -1), filters: [] };
+  }
+  const result: ParsedCommand = { command: "", filters: [] };
+  const gt = findUnquoted(rest, ">");
+  if (gt >= 0) {
+    const append = rest[gt + 1] === ">";
+    const path = rest.slice(gt + (append ? 2 : 1)).trim();
+    rest = rest.slice(0, gt).trim();
+    if (path !== "") result.redirect = { path, append };
+    else rest += append ? " >>" : " >"; // A lone ">" is left to the command.
+  }
+  const tilde = findUnquoted(rest, "~");
+  if (tilde >= 0) {
+    result.filters = rest.slice(tilde + 1).split("~").map((f) => f.trim());
+    rest = rest.slice(0, tilde).trim();
+  }
+  if (!isPassThrough(rest)) {
+    const at = findUnquoted(rest, "@");
+    if (at >= 0) {
+      const addr = rest.slice(at + 1).trim();
+      rest = rest.slice(0, at).trim();
+      if (addr !== "") result.at = addr;
+    }
+  }
+  result.command = rest;
+  return result;
+}

@@ -1,0 +1,388 @@
+/**
+ * The shell: radare2's command language over an {@linkcode IoSession}. A line holds
+ * commands separated by `;`; each may carry a temporary seek (`@ addr`), output filters
+ * (`~text`) and a redirection (`> file`). Addresses and sizes are expressions with
+ * radare2 numbers, `$$` (the seek), `$s` (the file size) and `$b` (the block size).
+ *
+ * @module
+ */
+
+import { IoSession } from "../io/session.ts";
+import { parseNumber } from "../io/uri.ts";
+import type { CommandEnv, CommandSpec } from "./command.ts";
+import { BUILTIN_COMMANDS } from "./commands/mod.ts";
+import { applyFilter } from "./filter.ts";
+import { Mutex } from "./mutex.ts";
+import { OutputBuffer, type ShellOutput } from "./output.ts";
+import { parseCommand, splitCommands } from "./parse.ts";
+import { CommandPolicy, CommandRefusedError } from "./policy.ts";
+import { REMOTE_COMMANDS, RemoteState } from "./remote.ts";
+
+/**
+ * Options of a {@linkcode Shell}.
+ *
+ * @example
+ * ```ts
+ * import { CommandPolicy, type ShellOptions } from "./mod.ts";
+ * const options: ShellOptions = { policy: CommandPolicy.RESTRICTED, peer: true };
+ * console.assert(options.peer);
+ * ```
+ */
+export interface ShellOptions {
+  /** The session to work on (default: a new one, closed with the shell). */
+  session?: IoSession;
+  /** What commands may do (default: everything, as for a local user). */
+  policy?: CommandPolicy;
+  /** Open files writable by default (`shell -w`, radare2's `-w`). */
+  writable?: boolean;
+  /**
+   * Keep a seek and block size of its own, apart from the session's (radare2's HTTP
+   * server does this, so web clients do not move the console's seek).
+   */
+  ownSeek?: boolean;
+  /** The shell answers a remote peer: `q` does nothing. */
+  peer?: boolean;
+  /** Reads a line for interactive commands (`==`); without it they end at once. */
+  readLine?: (prompt: string) => Promise<string | null>;
+  /** Address the servers started from the shell bind (default `127.0.0.1`). */
+  hostname?: string;
+  /** Where servers started from the shell log (default: messages of the command). */
+  log?: (line: string) => void;
+  /** CA certificates (PEM) trusted for `raps://` connections, besides the system's. */
+  caCerts?: string[];
+  /**
+   * What peers of the servers started from the shell (`=:port`, `=&:port`, `=t port`,
+   * `=h`) may run (default {@linkcode CommandPolicy.RESTRICTED}).
+   */
+  peerPolicy?: CommandPolicy;
+}
+
+/**
+ * Options of one {@linkcode Shell.execute} call.
+ *
+ * @example
+ * ```ts
+ * import { CommandPolicy, type ExecuteOptions } from "./mod.ts";
+ * const options: ExecuteOptions = { policy: CommandPolicy.RESTRICTED };
+ * console.assert(options.policy !== undefined);
+ * ```
+ */
+export interface ExecuteOptions {
+  /** A policy for this call only (e.g. for a reverse CMD from a server). */
+  policy?: CommandPolicy;
+  /** The line comes from a remote peer: `q` does nothing. */
+  peer?: boolean;
+}
+
+const sessionLocks = new WeakMap<IoSession, Mutex>();
+let commandTable: readonly CommandSpec[] | undefined;
+
+/**
+ * Every command of the shell, longest names first (built lazily: the modules import each
+ * other).
+ *
+ * @returns The commands.
+ */
+export function shellCommands(): readonly CommandSpec[] {
+  commandTable ??= [...BUILTIN_COMMANDS, ...REMOTE_COMMANDS, HELP_COMMAND]
+    .sort((a, b) => b.name.length - a.name.length);
+  return commandTable;
+}
+
+const HELP_COMMAND: CommandSpec = {
+  name: "?",
+  usage: "",
+  help: "this help",
+  unlocked: true,
+  run({ out }) {
+    const rows = [...shellCommands()].filter((c) => c.name !== "?")
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const width = Math.max(...rows.map((c) => c.name.length + c.usage.length + 1));
+    let text = "Usage: cmd [args][~filter][@ addr][> file] ; cmd ...\n";
+    for (const c of rows) {
+      text += `| ${(c.name + (c.usage ? " " + c.usage : "")).padEnd(width)}  ${c.help}\n`;
+    }
+    text += "| Expressions: 0x10+4*2, 4K, $$ (seek), $s (file size), $b (block size)\n";
+    out.write(text);
+  },
+};
+
+function lockOf(session: IoSession): Mutex {
+  let mutex = sessionLocks.get(session);
+  if (!mutex) sessionLocks.set(session, mutex = new Mutex());
+  return mutex;
+}
+
+/**
+ * Find the command whose name is the longest prefix of `text`. A name that ends in a
+ * letter or digit must not run into another letter (`pxw` is not `px` + `w`).
+ */
+function lookup(text: string): { spec: CommandSpec; args: string } | undefined {
+  for (const spec of shellCommands()) {
+    if (!text.startsWith(spec.name)) continue;
+    const next = text[spec.name.length] ?? "";
+    if (/[A-Za-z0-9]$/.test(spec.name) && /[A-Za-z]/.test(next)) continue;
+    return { spec, args: text.slice(spec.name.length).trim() };
+  }
+  return undefined;
+}
+
+/**
+ * An r2-style command interpreter over an {@linkcode IoSession}.
+ *
+ * @example
+ * ```ts
+ * import { Shell } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using shell = new Shell();
+ * await shell.run("o malloc://32; wx 41424344 @ 0x10");
+ * assert.equal(await shell.run("p8 4 @ 0x10"), "41424344\n");
+ * assert.equal(await shell.run("s 0x10+4; s"), "0x14\n");
+ * ```
+ */
+export class Shell implements AsyncDisposable {
+  /** The session: open files, current file, seek, block size. */
+  readonly session: IoSession;
+  /** What commands may do. */
+  policy: CommandPolicy;
+  /** Whether files are opened writable by default. */
+  writable: boolean;
+  /** Whether the shell answers a remote peer. */
+  readonly peer: boolean;
+  /** The `=` state: remote hosts, servers, remote mode. */
+  readonly remote: RemoteState;
+  /** Set by `q`: the interactive loop should end. */
+  quitRequested = false;
+  /** Options given at construction. */
+  readonly options: Readonly<ShellOptions>;
+  readonly #ownsSession: boolean;
+  readonly #lock: Mutex;
+  #own: { seek: bigint; blockSize: number } | undefined;
+  #interrupt = Promise.withResolvers<void>();
+  #activePolicy: CommandPolicy | undefined;
+  #activePeer: boolean | undefined;
+
+  /**
+   * Create it.
+   *
+   * @param options See {@linkcode ShellOptions}.
+   */
+  constructor(options: ShellOptions = {}) {
+    this.options = options;
+    this.session = options.session ?? new IoSession();
+    this.#ownsSession = options.session === undefined;
+    this.policy = options.policy ?? CommandPolicy.ALL;
+    this.writable = options.writable ?? false;
+    this.peer = options.peer ?? false;
+    this.#lock = lockOf(this.session);
+    if (options.ownSeek) {
+      this.#own = { seek: this.session.seek, blockSize: this.session.blockSize };
+    }
+    this.remote = new RemoteState(this);
+  }
+
+  /** The seek this shell shows (its own one with `ownSeek`). */
+  get seek(): bigint {
+    return this.#own ? this.#own.seek : this.session.seek;
+  }
+
+  /** The prompt radare2 shows: `[0x00000000]> `, `[=!0x00000000]> ` in remote mode. */
+  prompt(): string {
+    const hex = this.seek.toString(16).padStart(8, "0");
+    return this.remote.mode === undefined ? `[0x${hex}]> ` : `[=!0x${hex}]> `;
+  }
+
+  /**
+   * Evaluate an address or size expression: radare2 numbers with `+ - * /`, `$$` (seek),
+   * `$s` (size of the current file) and `$b` (block size).
+   *
+   * @param expression The expression.
+   * @returns Its value (not negative).
+   * @throws {SyntaxError} If it is not a valid expression.
+   * @throws {RangeError} If it is negative.
+   */
+  async number(expression: string): Promise<bigint> {
+    let text = expression.trim().replaceAll("$$", String(this.session.seek))
+      .replaceAll("$b", String(this.session.blockSize));
+    if (text.includes("$s")) text = text.replaceAll("$s", String(await this.session.size()));
+    const value = parseNumber(text);
+    if (!Number.isFinite(value)) throw new SyntaxError(`Invalid number "${expression}"`);
+    if (value < 0) throw new RangeError(`Negative value "${expression}" (${value})`);
+    return BigInt(value);
+  }
+
+  /**
+   * Ask the interactive user for a line (for `==` and `q`-terminated sessions).
+   *
+   * @param prompt The prompt.
+   * @returns The line, or `null` at the end of input or without a terminal.
+   */
+  readLine(prompt: string): Promise<string | null> {
+    return this.options.readLine?.(prompt) ?? Promise.resolve(null);
+  }
+
+  /**
+   * Interrupt the running foreground command (`=:port`, `=t port`, `==`), as ^C does in
+   * radare2.
+   */
+  interrupt(): void {
+    this.#interrupt.resolve();
+    this.#interrupt = Promise.withResolvers<void>();
+  }
+
+  /**
+
+   * A promise that resolves at the next {@linkcode Shell.interrupt}.
+
+   *
+
+   * @returns A promise that resolves at the next {@linkcode Shell.interrupt}.
+
+   */
+  interrupted(): Promise<void> {
+    return this.#interrupt.promise;
+  }
+
+  /** The policy of the command running now (the call's, else the shell's). */
+  get activePolicy(): CommandPolicy {
+    return this.#activePolicy ?? this.policy;
+  }
+
+  /** Whether the command running now comes from a remote peer. */
+  get activePeer(): boolean {
+    return this.#activePeer ?? this.peer;
+  }
+
+  /**
+   * Run one line. Output and messages go to `out`; errors of one command are reported as
+   * `ERROR: ...` messages and the next command still runs.
+   *
+   * @param line The line.
+   * @param out Where output goes.
+   * @param options See {@linkcode ExecuteOptions}.
+   */
+  async execute(line: string, out: ShellOutput, options: ExecuteOptions = {}): Promise<void> {
+    const saved = [this.#activePolicy, this.#activePeer] as const;
+    this.#activePolicy = options.policy ?? this.#activePolicy;
+    this.#activePeer = options.peer ?? this.#activePeer;
+    try {
+      const trimmed = line.trim();
+      if (this.remote.mode !== undefined && !/^(=|!=)/.test(trimmed) && trimmed !== "") {
+        await this.#guard(out, () => this.remote.forward(trimmed, out));
+        return;
+      }
+      for (const command of splitCommands(line)) {
+        if (this.quitRequested) break;
+        await this.#guard(out, () => this.#runOne(command, out));
+      }
+    } finally {
+      [this.#activePolicy, this.#activePeer] = saved;
+    }
+  }
+
+  /**
+   * Run one line and return what it printed, messages included (as a remote peer sees it).
+   *
+   * @param line The line.
+   * @param options See {@linkcode ExecuteOptions}.
+   * @returns The output text.
+   */
+  async run(line: string, options: ExecuteOptions = {}): Promise<string> {
+    const out = new OutputBuffer();
+    await this.execute(line, out, options);
+    return out.text();
+  }
+
+  async #guard(out: ShellOutput, task: () => Promise<void>): Promise<void> {
+    try {
+      await task();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      out.message(`ERROR: ${message}`);
+    }
+  }
+
+  #check(name: string, spec: CommandSpec, args: string): void {
+    const cap = typeof spec.capability === "function" ? spec.capability(args) : spec.capability;
+    if (cap && !this.activePolicy.allows(cap)) throw new CommandRefusedError(name, cap);
+  }
+
+  async #runOne(text: string, out: ShellOutput): Promise<void> {
+    if (text.startsWith("#")) return;
+    const parsed = parseCommand(text);
+    if (parsed.redirect && !this.activePolicy.allows("fs")) {
+      throw new CommandRefusedError(">", "fs");
+    }
+    const found = lookup(parsed.command);
+    if (!found) {
+      const name = parsed.command.split(/\s/, 1)[0];
+      throw new Error(`Unknown command "${name}" (type ? for help)`);
+    }
+    const { spec, args } = found;
+    this.#check(spec.name, spec, args);
+    const capture = parsed.filters.length > 0 || parsed.redirect !== undefined;
+    const buffer = new OutputBuffer(out);
+    const sink = capture ? buffer : out;
+    const env: CommandEnv = { shell: this, name: spec.name, args, out: sink };
+    const task = async () => {
+      if (parsed.at === undefined) return await spec.run(env);
+      const saved = this.session.seek;
+      this.session.seek = await this.number(parsed.at);
+      try {
+        await spec.run(env);
+      } finally {
+        this.session.seek = saved;
+      }
+    };
+    if (spec.unlocked && parsed.at === undefined) await task();
+    else await this.#locked(task);
+    if (!capture) return;
+    let result: string | Uint8Array = buffer.bytes();
+    if (parsed.filters.length > 0) {
+      let text = new TextDecoder().decode(result);
+      for (const filter of parsed.filters) text = applyFilter(text, filter);
+      result = text;
+    }
+    if (parsed.redirect) {
+      const bytes = typeof result === "string" ? new TextEncoder().encode(result) : result;
+      await Deno.writeFile(parsed.redirect.path, bytes, { append: parsed.redirect.append });
+    } else {
+      out.write(result);
+    }
+  }
+
+  /** Run `task` under the session lock, with this shell's own seek swapped in. */
+  #locked<T>(task: () => Promise<T>): Promise<T> {
+    return this.#lock.run(async () => {
+      const own = this.#own;
+      if (!own) return await task();
+      const saved = { seek: this.session.seek, blockSize: this.session.blockSize };
+      this.session.seek = own.seek;
+      this.session.blockSize = own.blockSize;
+      try {
+        return await task();
+      } finally {
+        own.seek = this.session.seek;
+        own.blockSize = this.session.blockSize;
+        this.session.seek = saved.seek;
+        this.session.blockSize = saved.blockSize;
+      }
+    });
+  }
+
+  /**
+   * Close the remote connections and servers the shell started, and the session when the
+   * shell created it.
+   */
+  async close(): Promise<void> {
+    this.interrupt();
+    await this.remote.close();
+    if (this.#ownsSession) await this.session.closeAll();
+  }
+
+  /** Same as {@linkcode Shell.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
