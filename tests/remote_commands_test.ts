@@ -359,3 +359,159 @@ Deno.test("the command output buffer keeps messages in order with the output", (
   out.write(new Uint8Array([0x63, 0x0a]));
   assert.equal(out.text(), "a\nERROR: b\nc\n");
 });
+
+async function hasOpenssl(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/** A CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`. */
+async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+  const openssl = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) throw new Error(`openssl ${args[0]}: ${decoder.decode(out.stderr)}`);
+  };
+  await openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=rap test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign",
+  );
+  await openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "leaf.key",
+    "-out",
+    "leaf.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+  );
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    "leaf.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "leaf.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+  );
+  return {
+    ca: await Deno.readTextFile(`${dir}/ca.pem`),
+    cert: await Deno.readTextFile(`${dir}/leaf.pem`),
+    key: await Deno.readTextFile(`${dir}/leaf.key`),
+  };
+}
+
+Deno.test("=+ raps:// talks RAP over TLS", { ignore: !await hasOpenssl() }, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { ca, cert, key } = await makeCertificates(dir);
+    using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const peer = (async () => {
+      using conn = await listener.accept();
+      const header = await readExact(conn, 5);
+      const len = new DataView(header.buffer).getUint32(1);
+      assert.deepEqual([header[0], decoder.decode(await readExact(conn, len))], [7, "?e tls\0"]);
+      await writeAll(conn, encodePacket({ type: "cmd_reply", output: "tls\n" }));
+      assert.equal(await conn.read(new Uint8Array(1)), null);
+    })();
+    await using shell = new Shell({ caCerts: [ca] });
+    assert.equal(await shell.run(`=+ raps://127.0.0.1:${port}/`), "");
+    assert.equal(await shell.run("="), `0 fd:3 raps://127.0.0.1:${port}/\n`);
+    assert.equal(await shell.run("=0 ?e tls"), "tls\n");
+    await shell.run("=-");
+    await peer;
+    // Without the CA the certificate is refused, in one line.
+    await using strict = new Shell();
+    const refused = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+    const accepting = refused.accept().then((c) =>
+      c.handshake().catch(() => {}).finally(() => c.close())
+    );
+    const out = await strict.run(`=+ raps://127.0.0.1:${(refused.addr as Deno.NetAddr).port}/`);
+    await accepting;
+    refused.close();
+    assert.match(out, /^ERROR: Cannot connect to raps:\/\/127\.0\.0\.1:\d+: .*\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("=+ udp:// and =< send output as a datagram (needs --unstable-net)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const mod = new URL("../lib/shell/mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/udp.ts`,
+      `import { Shell } from ${JSON.stringify(mod)};
+const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+const port = (socket.addr as Deno.NetAddr).port;
+await using shell = new Shell();
+await shell.session.open("hex://cafe");
+console.log(JSON.stringify(await shell.run("=+ udp://127.0.0.1:" + port)));
+console.log(JSON.stringify(await shell.run("=0 ?e x")));
+console.log(JSON.stringify(await shell.run("=< p8 2")));
+const [data] = await socket.receive();
+console.log(JSON.stringify(new TextDecoder().decode(data)));
+socket.close();
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--unstable-net", `${dir}/udp.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(decoder.decode(out.stderr), "");
+    assert.deepEqual(decoder.decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l)), [
+      "",
+      "ERROR: udp hosts only take output (=<0 cmd), not commands\n",
+      "",
+      "cafe\n",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -127,3 +127,39 @@ Deno.test("on a terminal the shell prompts with the seek and edits lines", async
   assert.ok(text.includes("\r\nyx\n"));
   assert.equal(keys.length, 0);
 });
+
+Deno.test("^C stops a foreground =:port server and the shell goes on", {
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, "shell", "-c", "=:0", "hex://4142"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = child.stderr.getReader();
+  let log = "";
+  while (!/listening on rap:\/\/127\.0\.0\.1:(\d+)\//.test(log)) {
+    const { value, done } = await stderr.read();
+    if (done) throw new Error(`the shell ended early: ${log}`);
+    log += decoder.decode(value);
+  }
+  const port = Number(/listening on rap:\/\/127\.0\.0\.1:(\d+)\//.exec(log)![1]);
+  const { RapClient } = await import("../lib/client.ts");
+  {
+    await using client = await RapClient.connect({ hostname: "127.0.0.1", port });
+    assert.equal(await client.cmd("p8 2"), "4142\n");
+  }
+  child.kill("SIGINT");
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode("?e back\n"));
+  await writer.close();
+  stderr.releaseLock();
+  const [status, stdout] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    child.stderr.cancel(),
+  ]);
+  assert.equal(status.code, 0);
+  assert.equal(stdout, "back\n");
+});

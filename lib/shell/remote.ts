@@ -294,7 +294,7 @@ export class RemoteState {
         };
         let client: RapClient;
         if (target.proto === "raps") {
-          let conn: Deno.TlsConn;
+          let conn: Deno.TlsConn | undefined;
           try {
             conn = await Deno.connectTls({
               hostname: target.host,
@@ -303,6 +303,9 @@ export class RemoteState {
             });
             await conn.handshake();
           } catch (error) {
+            try {
+              conn?.close();
+            } catch { /* already closed */ }
             throw new Error(
               `Cannot connect to raps://${target.host}:${target.port}: ${(error as Error).message}`,
             );
