@@ -1,0 +1,216 @@
+/**
+ * Positional reads from a `Deno.FsFile`, a file handle shared by several descriptors, and
+ * a read-only descriptor over a byte range of a file (one archive member).
+ *
+ * @module
+ */
+
+import { IoError } from "../lib/io/errors.ts";
+import type { IoDescriptor } from "../lib/io/types.ts";
+
+/**
+ * Read up to `length` bytes at `offset` (short only at the end of the file).
+ *
+ * @param file The open file.
+ * @param offset Where to read.
+ * @param length How many bytes at most.
+ * @returns The bytes.
+ *
+ * @example
+ * ```ts
+ * import { readAt } from "./_file_range.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abcdef");
+ * using file = await Deno.open(path);
+ * assert.equal(new TextDecoder().decode(await readAt(file, 4, 10)), "ef");
+ * await Deno.remove(path);
+ * ```
+ */
+export async function readAt(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  await file.seek(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < length) {
+    const n = await file.read(out.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
+  }
+  return filled === length ? out : out.subarray(0, filled);
+}
+
+/**
+ * A file handle shared by several descriptors: operations run one at a time (a seek and
+ * its read never interleave with another's), and the file closes when the last user
+ * releases it.
+ *
+ * @example
+ * ```ts
+ * import { SharedFile } from "./_file_range.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "xyz");
+ * const shared = new SharedFile(await Deno.open(path));
+ * shared.retain();
+ * assert.equal((await shared.readAt(1, 1))[0], 0x79);
+ * await shared.release();
+ * await shared.release(); // the last release closes the file
+ * await Deno.remove(path);
+ * ```
+ */
+export class SharedFile {
+  readonly #file: Deno.FsFile;
+  #users = 1;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Share `file`.
+   *
+   * @param file The open file; it has one user (the caller) to start with.
+   */
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Add a user. */
+  retain(): void {
+    this.#users++;
+  }
+
+  /**
+   * Remove a user; the last one closes the file once pending operations are done.
+   *
+   * @returns When the file is closed (or at once when other users remain).
+   */
+  async release(): Promise<void> {
+    if (this.#users <= 0) return;
+    if (--this.#users === 0) {
+      await this.#queue;
+      this.#file.close();
+    }
+  }
+
+  /**
+   * Run `op` with the file once earlier operations are done.
+   *
+   * @param op The operation.
+   * @returns Its result.
+   */
+  run<T>(op: (file: Deno.FsFile) => Promise<T>): Promise<T> {
+    const result = this.#queue.then(() => op(this.#file));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * {@linkcode readAt} on the shared file.
+   *
+   * @param offset Where.
+   * @param length How many bytes at most.
+   * @returns The bytes.
+   */
+  readAt(offset: number, length: number): Promise<Uint8Array> {
+    return this.run((file) => readAt(file, offset, length));
+  }
+}
+
+/**
+ * A read-only descriptor over `size` bytes of a shared file starting at `start`, read on
+ * demand (nothing is loaded at open).
+ *
+ * @example
+ * ```ts
+ * import { FileRangeDescriptor, SharedFile } from "./_file_range.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "headerDATAtrailer");
+ * const desc = new FileRangeDescriptor("x", "ar", new SharedFile(await Deno.open(path)), 6, 4);
+ * assert.equal(new TextDecoder().decode(await desc.read(0, 100)), "DATA");
+ * await desc.close();
+ * await Deno.remove(path);
+ * ```
+ */
+export class FileRangeDescriptor implements IoDescriptor {
+  /** The URI. */
+  readonly uri: string;
+  /** The plugin name. */
+  readonly plugin: string;
+  /** Always false. */
+  readonly writable = false;
+  readonly #file: SharedFile;
+  readonly #start: number;
+  readonly #size: number;
+  #closed = false;
+
+  /**
+   * A descriptor over part of a shared file.
+   *
+   * @param uri The URI.
+   * @param plugin The plugin name.
+   * @param file The shared file; this descriptor releases it on close.
+   * @param start Where the range starts in the file.
+   * @param size The range length.
+   */
+  constructor(uri: string, plugin: string, file: SharedFile, start: number, size: number) {
+    this.uri = uri;
+    this.plugin = plugin;
+    this.#file = file;
+    this.#start = start;
+    this.#size = size;
+  }
+
+  /**
+   * The size.
+   *
+   * @returns The range length.
+   */
+  size(): Promise<number> {
+    return Promise.resolve(this.#size);
+  }
+
+  /**
+   * Read from the range.
+   *
+   * @param offset Where, relative to the range.
+   * @param length How many bytes at most.
+   * @returns The bytes, short at the end of the range.
+   */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
+    const n = Math.max(0, Math.min(length, this.#size - offset));
+    if (n === 0) return Promise.resolve(new Uint8Array(0));
+    return this.#file.readAt(this.#start + offset, n);
+  }
+
+  /**
+   * Always refused: the range is read-only.
+   *
+   * @param _offset Unused.
+   * @param _data Unused.
+   * @returns Never.
+   */
+  write(_offset: number, _data: Uint8Array): Promise<number> {
+    return Promise.reject(
+      new IoError(this.uri, `Cannot write to "${this.uri}": ${this.plugin} is read-only`),
+    );
+  }
+
+  /** Release the shared file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#file.release();
+  }
+
+  /** Same as {@linkcode FileRangeDescriptor.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

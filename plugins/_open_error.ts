@@ -1,0 +1,41 @@
+/**
+ * Turn what went wrong while opening a URI into a clear {@linkcode IoError}.
+ *
+ * @module
+ */
+
+import { IoError } from "../lib/io/errors.ts";
+
+/**
+ * The {@linkcode IoError} for a failure while opening `uri`: an `IoError` or a Deno
+ * capability refusal passes through unchanged (the registry turns the latter into a
+ * permission error naming the flag); file-system errors get a short reason; any other
+ * error's message becomes the reason.
+ *
+ * @param uri The URI being opened.
+ * @param error What was thrown.
+ * @returns The error to throw.
+ *
+ * @example
+ * ```ts
+ * import { openFailure } from "./_open_error.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const err = openFailure("gzip:///nope", new Deno.errors.NotFound("x"));
+ * assert.equal(err.message, 'Cannot open "gzip:///nope": no such file');
+ * assert.equal(openFailure("a://", new SyntaxError("Bad")).message, 'Cannot open "a://": Bad');
+ * ```
+ */
+export function openFailure(uri: string, error: unknown): Error {
+  if (error instanceof IoError || error instanceof Deno.errors.NotCapable) return error;
+  const reason = error instanceof Deno.errors.NotFound
+    ? "no such file"
+    : error instanceof Deno.errors.PermissionDenied
+    ? "permission denied by the operating system"
+    : error instanceof Deno.errors.IsADirectory
+    ? "is a directory"
+    : error instanceof Error
+    ? error.message
+    : String(error);
+  return new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+}
