@@ -58,4 +58,8 @@ export const builtinPlugins: Readonly<Record<string, () => Promise<PluginModule>
     apkall: () => import("./zip.ts"),
     ipaall: () => import("./zip.ts"),
     jarall: () => import("./zip.ts"),
+    ar: () => import("./ar.ts"),
+    lib: () => import("./ar.ts"),
+    arall: () => import("./ar.ts"),
+    liball: () => import("./ar.ts"),
   });
