@@ -62,4 +62,6 @@ export const builtinPlugins: Readonly<Record<string, () => Promise<PluginModule>
     lib: () => import("./ar.ts"),
     arall: () => import("./ar.ts"),
     liball: () => import("./ar.ts"),
+    ihex: () => import("./ihex.ts"),
+    srec: () => import("./srec.ts"),
   });
