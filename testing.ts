@@ -89,6 +89,8 @@ export function startTestServer(options: RapServerOptions = {}): TestServer {
  * @param port The server's port on 127.0.0.1.
  * @param bytes What to send.
  * @param expect Stop after this many reply bytes (default: read until the server closes).
+ * @param halfClose Shut the sending side after `bytes` (default true), so the server sees the
+ *   end of the stream once it has handled them.
  * @returns The bytes received, and whether the server closed the connection.
  *
  * @example
@@ -105,11 +107,20 @@ export async function rawExchange(
   port: number,
   bytes: Uint8Array,
   expect = Infinity,
+  halfClose = true,
 ): Promise<{ reply: Uint8Array; closed: boolean }> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     let sent = 0;
-    while (sent < bytes.length) sent += await conn.write(bytes.subarray(sent));
+    try {
+      while (sent < bytes.length) sent += await conn.write(bytes.subarray(sent));
+      if (halfClose) await conn.closeWrite();
+    } catch (error) {
+      // The server may close while we are still sending (e.g. an oversized packet).
+      if (!(error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe)) {
+        throw error;
+      }
+    }
     const chunks: Uint8Array[] = [];
     let total = 0;
     let closed = false;

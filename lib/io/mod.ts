@@ -21,3 +21,4 @@ export * from "./permissions.ts";
 export * from "./memory_descriptor.ts";
 export * from "./registry.ts";
 export * from "./session.ts";
+export * from "./plugin_loader.ts";
