@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import { RapClient } from "../lib/client.ts";
+import { RapConnectionError, RapProtocolError } from "../lib/protocol/mod.ts";
+import { openUri } from "../lib/io/mod.ts";
+import { startTestServer } from "../testing.ts";
+import { loadRecordings, type RecordedPacket } from "./_recordings.ts";
+
+const DATA = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i ^ (i >> 8) ^ (i >> 16)) & 0xff);
+
+async function withDataFile<T>(fn: (path: string) => Promise<T>): Promise<T> {
+  const path = await Deno.makeTempFile({ prefix: "rap_client_test_" });
+  await Deno.writeFile(path, DATA);
+  try {
+    return await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+/**
+ * A fake peer that plays one side of a recording: it checks every byte the client sends
+ * against the recorded client packets and answers with the recorded server packets.
+ */
+function scriptedServer(packets: RecordedPacket[]) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const mismatches: string[] = [];
+  const done = (async () => {
+    const conn = await listener.accept();
+    try {
+      for (const [i, packet] of packets.entries()) {
+        if (packet.direction === ">") {
+          const got = new Uint8Array(packet.bytes.length);
+          let at = 0;
+          while (at < got.length) {
+            const n = await conn.read(got.subarray(at));
+            if (n === null) {
+              mismatches.push(`packet ${i}: client closed early`);
+              return;
+            }
+            at += n;
+          }
+          if (got.join() !== packet.bytes.join()) {
+            mismatches.push(`packet ${i}: sent ${got.join()} instead of ${packet.bytes.join()}`);
+          }
+        } else {
+          await conn.write(packet.bytes);
+        }
+      }
+    } finally {
+      conn.close();
+      listener.close();
+    }
+  })();
+  return { port: (listener.addr as Deno.NetAddr).port, mismatches, done };
+}
+
+Deno.test("a pipelined 1 MiB read returns the same bytes as sequential 4096-byte reads", async () => {
+  await withDataFile(async (path) => {
+    await using test = startTestServer();
+    await using client = await test.connect();
+    await client.open(path);
+    const pipelined = await client.read(0, DATA.length);
+    const sequential = new Uint8Array(DATA.length);
+    for (let at = 0; at < DATA.length; at += 4096) {
+      sequential.set(await client.read(at, 4096), at);
+    }
+    assert.deepEqual(pipelined, sequential);
+    assert.deepEqual(pipelined, DATA);
+  });
+});
+
+Deno.test("random reads from many callers share one connection and get their own bytes", async () => {
+  await withDataFile(async (path) => {
+    await using test = startTestServer();
+    await using client = await test.connect({ window: 4 });
+    await client.open(path);
+    let seed = 1;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const reads = Array.from({ length: 200 }, () => {
+      const offset = Math.floor(random() * (DATA.length - 20000));
+      const length = 1 + Math.floor(random() * 20000);
+      return { offset, length };
+    });
+    const results = await Promise.all(
+      reads.map(({ offset, length }) => client.read(offset, length)),
+    );
+    for (const [i, { offset, length }] of reads.entries()) {
+      assert.deepEqual(results[i], DATA.subarray(offset, offset + length), `read ${i}`);
+    }
+    assert.equal(test.server.connectionCount, 1);
+  });
+});
+
+Deno.test("writes larger than the peer's limit are split and all land", async () => {
+  await using test = startTestServer();
+  await using client = await test.connect();
+  await client.open("malloc://65536", 7);
+  const data = DATA.subarray(0, 10000);
+  assert.equal(await client.write(100, data), 10000);
+  assert.deepEqual(await client.read(100, 10000), data);
+});
+
+Deno.test("commands wait for pipelined requests and reads wait for commands", async () => {
+  await using test = startTestServer({ defaultUri: "malloc://65536" });
+  await using client = await test.connect();
+  const [a, b, c] = await Promise.all([client.read(0, 20000), client.cmd("?V"), client.read(5, 5)]);
+  assert.equal(a.length, 20000);
+  assert.match(b, /rap/);
+  assert.equal(c.length, 5);
+});
+
+Deno.test("RapClient talks to a radare2 server byte for byte (recording 05, =+ then =0 cmd)", async () => {
+  const recording = (await loadRecordings()).find((r) => r.name.startsWith("05-"))!;
+  const peer = scriptedServer(recording.packets);
+  const client = await RapClient.connect({ hostname: "127.0.0.1", port: peer.port });
+  assert.equal(await client.open("/bin/ls", 0), 4);
+  const px = await client.cmd("px 16");
+  assert.match(px, /^- offset - {2}7071 7273 .*\n0x00006270  f30f 1efa/);
+  assert.equal(await client.cmd("?e hello"), "hello\n");
+  await client.close();
+  await peer.done;
+  assert.deepEqual(peer.mismatches, []);
+});
+
+Deno.test("RapClient counts radare2's boolean WRITE reply (1) as the whole chunk", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(10 + 5 + 100);
+    let at = 0;
+    while (at < buf.length) at += (await conn.read(buf.subarray(at)))!;
+    await conn.write(new Uint8Array([0x84, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x83, 0, 0, 0, 1]));
+    await conn.read(new Uint8Array(1)); // wait for the client to close
+    conn.close();
+    listener.close();
+  })();
+  const client = await RapClient.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  assert.equal(await client.write(0x10, new Uint8Array(100)), 100);
+  await client.close();
+  await server;
+});
+
+Deno.test("a refused OPEN (the server closes, as radare2 does) is a clear error", async () => {
+  const recording = (await loadRecordings()).find((r) => r.name.startsWith("07-"))!;
+  const peer = scriptedServer(recording.packets);
+  const client = await RapClient.connect({ hostname: "127.0.0.1", port: peer.port });
+  await assert.rejects(
+    client.open("/nonexistent/file", 5),
+    (e: Error) =>
+      e instanceof RapConnectionError &&
+      /Cannot open "\/nonexistent\/file".*refused/.test(e.message),
+  );
+  await client.close();
+  await peer.done;
+  assert.deepEqual(peer.mismatches, []);
+});
+
+Deno.test("an OPEN answered with fd -1 (radare2's library server) is a failure here", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64));
+    await conn.write(new Uint8Array([0x81, 0xff, 0xff, 0xff, 0xff]));
+    await conn.read(new Uint8Array(1));
+    conn.close();
+    listener.close();
+  })();
+  const client = await RapClient.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  await assert.rejects(client.open("/x"), /answered fd -1/);
+  await client.close();
+  await server;
+});
+
+Deno.test("a peer that never answers times out with a typed error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = await RapClient.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+    timeout: 50,
+  });
+  const conn = await accepted;
+  await assert.rejects(
+    client.size(),
+    (e: Error) => e instanceof RapConnectionError && /No reply/.test(e.message),
+  );
+  assert.equal(client.connected, false);
+  await client.close();
+  conn.close();
+  listener.close();
+});
+
+Deno.test("a peer that answers out of protocol gives a RapProtocolError", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64));
+    await conn.write(new Uint8Array([0x83, 0, 0, 0, 1])); // a WRITE reply to a SEEK
+    await conn.read(new Uint8Array(1));
+    conn.close();
+    listener.close();
+  })();
+  const client = await RapClient.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  await assert.rejects(client.seek(0n), RapProtocolError);
+  await client.close();
+  await server;
+});
+
+Deno.test("a connection dropped mid-read rejects every waiting request", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(64));
+    conn.close();
+    listener.close();
+  })();
+  const client = await RapClient.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const reads = [client.read(0, 100000), client.read(0, 10)];
+  for (const r of reads) await assert.rejects(r, RapConnectionError);
+  await client.close();
+  await server;
+});
+
+Deno.test("commands too long for a RAP server are refused before sending", async () => {
+  await using test = startTestServer();
+  await using client = await test.connect();
+  await assert.rejects(client.cmd("x".repeat(4095)), RangeError);
+  assert.equal(await client.cmd(""), "");
+});
+
+Deno.test("rap:// opens a remote file like any other URI", async () => {
+  await withDataFile(async (path) => {
+    await using test = startTestServer();
+    await using desc = await openUri(`rap://127.0.0.1:${test.port}/${path}`);
+    assert.equal(await desc.size(), DATA.length);
+    assert.deepEqual(await desc.read(DATA.length - 100, 200), DATA.subarray(DATA.length - 100));
+    assert.match(await desc.system!("?V"), /rap/);
+    await assert.rejects(desc.write(0, new Uint8Array(1)), /read-only/);
+  });
+});
+
+Deno.test("rap:// of a remote URI (rap://h:p//malloc://N) goes through the server's IO layer", async () => {
+  await using test = startTestServer();
+  await using desc = await openUri(`rap://127.0.0.1:${test.port}//malloc://4096`, { write: true });
+  assert.equal(await desc.write(10, new Uint8Array([1, 2, 3])), 3);
+  assert.deepEqual([...await desc.read(9, 5)], [0, 1, 2, 3, 0]);
+});
+
+Deno.test("rap:// with a missing remote file is a clear IoError", async () => {
+  await using test = startTestServer();
+  await assert.rejects(
+    openUri(`rap://127.0.0.1:${test.port}//nonexistent`),
+    /Cannot open "rap:\/\/127\.0\.0\.1:\d+\/\/nonexistent": Cannot open "\/nonexistent"/,
+  );
+});
