@@ -153,11 +153,11 @@ async function cat(args: string[]): Promise<number> {
   });
   if (values.help) return help("cat");
   if (positionals.length !== 1) throw new UsageError("cat: expected one URI");
+  const offset = number("offset", values.offset, 0);
+  const size = values.size === undefined ? undefined : number("size", values.size, 0);
   const registry = await registryWith(values.plugin);
   await using desc = await registry.open(positionals[0]);
-  const offset = number("offset", values.offset, 0);
-  const total = await desc.size();
-  const end = values.size !== undefined ? offset + number("size", values.size, 0) : total;
+  const end = size !== undefined ? offset + size : await desc.size();
   if (!Number.isFinite(end)) {
     throw new UsageError(`cat: "${positionals[0]}" has no end; give --size`);
   }
