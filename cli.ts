@@ -17,6 +17,10 @@ import { IoRegistry } from "./lib/io/registry.ts";
 import type { IoPlugin } from "./lib/io/types.ts";
 import { parseNumber } from "./lib/io/uri.ts";
 import { RapServer } from "./lib/server.ts";
+import { createShellCommandHandler } from "./lib/shell/handler.ts";
+import { parseCommandPolicy } from "./lib/shell/policy.ts";
+import { serveHttp } from "./lib/http.ts";
+import { IoSession } from "./lib/io/session.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** A usage mistake: printed with a hint, exit code 2. */
@@ -48,6 +52,9 @@ Options:
   --read-only           open everything read-only, refuse writes
   --max-connections N   most clients at once (default 256)
   --idle-timeout MS     close connections idle this long (default: never)
+  --allow-cmd CAPS      widen what clients' commands may do: open, fs, remote, system, all
+                        (comma-separated, repeatable; default: only the session's own files)
+  --http-port N         also serve radare2's =h HTTP endpoint (GET /cmd/...) on this port
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
 `,
   cat: `Usage: rap cat URI [--offset N] [--size N]
@@ -109,14 +116,26 @@ async function serve(args: string[]): Promise<number> {
     "read-only": { type: "boolean" },
     "max-connections": { type: "string" },
     "idle-timeout": { type: "string" },
+    "allow-cmd": { type: "string", multiple: true },
+    "http-port": { type: "string" },
     plugin: { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return help("serve");
+  let policy;
+  try {
+    policy = parseCommandPolicy(values["allow-cmd"] ?? []);
+  } catch (error) {
+    throw new UsageError(`--allow-cmd: ${(error as Error).message}`);
+  }
+  const httpPort = values["http-port"] === undefined
+    ? undefined
+    : number("http-port", values["http-port"], 0);
   if (positionals.length > 1) throw new UsageError(`serve: expected at most one URI`);
   const port = number("port", values.port, 9999);
   if (port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${port}`);
   const hostname = values.host ?? "127.0.0.1";
+  const registry = await registryWith(values.plugin);
   const server = RapServer.listen({
     hostname,
     port,
@@ -124,20 +143,36 @@ async function serve(args: string[]): Promise<number> {
     defaultUri: positionals[0],
     maxConnections: number("max-connections", values["max-connections"], 256),
     idleTimeout: number("idle-timeout", values["idle-timeout"], 0),
-    registry: await registryWith(values.plugin),
+    registry,
+    commandHandler: createShellCommandHandler({ policy }),
   });
   const shown = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;
   console.log(`Listening on rap://${shown}:${server.addr.port}/`);
+  const defaultUri = positionals[0];
+  const readOnly = values["read-only"] ?? false;
+  const http = httpPort === undefined ? undefined : await serveHttp({
+    hostname,
+    port: httpPort,
+    policy,
+    sessionFactory: async () => {
+      const session = new IoSession({ registry });
+      if (defaultUri !== undefined) await session.open(defaultUri, { write: !readOnly });
+      return session;
+    },
+  });
+  if (http) console.log(`Listening on http://${shown}:${http.addr.port}/cmd/`);
   const stop = () => {
     console.error("[rap] shutting down");
     server.close();
+    http?.shutdown();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   try {
     await server.finished;
+    await http?.finished;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
   }

@@ -117,7 +117,9 @@ export async function rawExchange(
       if (halfClose) await conn.closeWrite();
     } catch (error) {
       // The server may close while we are still sending (e.g. an oversized packet).
-      if (!(error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe)) {
+      if (
+        !(error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe)
+      ) {
         throw error;
       }
     }

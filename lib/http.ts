@@ -20,7 +20,7 @@ import { Shell } from "./shell/shell.ts";
  *
  * @example
  * ```ts
- * import type { HttpOptions } from "./shell/mod.ts";
+ * import type { HttpOptions } from "@rap/cli/shell";
  * const options: HttpOptions = { port: 0, sessionFactory: async () => {
  *   const { IoSession } = await import("@rap/cli/io");
  *   return new IoSession();
@@ -51,7 +51,7 @@ export interface HttpOptions {
  *
  * @example
  * ```ts
- * import type { HttpEndpoint } from "./shell/mod.ts";
+ * import type { HttpEndpoint } from "@rap/cli/shell";
  * const url = (e: HttpEndpoint) => `http://${e.addr.hostname}:${e.addr.port}/cmd/`;
  * console.assert(typeof url === "function");
  * ```
@@ -77,7 +77,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import { percentDecode } from "./shell/mod.ts";
+ * import { percentDecode } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.equal(percentDecode("px%2016+1"), "px 16+1");
@@ -130,7 +130,7 @@ function text(body: string, status = 200): Response {
  *
  * @example
  * ```ts
- * import { serveHttp } from "./shell/mod.ts";
+ * import { serveHttp } from "@rap/cli/shell";
  * import { IoSession } from "@rap/cli/io";
  * import assert from "node:assert/strict";
  *

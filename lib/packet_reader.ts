@@ -52,6 +52,8 @@ export class PacketReader {
   onData: (() => void) | undefined;
 
   /**
+   * Create it.
+   *
    * @param source The stream.
    * @param options Decoder role and limits.
    */

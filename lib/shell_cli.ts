@@ -19,7 +19,7 @@ import { Shell } from "./shell/shell.ts";
  *
  * @example
  * ```ts
- * import { SHELL_USAGE } from "./shell/mod.ts";
+ * import { SHELL_USAGE } from "@rap/cli/shell";
  * console.assert(SHELL_USAGE.startsWith("Usage: rap shell"));
  * ```
  */
@@ -46,7 +46,7 @@ Short flags combine: rap shell -qc "px 16" malloc://64
  *
  * @example
  * ```ts
- * import type { ShellCliIo } from "./shell/mod.ts";
+ * import type { ShellCliIo } from "@rap/cli/shell";
  * const io: Partial<ShellCliIo> = { isTerminal: false };
  * console.assert(io.isTerminal === false);
  * ```
@@ -187,7 +187,7 @@ function defaultIo(): ShellCliIo {
  *
  * @example
  * ```ts
- * import { shellMain } from "./shell/mod.ts";
+ * import { shellMain } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const out: Uint8Array[] = [];

@@ -70,7 +70,11 @@ export class FileDescriptor implements IoDescriptor {
     return result;
   }
 
-  /** @returns The file size. */
+  /**
+   * The file size.
+   *
+   * @returns The size in bytes.
+   */
   size(): Promise<number> {
     return this.#run(async () => (await this.#file.stat()).size);
   }

@@ -61,7 +61,9 @@ export function parseRapUri(uri: string): RapUri {
     throw new IoError(uri, `Cannot open "${uri}": expected rap://HOST:PORT[/FILE]`);
   }
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw new IoError(uri, `Cannot open "${uri}": invalid port ${m[3]}`);
+  if (port < 1 || port > 65535) {
+    throw new IoError(uri, `Cannot open "${uri}": invalid port ${m[3]}`);
+  }
   return { tls: m[1].toLowerCase() === "raps", hostname: m[2], port, file: m[4] ?? "" };
 }
 
@@ -92,7 +94,9 @@ class RapDescriptor implements IoDescriptor {
   }
 
   async write(offset: number, data: Uint8Array): Promise<number> {
-    if (!this.writable) throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
+    if (!this.writable) {
+      throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
+    }
     const n = await this.#client.write(offset, data);
     this.#size = undefined;
     return n;
@@ -157,7 +161,9 @@ const rap: IoPlugin = {
         await client.open(target.file, Perm.R | Perm.X | (options.write ? Perm.W : 0));
       } catch (error) {
         await client.close();
-        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error });
+        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     }
     return new RapDescriptor(uri, client, options.write ?? false);

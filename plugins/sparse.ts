@@ -49,7 +49,11 @@ export class SparseStore {
     return last ? last.start + last.bytes.length : 0;
   }
 
-  /** @returns The written ranges, `to` exclusive. */
+  /**
+   * The written ranges.
+   *
+   * @returns The ranges, `to` exclusive.
+   */
   ranges(): { from: number; to: number }[] {
     return this.#chunks.map((c) => ({ from: c.start, to: c.start + c.bytes.length }));
   }

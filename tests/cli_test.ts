@@ -23,7 +23,12 @@ async function run(flags: string[], args: string[], entry = CLI): Promise<Output
 }
 
 /** Start `serve` in a subprocess and wait for its "Listening on" line. */
-async function startServe(flags: string[], args: string[], entry = CLI) {
+async function startServe(
+  flags: string[],
+  args: string[],
+  entry = CLI,
+  until = /Listening on rap:\/\/[^\n]*\/\n/,
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...flags, entry, "serve", ...args],
     env: { NO_COLOR: "1" },
@@ -34,7 +39,7 @@ async function startServe(flags: string[], args: string[], entry = CLI) {
   const stderrText = new Response(child.stderr).text();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!/Listening on rap:\/\/[^\n]*\/\n/.test(seen)) {
+  while (!until.test(seen)) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += value;
@@ -195,4 +200,32 @@ Deno.test("a server under narrow flags refuses to open anything else, and logs t
     await Deno.remove(dir, { recursive: true });
     assert.match(stderr, /run with --allow-read=\/etc\/hostname/);
   }
+});
+
+Deno.test("serve --http-port answers GET /cmd/ with the shell's output, under the policy", async () => {
+  const server = await startServe(
+    ["--allow-net=127.0.0.1", "--allow-read"],
+    ["--port", "0", "--http-port", "0", "hex://41424344"],
+    CLI,
+    /Listening on http:[^\n]*\n/,
+  );
+  try {
+    const port = /Listening on http:\/\/127\.0\.0\.1:(\d+)\/cmd\//.exec(server.line)![1];
+    const ok = await fetch(`http://127.0.0.1:${port}/cmd/p8%202%20%40%201`);
+    assert.equal(ok.headers.get("content-type")?.startsWith("text/plain"), true);
+    assert.equal(await ok.text(), "4243\n");
+    const refused = await fetch(`http://127.0.0.1:${port}/cmd/wtf%20%2Ftmp%2Fx`);
+    assert.match(await refused.text(), /not allowed/);
+    const client = await RapClient.connect({ hostname: "127.0.0.1", port: server.port });
+    assert.equal(await client.cmd("p8 4"), "41424344\n");
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("serve --allow-cmd with an unknown capability is a usage error", async () => {
+  const out = await run([], ["serve", "--allow-cmd", "bogus"]);
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /^rap: --allow-cmd: Unknown command capability "bogus"/);
 });

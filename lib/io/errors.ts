@@ -20,6 +20,8 @@ export class IoError extends Error {
   readonly uri: string;
 
   /**
+   * Create it.
+   *
    * @param uri The URI concerned.
    * @param message What went wrong (sentence case).
    * @param options Standard error options (`cause`).
@@ -47,6 +49,8 @@ export class UnknownSchemeError extends IoError {
   readonly scheme: string;
 
   /**
+   * Create it.
+   *
    * @param uri The URI.
    * @param scheme Its scheme.
    */
@@ -78,6 +82,8 @@ export class PermissionDeniedError extends IoError {
   readonly flag: string;
 
   /**
+   * Create it.
+   *
    * @param uri The URI being opened.
    * @param permission The missing permission.
    * @param options Standard error options (`cause`).
@@ -134,6 +140,5 @@ export function permissionFlag(permission: Deno.PermissionDescriptor): string {
 }
 
 function permissionLabel(permission: Deno.PermissionDescriptor): string {
-  const value = permissionValue(permission);
   return `${permission.name} access`;
 }

@@ -56,6 +56,8 @@ export class MemoryDescriptor implements IoDescriptor {
   readonly #options: MemoryDescriptorOptions;
 
   /**
+   * Create it.
+   *
    * @param uri The URI it was opened with.
    * @param plugin The plugin name.
    * @param bytes The initial contents (kept, not copied).
@@ -79,12 +81,18 @@ export class MemoryDescriptor implements IoDescriptor {
     return this.#bytes;
   }
 
-  /** @returns The buffer length. */
+  /**
+   * The buffer length.
+   *
+   * @returns The size in bytes.
+   */
   size(): Promise<number> {
     return Promise.resolve(this.#bytes.length);
   }
 
   /**
+   * Read bytes.
+   *
    * @param offset Where to start.
    * @param length How many bytes at most.
    * @returns A view of the bytes (short at the end).
@@ -96,6 +104,8 @@ export class MemoryDescriptor implements IoDescriptor {
   }
 
   /**
+   * Write bytes.
+   *
    * @param offset Where to start.
    * @param data The bytes; cut at the end of the buffer.
    * @returns Bytes written.
@@ -117,6 +127,8 @@ export class MemoryDescriptor implements IoDescriptor {
   }
 
   /**
+   * Change the size.
+   *
    * @param size The new size; new bytes are zero.
    */
   resize(size: number): Promise<void> {

@@ -47,6 +47,8 @@ export class IoRegistry {
   readonly #extra = new Map<string, IoPlugin>();
 
   /**
+   * Create it.
+   *
    * @param plugins Extra plugins; they win over the table for their schemes.
    * @param table The lazily imported plugin table (default: the built-in plugins).
    */

@@ -79,6 +79,8 @@ export class IoSession implements AsyncDisposable {
   #current: number | undefined;
 
   /**
+   * Create it.
+   *
    * @param options See {@linkcode IoSessionOptions}.
    */
   constructor(options: IoSessionOptions = {}) {
@@ -151,7 +153,11 @@ export class IoSession implements AsyncDisposable {
     this.#current = fd;
   }
 
-  /** @returns The open files, by fd. */
+  /**
+   * The open files.
+   *
+   * @returns The files, by fd.
+   */
   files(): OpenFile[] {
     return [...this.#files].map(([fd, descriptor]) => ({ fd, descriptor }));
   }

@@ -15,16 +15,14 @@
  * assert.equal(Opcode.READ | REPLY_FLAG, 0x82);
  * ```
  */
-export const Opcode = Object.freeze(
-  {
-    OPEN: 0x01,
-    READ: 0x02,
-    WRITE: 0x03,
-    SEEK: 0x04,
-    CLOSE: 0x05,
-    CMD: 0x07,
-  } as const,
-);
+export const Opcode = {
+  OPEN: 0x01,
+  READ: 0x02,
+  WRITE: 0x03,
+  SEEK: 0x04,
+  CLOSE: 0x05,
+  CMD: 0x07,
+} as const;
 
 /**
  * A RAP request opcode.
@@ -103,7 +101,7 @@ export const RAP_NAME_MAX = 253;
  * console.assert(Whence.END === 2);
  * ```
  */
-export const Whence = Object.freeze({ SET: 0, CUR: 1, END: 2 } as const);
+export const Whence = { SET: 0, CUR: 1, END: 2 } as const;
 
 /**
  * A SEEK mode value.
@@ -126,7 +124,7 @@ export type WhenceValue = typeof Whence[keyof typeof Whence];
  * console.assert((Perm.R | Perm.X) === 5);
  * ```
  */
-export const Perm = Object.freeze({ R: 4, W: 2, X: 1 } as const);
+export const Perm = { R: 4, W: 2, X: 1 } as const;
 
 /**
  * `UT64_MAX`, the offset radare2 uses for "no size" / "unbounded".

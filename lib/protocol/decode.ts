@@ -104,6 +104,8 @@ export class PacketDecoder {
   readonly #maxCommandReply: number;
 
   /**
+   * Create it.
+   *
    * @param options Role and limits; see {@linkcode DecoderOptions}.
    */
   constructor(options: DecoderOptions = {}) {

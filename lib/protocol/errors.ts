@@ -46,6 +46,8 @@ export class RapProtocolError extends Error {
  */
 export class UnknownOpcodeError extends RapProtocolError {
   /**
+   * Create it.
+   *
    * @param opcode The unknown opcode byte.
    */
   constructor(opcode: number) {
@@ -74,6 +76,8 @@ export class BadLengthError extends RapProtocolError {
   readonly limit: number;
 
   /**
+   * Create it.
+   *
    * @param opcode The packet's opcode.
    * @param length The length field as received.
    * @param limit The largest accepted value.
@@ -108,6 +112,8 @@ export class TruncatedPacketError extends RapProtocolError {
   readonly available: number;
 
   /**
+   * Create it.
+   *
    * @param opcode The packet's opcode.
    * @param available Bytes received for the packet.
    * @param needed Bytes the packet needs in all (when known).
@@ -135,6 +141,8 @@ export class TruncatedPacketError extends RapProtocolError {
  */
 export class RapConnectionError extends Error {
   /**
+   * Create it.
+   *
    * @param message What happened, naming the peer.
    * @param options Standard error options (`cause`).
    */

@@ -13,7 +13,7 @@ import type { Shell } from "./shell.ts";
  *
  * @example
  * ```ts
- * import type { CommandEnv } from "./mod.ts";
+ * import type { CommandEnv } from "@rap/cli/shell";
  * const echo = (env: CommandEnv) => env.out.write(env.args + "\n");
  * console.assert(typeof echo === "function");
  * ```
@@ -34,7 +34,7 @@ export interface CommandEnv {
  *
  * @example
  * ```ts
- * import type { CommandSpec } from "./mod.ts";
+ * import type { CommandSpec } from "@rap/cli/shell";
  * const hello: CommandSpec = {
  *   name: "hello", usage: "", help: "say hello",
  *   run: ({ out }) => out.write("hello\n"),

@@ -62,7 +62,7 @@ function matcher(spec: string): (line: string) => boolean {
  *
  * @example
  * ```ts
- * import { applyFilter } from "./mod.ts";
+ * import { applyFilter } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const text = "alpha 1\nbeta 2\ngamma 3\n";

@@ -14,7 +14,7 @@ import { Shell } from "./shell.ts";
  *
  * @example
  * ```ts
- * import { RAP_CMD_OUTPUT_MAX } from "./mod.ts";
+ * import { RAP_CMD_OUTPUT_MAX } from "@rap/cli/shell";
  * console.assert(RAP_CMD_OUTPUT_MAX === 16383);
  * ```
  */
@@ -32,7 +32,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import { truncateOutput } from "./mod.ts";
+ * import { truncateOutput } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const cut = truncateOutput("x".repeat(20000), 16383);
@@ -56,7 +56,7 @@ export function truncateOutput(text: string, max: number = RAP_CMD_OUTPUT_MAX): 
  *
  * @example
  * ```ts
- * import { CommandPolicy, type ShellCommandHandlerOptions } from "./mod.ts";
+ * import { CommandPolicy, type ShellCommandHandlerOptions } from "@rap/cli/shell";
  * const options: ShellCommandHandlerOptions = { policy: CommandPolicy.RESTRICTED };
  * console.assert(options.maxOutput === undefined);
  * ```
@@ -78,7 +78,7 @@ export interface ShellCommandHandlerOptions {
  *
  * @example
  * ```ts
- * import { createShellCommandHandler } from "./mod.ts";
+ * import { createShellCommandHandler } from "@rap/cli/shell";
  * import { RapClient, RapServer } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
@@ -124,7 +124,7 @@ export function createShellCommandHandler(
  *
  * @example
  * ```ts
- * import { createReverseCommandHandler, Shell } from "./mod.ts";
+ * import { createReverseCommandHandler, Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * await using shell = new Shell();

@@ -16,7 +16,7 @@ const HEX = "0123456789ABCDEF";
  *
  * @example
  * ```ts
- * import { formatAddress } from "./mod.ts";
+ * import { formatAddress } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatAddress(0x6270n), "0x00006270");
@@ -62,7 +62,7 @@ function header(address: bigint, columns: number): string {
  *
  * @example
  * ```ts
- * import { hexdump } from "./mod.ts";
+ * import { hexdump } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.equal(
@@ -105,7 +105,7 @@ export function hexdump(bytes: Uint8Array, address: bigint): string {
  *
  * @example
  * ```ts
- * import { hexdumpWords } from "./mod.ts";
+ * import { hexdumpWords } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const elf = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);

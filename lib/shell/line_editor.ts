@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * import type { LineEditorIo } from "./mod.ts";
+ * import type { LineEditorIo } from "@rap/cli/shell";
  * const io: LineEditorIo = {
  *   read: () => Promise.resolve(null), write: () => {}, setRaw: () => {},
  * };
@@ -54,7 +54,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import { LineEditor } from "./mod.ts";
+ * import { LineEditor } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const keys = [new TextEncoder().encode("pz\x7fx 16\x1b[D\x1b[D\x1b[C\r")];

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { LineReader } from "./mod.ts";
+ * import { LineReader } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const reader = new LineReader(ReadableStream.from([new TextEncoder().encode("a\r\nb")]));

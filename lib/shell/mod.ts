@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { Shell } from "./mod.ts";
+ * import { Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * await using shell = new Shell();

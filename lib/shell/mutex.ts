@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { Mutex } from "./mod.ts";
+ * import { Mutex } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const mutex = new Mutex();

@@ -13,7 +13,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import type { ShellOutput } from "./mod.ts";
+ * import type { ShellOutput } from "@rap/cli/shell";
  * const lines: string[] = [];
  * const out: ShellOutput = { write: () => {}, message: (line) => void lines.push(line) };
  * out.message("INFO: hi");
@@ -41,7 +41,7 @@ export interface ShellOutput {
  *
  * @example
  * ```ts
- * import { OutputBuffer } from "./mod.ts";
+ * import { OutputBuffer } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const out = new OutputBuffer();

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { parseCommand, type ParsedCommand } from "./mod.ts";
+ * import { parseCommand, type ParsedCommand } from "@rap/cli/shell";
  * const parsed: ParsedCommand = parseCommand("px 16 @ 0x10~0x");
  * console.assert(parsed.at === "0x10");
  * ```
@@ -36,7 +36,7 @@ export interface ParsedCommand {
  *
  * @example
  * ```ts
- * import { splitCommands } from "./mod.ts";
+ * import { splitCommands } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(splitCommands('s 0x10; px 4;"w a;b"'), ["s 0x10", "px 4", '"w a;b"']);
@@ -96,7 +96,7 @@ function isPassThrough(command: string): boolean {
  *
  * @example
  * ```ts
- * import { parseCommand } from "./mod.ts";
+ * import { parseCommand } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseCommand("p8 4 @ $$+2 > /tmp/out"), {

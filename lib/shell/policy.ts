@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * import type { CommandCapability } from "./mod.ts";
+ * import type { CommandCapability } from "@rap/cli/shell";
  * const cap: CommandCapability = "fs";
  * console.assert(cap === "fs");
  * ```
@@ -31,7 +31,7 @@ export type CommandCapability = "open" | "fs" | "remote" | "system";
  *
  * @example
  * ```ts
- * import { COMMAND_CAPABILITIES } from "./mod.ts";
+ * import { COMMAND_CAPABILITIES } from "@rap/cli/shell";
  * console.assert(COMMAND_CAPABILITIES.includes("remote"));
  * ```
  */
@@ -49,7 +49,7 @@ export const COMMAND_CAPABILITIES: readonly CommandCapability[] = Object.freeze(
  *
  * @example
  * ```ts
- * import { CommandPolicy } from "./mod.ts";
+ * import { CommandPolicy } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const policy = new CommandPolicy(["fs"]);
@@ -125,7 +125,7 @@ export class CommandPolicy {
  *
  * @example
  * ```ts
- * import { parseCommandPolicy } from "./mod.ts";
+ * import { parseCommandPolicy } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.equal(String(parseCommandPolicy(["fs,open"])), "open,fs");
@@ -161,7 +161,7 @@ export function parseCommandPolicy(values: string | readonly string[]): CommandP
  *
  * @example
  * ```ts
- * import { CommandRefusedError } from "./mod.ts";
+ * import { CommandRefusedError } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * const err = new CommandRefusedError("wtf", "fs");

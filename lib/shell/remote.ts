@@ -36,7 +36,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import type { RemoteProtocol } from "./mod.ts";
+ * import type { RemoteProtocol } from "@rap/cli/shell";
  * const proto: RemoteProtocol = "rap";
  * console.assert(proto === "rap");
  * ```
@@ -48,7 +48,7 @@ export type RemoteProtocol = "rap" | "raps" | "tcp" | "udp" | "http";
  *
  * @example
  * ```ts
- * import { parseRemoteTarget, type RemoteTarget } from "./mod.ts";
+ * import { parseRemoteTarget, type RemoteTarget } from "@rap/cli/shell";
  * const target: RemoteTarget = parseRemoteTarget("rap://127.0.0.1:9999//bin/ls");
  * console.assert(target.file === "/bin/ls");
  * ```
@@ -76,7 +76,7 @@ export interface RemoteTarget {
  *
  * @example
  * ```ts
- * import { parseRemoteTarget } from "./mod.ts";
+ * import { parseRemoteTarget } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseRemoteTarget("127.0.0.1:9999"), {
@@ -124,7 +124,7 @@ export function parseRemoteTarget(text: string): RemoteTarget {
  *
  * @example
  * ```ts
- * import type { Datagram } from "./mod.ts";
+ * import type { Datagram } from "@rap/cli/shell";
  * const noop: Datagram = { send: () => Promise.resolve(0), close: () => {} };
  * console.assert(typeof noop.send === "function");
  * ```
@@ -146,7 +146,7 @@ export interface Datagram {
  *
  * @example
  * ```ts
- * import type { RemoteHost } from "./mod.ts";
+ * import type { RemoteHost } from "@rap/cli/shell";
  * const show = (h: RemoteHost) => `${h.proto}://${h.host}:${h.port}/${h.file}`;
  * console.assert(typeof show === "function");
  * ```
@@ -206,7 +206,7 @@ function parseHostPort(text: string, fallbackHost: string): { host: string; port
  *
  * @example
  * ```ts
- * import { Shell } from "./mod.ts";
+ * import { Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * await using shell = new Shell();
@@ -782,7 +782,7 @@ async function equals(env: CommandEnv): Promise<void> {
  *
  * @example
  * ```ts
- * import { REMOTE_COMMANDS } from "./mod.ts";
+ * import { REMOTE_COMMANDS } from "@rap/cli/shell";
  * console.assert(REMOTE_COMMANDS.every((c) => c.capability === "remote"));
  * ```
  */

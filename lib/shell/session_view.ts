@@ -14,7 +14,7 @@ import type { IoDescriptor, IoPlugin } from "../io/types.ts";
  *
  * @example
  * ```ts
- * import { BorrowedDescriptor } from "./mod.ts";
+ * import { BorrowedDescriptor } from "@rap/cli/shell";
  * import { openUri } from "@rap/cli/io";
  * import assert from "node:assert/strict";
  *
@@ -102,7 +102,7 @@ export class BorrowedDescriptor implements IoDescriptor {
  *
  * @example
  * ```ts
- * import { sessionViewPlugin } from "./mod.ts";
+ * import { sessionViewPlugin } from "@rap/cli/shell";
  * import { IoRegistry, IoSession } from "@rap/cli/io";
  * import assert from "node:assert/strict";
  *

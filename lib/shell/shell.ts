@@ -23,7 +23,7 @@ import { REMOTE_COMMANDS, RemoteState } from "./remote.ts";
  *
  * @example
  * ```ts
- * import { CommandPolicy, type ShellOptions } from "./mod.ts";
+ * import { CommandPolicy, type ShellOptions } from "@rap/cli/shell";
  * const options: ShellOptions = { policy: CommandPolicy.RESTRICTED, peer: true };
  * console.assert(options.peer);
  * ```
@@ -62,7 +62,7 @@ export interface ShellOptions {
  *
  * @example
  * ```ts
- * import { CommandPolicy, type ExecuteOptions } from "./mod.ts";
+ * import { CommandPolicy, type ExecuteOptions } from "@rap/cli/shell";
  * const options: ExecuteOptions = { policy: CommandPolicy.RESTRICTED };
  * console.assert(options.policy !== undefined);
  * ```
@@ -132,7 +132,7 @@ function lookup(text: string): { spec: CommandSpec; args: string } | undefined {
  *
  * @example
  * ```ts
- * import { Shell } from "./mod.ts";
+ * import { Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * await using shell = new Shell();

@@ -42,7 +42,7 @@ async function hostShell({ args, out }: CommandEnv): Promise<void> {
  *
  * @example
  * ```ts
- * import { MISC_COMMANDS } from "../mod.ts";
+ * import { MISC_COMMANDS } from "@rap/cli/shell";
  * console.assert(MISC_COMMANDS.some((c) => c.name === "?e"));
  * ```
  */

@@ -22,7 +22,7 @@ export * from "./write.ts";
  *
  * @example
  * ```ts
- * import { BUILTIN_COMMANDS } from "../mod.ts";
+ * import { BUILTIN_COMMANDS } from "@rap/cli/shell";
  * console.assert(BUILTIN_COMMANDS.length > 10);
  * ```
  */

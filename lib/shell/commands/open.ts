@@ -58,7 +58,7 @@ async function reopen(shell: Shell, write: boolean): Promise<void> {
  *
  * @example
  * ```ts
- * import { OPEN_COMMANDS } from "../mod.ts";
+ * import { OPEN_COMMANDS } from "@rap/cli/shell";
  * console.assert(OPEN_COMMANDS.some((c) => c.name === "o"));
  * ```
  */

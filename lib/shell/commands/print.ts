@@ -28,7 +28,7 @@ function escapeString(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { PRINT_COMMANDS } from "../mod.ts";
+ * import { PRINT_COMMANDS } from "@rap/cli/shell";
  * console.assert(PRINT_COMMANDS.some((c) => c.name === "px"));
  * ```
  */

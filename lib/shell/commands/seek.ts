@@ -14,7 +14,7 @@ const U64 = (1n << 64n) - 1n;
  *
  * @example
  * ```ts
- * import { SEEK_COMMANDS } from "../mod.ts";
+ * import { SEEK_COMMANDS } from "@rap/cli/shell";
  * console.assert(SEEK_COMMANDS.some((c) => c.name === "s"));
  * ```
  */

@@ -19,7 +19,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { unescapeString } from "../mod.ts";
+ * import { unescapeString } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...unescapeString("a\\x00\\n")], [0x61, 0, 0x0a]);
@@ -59,7 +59,7 @@ export function unescapeString(text: string): Uint8Array {
  *
  * @example
  * ```ts
- * import { parseHexPairs } from "../mod.ts";
+ * import { parseHexPairs } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...parseHexPairs("41 4243")], [0x41, 0x42, 0x43]);
@@ -92,7 +92,7 @@ async function writeHere(env: CommandEnv, data: Uint8Array): Promise<void> {
  *
  * @example
  * ```ts
- * import { WRITE_COMMANDS } from "../mod.ts";
+ * import { WRITE_COMMANDS } from "@rap/cli/shell";
  * console.assert(WRITE_COMMANDS.some((c) => c.name === "wx"));
  * ```
  */
