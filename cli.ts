@@ -146,13 +146,23 @@ async function serve(args: string[]): Promise<number> {
     registry,
     commandHandler: createShellCommandHandler({ policy }),
   });
+  let http: Awaited<ReturnType<typeof serveHttp>> | undefined;
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    console.error("[rap] shutting down");
+    server.close();
+    http?.shutdown();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
   const shown = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;
   console.log(`Listening on rap://${shown}:${server.addr.port}/`);
   const defaultUri = positionals[0];
   const readOnly = values["read-only"] ?? false;
-  const http = httpPort === undefined ? undefined : await serveHttp({
+  http = httpPort === undefined ? undefined : await serveHttp({
     hostname,
     port: httpPort,
     policy,
@@ -163,13 +173,7 @@ async function serve(args: string[]): Promise<number> {
     },
   });
   if (http) console.log(`Listening on http://${shown}:${http.addr.port}/cmd/`);
-  const stop = () => {
-    console.error("[rap] shutting down");
-    server.close();
-    http?.shutdown();
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  if (stopping) await http?.shutdown();
   try {
     await server.finished;
     await http?.finished;
