@@ -22,3 +22,4 @@ export * from "./memory_descriptor.ts";
 export * from "./registry.ts";
 export * from "./session.ts";
 export * from "./plugin_loader.ts";
+export * from "./atomic_write.ts";

@@ -97,10 +97,51 @@ export class IoSession implements AsyncDisposable {
    * @throws {IoError} When the session has too many open files, or the open fails.
    */
   async open(uri: string, options: OpenOptions = {}): Promise<number> {
-    if (this.#files.size >= this.#maxOpenFiles) {
+    this.#checkRoom(uri, 1);
+    let descriptor: IoDescriptor;
+    try {
+      descriptor = await this.registry.open(uri, options);
+    } catch (error) {
+      // Like radare2's r_core_file_open: when a single open fails, a plugin that opens
+      // several files at once (apk://, zipall://, arall:// ...) gets its chance.
+      const plugin = await this.registry.resolve(uri).catch(() => undefined);
+      if (!plugin?.openMany) throw error;
+      let many: IoDescriptor[];
+      try {
+        many = await this.registry.openMany(uri, options);
+      } catch {
+        throw error;
+      }
+      if (many.length === 0) throw error;
+      return this.#addAll(uri, many)[0];
+    }
+    return this.add(descriptor);
+  }
+
+  /**
+   * Open every file a "many" URI names (e.g. `zipall://a.zip`); the last becomes current.
+   *
+   * @param uri The URI.
+   * @param options How to open them.
+   * @returns Their fds, in order.
+   */
+  async openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
+    this.#checkRoom(uri, 1);
+    return this.#addAll(uri, await this.registry.openMany(uri, options));
+  }
+
+  #checkRoom(uri: string, count: number): void {
+    if (this.#files.size + count > this.#maxOpenFiles) {
       throw new IoError(uri, `Cannot open "${uri}": too many open files (${this.#maxOpenFiles})`);
     }
-    return this.add(await this.registry.open(uri, options));
+  }
+
+  #addAll(uri: string, descriptors: IoDescriptor[]): number[] {
+    if (this.#files.size + descriptors.length > this.#maxOpenFiles) {
+      for (const d of descriptors) d.close().catch(() => {});
+      this.#checkRoom(uri, descriptors.length);
+    }
+    return descriptors.map((d) => this.add(d));
   }
 
   /**
