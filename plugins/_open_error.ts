@@ -5,15 +5,18 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
+import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
 
 /**
- * The {@linkcode IoError} for a failure while opening `uri`: an `IoError` or a Deno
- * capability refusal passes through unchanged (the registry turns the latter into a
- * permission error naming the flag); file-system errors get a short reason; any other
- * error's message becomes the reason.
+ * The {@linkcode IoError} for a failure while opening `uri`: Deno's refusal of a file it
+ * opens only with `--allow-all` (`/dev`, `/proc/PID/mem`) becomes a permission error naming
+ * that flag; an `IoError` or another Deno capability refusal passes through unchanged (the
+ * registry turns the latter into a permission error naming the flag); file-system errors
+ * get a short reason; any other error's message becomes the reason.
  *
  * @param uri The URI being opened.
  * @param error What was thrown.
+ * @param path The file being opened, if any (named in an `--allow-all` refusal).
  * @returns The error to throw.
  *
  * @example
@@ -26,7 +29,8 @@ import { IoError } from "../lib/io/errors.ts";
  * assert.equal(openFailure("a://", new SyntaxError("Bad")).message, 'Cannot open "a://": Bad');
  * ```
  */
-export function openFailure(uri: string, error: unknown): Error {
+export function openFailure(uri: string, error: unknown, path?: string): Error {
+  if (path !== undefined && isAllAccessRefusal(error)) return allAccessError(uri, path, error);
   if (error instanceof IoError || error instanceof Deno.errors.NotCapable) return error;
   const reason = error instanceof Deno.errors.NotFound
     ? "no such file"

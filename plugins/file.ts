@@ -19,6 +19,7 @@
 import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
+import { openFailure } from "./_open_error.ts";
 
 function pathOf(uri: string): string {
   const parts = splitUri(uri);
@@ -44,8 +45,8 @@ function pathOf(uri: string): string {
 export class FileDescriptor implements IoDescriptor {
   /** The URI. */
   readonly uri: string;
-  /** Always `"file"`. */
-  readonly plugin = "file";
+  /** The plugin name shown (`file`, or `mmap`/`shm` for plugins built on this one). */
+  readonly plugin: string;
   /** Whether the file was opened for writing. */
   readonly writable: boolean;
   readonly #file: Deno.FsFile;
@@ -56,11 +57,13 @@ export class FileDescriptor implements IoDescriptor {
    * @param uri The URI.
    * @param file The open file.
    * @param writable Whether it was opened for writing.
+   * @param plugin The plugin name to show (default `file`).
    */
-  constructor(uri: string, file: Deno.FsFile, writable: boolean) {
+  constructor(uri: string, file: Deno.FsFile, writable: boolean, plugin = "file") {
     this.uri = uri;
     this.#file = file;
     this.writable = writable;
+    this.plugin = plugin;
   }
 
   #run<T>(op: () => Promise<T>): Promise<T> {
@@ -87,7 +90,11 @@ export class FileDescriptor implements IoDescriptor {
   read(offset: number, length: number): Promise<Uint8Array> {
     return this.#run(async () => {
       const out = new Uint8Array(length);
-      await this.#file.seek(offset, Deno.SeekMode.Start);
+      try {
+        await this.#file.seek(offset, Deno.SeekMode.Start);
+      } catch (error) {
+        throw this.#failure("read", offset, error);
+      }
       let filled = 0;
       while (filled < length) {
         const n = await this.#file.read(out.subarray(filled));
@@ -96,6 +103,15 @@ export class FileDescriptor implements IoDescriptor {
       }
       return filled === length ? out : out.subarray(0, filled);
     });
+  }
+
+  /** An OS refusal (e.g. EINVAL for an offset past the file system's limit) as an IoError. */
+  #failure(what: "read" | "write", offset: number, error: unknown): IoError {
+    return new IoError(
+      this.uri,
+      `Cannot ${what} "${this.uri}" at 0x${offset.toString(16)}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   /**
@@ -110,10 +126,14 @@ export class FileDescriptor implements IoDescriptor {
       );
     }
     return this.#run(async () => {
-      await this.#file.seek(offset, Deno.SeekMode.Start);
-      let done = 0;
-      while (done < data.length) done += await this.#file.write(data.subarray(done));
-      return done;
+      try {
+        await this.#file.seek(offset, Deno.SeekMode.Start);
+        let done = 0;
+        while (done < data.length) done += await this.#file.write(data.subarray(done));
+        return done;
+      } catch (error) {
+        throw this.#failure("write", offset, error);
+      }
     });
   }
 
@@ -142,6 +162,47 @@ export class FileDescriptor implements IoDescriptor {
 }
 
 /**
+ * Open the local file `path` for the URI `uri` with positional file I/O: read-only unless
+ * `write`; `create` (with `write`) makes a missing file. Shared by the plugins that are a
+ * local file under another scheme (`mmap://`, `shm://`).
+ *
+ * @param uri The URI being opened (quoted in errors).
+ * @param path The file.
+ * @param options How to open it.
+ * @param plugin The plugin name the descriptor shows (default `file`).
+ * @returns The descriptor.
+ * @throws {IoError} When the file is missing, a directory, or cannot be opened; a
+ *   permission error naming `--allow-all` for files Deno opens only with it (`/dev`).
+ *
+ * @example
+ * ```ts
+ * import { openLocalFile } from "./file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(openLocalFile("mmap:///nonexistent", "/nonexistent", {}, "mmap"), /no such file/);
+ * ```
+ */
+export async function openLocalFile(
+  uri: string,
+  path: string,
+  options: OpenOptions,
+  plugin = "file",
+): Promise<IoDescriptor> {
+  const write = options.write ?? false;
+  try {
+    const info = await Deno.stat(path).catch((e) => {
+      if (e instanceof Deno.errors.NotFound && options.create && write) return undefined;
+      throw e;
+    });
+    if (info?.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
+    const handle = await Deno.open(path, { read: true, write, create: write && options.create });
+    return new FileDescriptor(uri, handle, write, plugin);
+  } catch (error) {
+    throw openFailure(uri, error, path);
+  }
+}
+
+/**
  * The `file` plugin.
  *
  * @example
@@ -162,27 +223,8 @@ const file: IoPlugin = {
       ? [{ name: "read", path }, { name: "write", path }]
       : [{ name: "read", path }];
   },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    const path = pathOf(uri);
-    const write = options.write ?? false;
-    let handle: Deno.FsFile;
-    try {
-      const info = await Deno.stat(path).catch((e) => {
-        if (e instanceof Deno.errors.NotFound && options.create && write) return undefined;
-        throw e;
-      });
-      if (info?.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
-      handle = await Deno.open(path, { read: true, write, create: write && options.create });
-    } catch (error) {
-      if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
-      const reason = error instanceof Deno.errors.NotFound
-        ? "no such file"
-        : error instanceof Deno.errors.PermissionDenied
-        ? "permission denied by the operating system"
-        : (error as Error).message;
-      throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
-    }
-    return new FileDescriptor(uri, handle, write);
+  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+    return openLocalFile(uri, pathOf(uri), options);
   },
 };
 

@@ -27,7 +27,7 @@
 import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
-import { openFileAs } from "./mmap.ts";
+import { openLocalFile } from "./file.ts";
 
 /** Where Linux keeps POSIX shared memory objects. */
 export const SHM_DIR = "/dev/shm";
@@ -85,7 +85,7 @@ const shm: IoPlugin = {
   },
   open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
     try {
-      return openFileAs(uri, shmPath(uri), options, "shm");
+      return openLocalFile(uri, shmPath(uri), options, "shm");
     } catch (error) {
       return Promise.reject(error);
     }

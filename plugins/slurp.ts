@@ -30,7 +30,7 @@ import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
-import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
+import { openFailure } from "./_open_error.ts";
 
 /**
  * Decode a hex text file as radare2's `hexfile://` does: drop `#`, `;` and `//` comments
@@ -68,14 +68,7 @@ async function readWholeFile(uri: string, path: string): Promise<Uint8Array> {
     if (info.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
     return await Deno.readFile(path);
   } catch (error) {
-    if (isAllAccessRefusal(error)) throw allAccessError(uri, path, error);
-    if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Deno.errors.PermissionDenied
-      ? "permission denied by the operating system"
-      : (error as Error).message;
-    throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+    throw openFailure(uri, error, path);
   }
 }
 
