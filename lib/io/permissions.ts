@@ -5,6 +5,7 @@
  */
 
 import { PermissionDeniedError } from "./errors.ts";
+import { allAccessError, isAllAccessRefusal } from "../../plugins/_all_access.ts";
 
 /**
  * Check that every permission is granted. When a permission is in the "prompt" state and
@@ -59,6 +60,10 @@ export async function withPermissionErrors<T>(
   try {
     return await action();
   } catch (error) {
+    if (isAllAccessRefusal(error)) {
+      const path = /Requires all access to "([^"]*)"/.exec((error as Error).message)?.[1] ?? uri;
+      throw allAccessError(uri, path, error);
+    }
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
       const guess = guessPermission(error.message) ?? declared[0];
       if (guess) throw new PermissionDeniedError(uri, guess, { cause: error });
