@@ -179,3 +179,18 @@ Deno.test("a missing permission is refused before the plugin runs, naming the fl
   );
   assert.ok(PermissionDeniedError);
 });
+
+Deno.test("files Deno opens only with --allow-all (/proc/self/mem) name that flag", async () => {
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    script,
+    `import { openUri } from ${JSON.stringify(new URL("../lib/io/mod.ts", import.meta.url).href)};
+    try { await openUri("/proc/self/mem"); } catch (e) { console.log(e.message + " | " + e.flag); }`,
+  );
+  const { stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", "--allow-read", script],
+    env: { NO_COLOR: "1" },
+  }).output();
+  await Deno.remove(script);
+  assert.match(new TextDecoder().decode(stdout), /\(run with --allow-all\) \| --allow-all/);
+});
