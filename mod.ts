@@ -32,6 +32,7 @@ export * from "./lib/client.ts";
 export * from "./lib/packet_reader.ts";
 export * from "./lib/write_all.ts";
 export * from "./lib/version.ts";
+export * from "./lib/address_filter.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");
