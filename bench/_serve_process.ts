@@ -1,0 +1,272 @@
+/**
+ * Run `cli.ts serve` as a subprocess on 127.0.0.1 (port 0 unless given), for the fuzz and
+ * load scripts and the tests that need a real process: crashes, memory and signals are
+ * then observable from outside.
+ *
+ * @module
+ */
+
+/** The CLI entry point. */
+export const CLI_PATH: string = new URL("../cli.ts", import.meta.url).pathname;
+
+/**
+ * How to start the server.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./_serve_process.ts";
+ * const options: ServeOptions = { flags: ["--allow-net=127.0.0.1"], args: ["malloc://1M"] };
+ * console.assert(options.args!.length === 1);
+ * ```
+ */
+export interface ServeOptions {
+  /** Deno permission flags (default `--allow-net=127.0.0.1 --allow-read`). */
+  flags?: string[];
+  /** Arguments after `serve` (URI and options); `--port 0` is added when no port is given. */
+  args?: string[];
+  /**
+   * Run through `bash -c 'ulimit -n N; exec deno ...'` to raise the open file limit (to the
+   * hard limit when N is above it; {@linkcode ServeProcess.fileLimit} tells what it got).
+   */
+  fileLimit?: number;
+  /** Called with every line the server writes on stderr (its log). */
+  onLog?: (line: string) => void;
+  /** Log lines kept in {@linkcode ServeProcess.logTail} (default 200). */
+  keepLines?: number;
+}
+
+/**
+ * A running `cli.ts serve` subprocess.
+ *
+ * @example
+ * ```ts
+ * import type { ServeProcess } from "./_serve_process.ts";
+ * const describe = (p: ServeProcess) => `${p.pid} on ${p.port}`;
+ * console.assert(typeof describe === "function");
+ * ```
+ */
+export interface ServeProcess extends AsyncDisposable {
+  /** The process id. */
+  pid: number;
+  /** The port it listens on (127.0.0.1). */
+  port: number;
+  /** The last log lines (stderr). */
+  logTail: string[];
+  /** The kept log lines, joined. */
+  readonly log: string;
+  /** Resolves with the exit status when the process ends. */
+  status: Promise<Deno.CommandStatus>;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+  /** The resident set size in bytes (`VmRSS`), or undefined once it has exited. */
+  rss(): Promise<number | undefined>;
+  /** The peak resident set size in bytes (`VmHWM`), or undefined once it has exited. */
+  peakRss(): Promise<number | undefined>;
+  /** The process's soft limit of open files, from `/proc/PID/limits`. */
+  fileLimit(): Promise<number | undefined>;
+  /**
+   * Send a signal and wait for the exit (with SIGKILL after `graceMs`).
+   *
+   * @param signal The signal (default SIGTERM).
+   * @param graceMs How long to wait before SIGKILL (default 10000).
+   * @returns The exit status and how long the exit took, in ms.
+   */
+  stop(
+    signal?: Deno.Signal,
+    graceMs?: number,
+  ): Promise<{ status: Deno.CommandStatus; ms: number; killed: boolean }>;
+}
+
+async function procField(pid: number, field: string): Promise<number | undefined> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Start `cli.ts serve` and wait for its `Listening on rap://H:P/` line.
+ *
+ * @param options Flags and arguments.
+ * @returns The running process.
+ * @throws {Error} If the process exits before listening (with its stderr).
+ *
+ * @example
+ * ```ts
+ * import { startServe } from "./_serve_process.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await startServe({ args: ["hex://cafe"] });
+ * assert.ok(server.port > 0);
+ * assert.ok((await server.rss())! > 0);
+ * const { status } = await server.stop();
+ * assert.equal(status.code, 0);
+ * ```
+ */
+export async function startServe(options: ServeOptions = {}): Promise<ServeProcess> {
+  const flags = options.flags ?? ["--allow-net=127.0.0.1", "--allow-read"];
+  const args = [...(options.args ?? [])];
+  if (!args.includes("--port")) args.push("--port", "0");
+  const denoArgs = ["run", "--quiet", ...flags, CLI_PATH, "serve", ...args];
+  const command = options.fileLimit
+    ? new Deno.Command("bash", {
+      args: [
+        "-c",
+        `ulimit -n ${options.fileLimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+        Deno.execPath(),
+        ...denoArgs,
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+    : new Deno.Command(Deno.execPath(), {
+      args: denoArgs,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  const child = command.spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const keep = options.keepLines ?? 200;
+  const tail: string[] = [];
+  const stderrDone = (async () => {
+    let partial = "";
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      const lines = (partial + text).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        options.onLog?.(line);
+        tail.push(line);
+        if (tail.length > keep) tail.shift();
+      }
+    }
+    if (partial) {
+      options.onLog?.(partial);
+      tail.push(partial);
+    }
+  })();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let port = 0;
+  while (port === 0) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+    const m = /Listening on rap:\/\/[^\n]*:(\d+)\/\n/.exec(seen);
+    if (m) port = Number(m[1]);
+  }
+  const stdoutDone = (async () => {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) return;
+    }
+  })();
+  const settle = async () => {
+    const s = await status;
+    await stdoutDone;
+    await stderrDone;
+    return s;
+  };
+  if (port === 0) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await settle();
+    throw new Error(`serve did not start:\n${seen}\n${tail.join("\n")}`);
+  }
+
+  const stop = async (signal: Deno.Signal = "SIGTERM", graceMs = 10_000) => {
+    const started = performance.now();
+    let killed = false;
+    if (!exited) {
+      try {
+        child.kill(signal);
+      } catch { /* exited meanwhile */ }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+    await Promise.race([status, timeout]);
+    clearTimeout(timer);
+    if (!exited) {
+      killed = true;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }
+    const s = await settle();
+    return { status: s, ms: performance.now() - started, killed };
+  };
+
+  return {
+    pid: child.pid,
+    port,
+    logTail: tail,
+    get log() {
+      return tail.join("\n");
+    },
+    status,
+    get exited() {
+      return exited;
+    },
+    rss: () => procField(child.pid, "VmRSS"),
+    peakRss: () => procField(child.pid, "VmHWM"),
+    fileLimit: async () => {
+      try {
+        const text = await Deno.readTextFile(`/proc/${child.pid}/limits`);
+        const m = /^Max open files\s+(\d+)/m.exec(text);
+        return m ? Number(m[1]) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop("SIGKILL", 5000);
+    },
+  };
+}
+
+/**
+ * Find a free TCP port on 127.0.0.1 by listening on port 0 and closing (for servers whose
+ * `--allow-net` must name the port before they start).
+ *
+ * @returns The port.
+ *
+ * @example
+ * ```ts
+ * import { freePort } from "./_serve_process.ts";
+ * console.assert(freePort() > 0);
+ * ```
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Format a byte count as MiB with one decimal.
+ *
+ * @param bytes The count (undefined prints "n/a").
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import { mib } from "./_serve_process.ts";
+ * console.assert(mib(3 * 1024 * 1024) === "3.0 MiB");
+ * ```
+ */
+export function mib(bytes: number | undefined): string {
+  return bytes === undefined ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
