@@ -49,6 +49,8 @@ const LOCAL = 0x04034b50;
 /** Central directories larger than this are refused (millions of entries). */
 const MAX_CENTRAL_DIRECTORY = 256 * 1024 * 1024;
 const CHUNK = 256 * 1024;
+/** The most a DEFLATE stream can expand: 258 bytes per 2-bit length/distance pair. */
+const MAX_DEFLATE_RATIO = 1032;
 
 const METHODS: Record<number, string> = {
   1: "shrink",
@@ -234,6 +236,14 @@ export class ZipArchive implements Disposable {
       }
       data = await readAt(this.#file, start, entry.size);
     } else {
+      // DEFLATE expands at most 1032:1, so a larger declared size is a lie; refusing it
+      // keeps a tiny archive from making #inflate allocate up to maxSize bytes.
+      if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+        throw new SyntaxError(
+          `member "${entry.name}" declares ${entry.size} bytes, more than its ` +
+            `${entry.compressedSize} deflated bytes can hold`,
+        );
+      }
       data = await this.#inflate(entry, start);
     }
     if (crc32(data) !== entry.crc32) {

@@ -154,14 +154,14 @@ export class HttpDescriptor implements IoDescriptor {
           await whole.body?.cancel();
           fail(`HTTP ${whole.status} ${whole.statusText}`.trim());
         }
-        return HttpDescriptor.#wholeBody(uri, url, client, whole);
+        return await HttpDescriptor.#wholeBody(uri, url, client, whole);
       }
       if (response.status === 416) {
         await response.body?.cancel();
         const range = parseContentRange(response.headers.get("content-range"));
         if (range?.total === 0) fail("empty body");
         const whole = await HttpDescriptor.#get(uri, url, client);
-        return HttpDescriptor.#wholeBody(uri, url, client, whole);
+        return await HttpDescriptor.#wholeBody(uri, url, client, whole);
       }
       return await HttpDescriptor.#wholeBody(uri, url, client, response);
     } catch (error) {
