@@ -17,6 +17,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
+import { checkPermissions } from "../lib/io/permissions.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
@@ -190,6 +191,20 @@ export async function openLocalFile(
 ): Promise<IoDescriptor> {
   const write = options.write ?? false;
   try {
+    // Deno checks --allow-read=DIR on the path as written, but the OS follows symbolic
+    // links: a link inside DIR to a file outside would escape the scope. Check the
+    // permissions again on where the path really leads, and open that.
+    const real = await realTarget(path);
+    if (real !== path) {
+      await checkPermissions(
+        uri,
+        write ? [{ name: "read", path: real }, { name: "write", path: real }] : [{
+          name: "read",
+          path: real,
+        }],
+      );
+      path = real;
+    }
     const info = await Deno.stat(path).catch((e) => {
       if (e instanceof Deno.errors.NotFound && options.create && write) return undefined;
       throw e;
@@ -199,6 +214,29 @@ export async function openLocalFile(
     return new FileDescriptor(uri, handle, write, plugin);
   } catch (error) {
     throw openFailure(uri, error, path);
+  }
+}
+
+/**
+ * Where `path` leads once every symbolic link is resolved; for a missing file (about to be
+ * created), its directory resolved plus its name. Unchanged when nothing resolves.
+ */
+async function realTarget(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const dir = cut < 0 ? "." : cut === 0 ? path.slice(0, 1) : path.slice(0, cut);
+  try {
+    const real = await Deno.realPath(dir);
+    return real.endsWith("/") || real.endsWith("\\")
+      ? real + path.slice(cut + 1)
+      : `${real}/${path.slice(cut + 1)}`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return path;
+    throw error;
   }
 }
 
