@@ -55,6 +55,8 @@ export class FileDescriptor implements IoDescriptor {
   #closed = false;
 
   /**
+   * Wrap an open file.
+   *
    * @param uri The URI.
    * @param file The open file.
    * @param writable Whether it was opened for writing.
@@ -84,6 +86,8 @@ export class FileDescriptor implements IoDescriptor {
   }
 
   /**
+   * Read up to `length` bytes at `offset`.
+   *
    * @param offset Where to start.
    * @param length How many bytes at most.
    * @returns The bytes (short at end of file).
@@ -116,6 +120,8 @@ export class FileDescriptor implements IoDescriptor {
   }
 
   /**
+   * Write `data` at `offset` (past the end extends the file).
+   *
    * @param offset Where to start.
    * @param data The bytes.
    * @returns Bytes written.
@@ -139,6 +145,8 @@ export class FileDescriptor implements IoDescriptor {
   }
 
   /**
+   * Truncate or extend the file.
+   *
    * @param size The new size.
    */
   resize(size: number): Promise<void> {
