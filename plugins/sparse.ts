@@ -16,6 +16,7 @@
  * @module
  */
 
+import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
 import { parseSizeUri } from "../lib/io/uri.ts";
 
@@ -58,8 +59,23 @@ export class SparseStore {
     return this.#chunks.map((c) => ({ from: c.start, to: c.start + c.bytes.length }));
   }
 
+  /** The index of the first chunk that ends at or after `offset` (binary search). */
+  #firstEndingFrom(offset: number): number {
+    let lo = 0;
+    let hi = this.#chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.#chunks[mid];
+      if (c.start + c.bytes.length < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /**
-   * Store `data` at `offset`, merging with overlapping or adjacent chunks.
+   * Store `data` at `offset`, merging with overlapping or adjacent chunks. Finding them is a
+   * binary search, and a chunk that grows keeps spare room, so many scattered writes or a
+   * long run of appending writes cost about linear time, not quadratic.
    *
    * @param offset Where.
    * @param data What.
@@ -67,18 +83,33 @@ export class SparseStore {
   write(offset: number, data: Uint8Array): void {
     if (data.length === 0) return;
     const end = offset + data.length;
-    const touching = this.#chunks.filter((c) =>
-      c.start <= end && c.start + c.bytes.length >= offset
-    );
-    const start = Math.min(offset, ...touching.map((c) => c.start));
-    const stop = Math.max(end, ...touching.map((c) => c.start + c.bytes.length));
-    const merged = new Uint8Array(stop - start);
-    for (const c of touching) merged.set(c.bytes, c.start - start);
+    const chunks = this.#chunks;
+    const first = this.#firstEndingFrom(offset);
+    let last = first;
+    while (last < chunks.length && chunks[last].start <= end) last++;
+    if (last - first === 1) {
+      // One chunk: write in place when it has room (appends reuse the spare capacity).
+      const c = chunks[first];
+      const capacity = c.bytes.buffer.byteLength - c.bytes.byteOffset;
+      if (c.start <= offset && end - c.start <= capacity) {
+        if (end - c.start > c.bytes.length) {
+          c.bytes = new Uint8Array(c.bytes.buffer, c.bytes.byteOffset, end - c.start);
+        }
+        c.bytes.set(data, offset - c.start);
+        return;
+      }
+    }
+    const start = last > first ? Math.min(offset, chunks[first].start) : offset;
+    const lastEnd = last > first ? chunks[last - 1].start + chunks[last - 1].bytes.length : end;
+    const stop = Math.max(end, lastEnd);
+    const length = stop - start;
+    // Spare room only when a chunk grows, half its size (at most 16 MiB).
+    const grows = last > first && length > chunks[first].bytes.length;
+    const spare = grows ? Math.min(length >>> 1, 16 * 1024 * 1024) : 0;
+    const merged = new Uint8Array(new ArrayBuffer(length + spare), 0, length);
+    for (let i = first; i < last; i++) merged.set(chunks[i].bytes, chunks[i].start - start);
     merged.set(data, offset - start);
-    const rest = this.#chunks.filter((c) => !touching.includes(c));
-    rest.push({ start, bytes: merged });
-    rest.sort((a, b) => a.start - b.start);
-    this.#chunks = rest;
+    chunks.splice(first, last - first, { start, bytes: merged });
   }
 
   /**
@@ -93,9 +124,11 @@ export class SparseStore {
   read(offset: number, length: number, fill: number, zeroBelow = 0): Uint8Array {
     const out = new Uint8Array(length).fill(fill, Math.max(0, zeroBelow - offset));
     const end = offset + length;
-    for (const c of this.#chunks) {
+    for (let i = this.#firstEndingFrom(offset); i < this.#chunks.length; i++) {
+      const c = this.#chunks[i];
+      if (c.start >= end) break;
       const cEnd = c.start + c.bytes.length;
-      if (cEnd <= offset || c.start >= end) continue;
+      if (cEnd <= offset) continue;
       const from = Math.max(offset, c.start);
       const to = Math.min(end, cEnd);
       out.set(c.bytes.subarray(from - c.start, to - c.start), from - offset);
@@ -127,6 +160,12 @@ class SparseDescriptor implements IoDescriptor {
   }
 
   write(offset: number, data: Uint8Array): Promise<number> {
+    // Past 2^53 offsets lose precision and the chunk arithmetic breaks.
+    if (offset + data.length > Number.MAX_SAFE_INTEGER) {
+      return Promise.reject(
+        new IoError(this.uri, `Cannot write to "${this.uri}" at 0x${offset.toString(16)}: too far`),
+      );
+    }
     this.#store.write(offset, data);
     return Promise.resolve(data.length);
   }
