@@ -100,6 +100,8 @@ export interface DecoderFuzzOptions {
   slowMs?: number;
   /** Called after each decoder. */
   progress?: (report: DecoderReport) => void;
+  /** Called before every 100th input (a watchdog can tell a hang from slow progress). */
+  heartbeat?: (name: string, index: number) => void;
 }
 
 /**
@@ -546,6 +548,7 @@ export async function fuzzDecoders(options: DecoderFuzzOptions): Promise<Decoder
       const started = performance.now();
       const count = Math.max(1, Math.round(target.count * scale));
       for (let index = 0; index < count; index++) {
+        if (index % 100 === 0) options.heartbeat?.(target.name, index);
         const input = target.input(random);
         const before = memory();
         const t0 = performance.now();
