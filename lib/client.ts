@@ -1,16 +1,26 @@
 /**
  * RapClient: a RAP client on `Deno.connect` that works against radare2 servers and ours.
- * Reads and writes larger than the peer's limit are split and the pieces pipelined.
+ * Reads and writes larger than the peer's limit are split and the pieces pipelined; with
+ * a server that offers the rap extensions (`docs/protocol.md`), requests carry their own
+ * fd and offset and payloads of several MiB.
  *
  * @module
  */
 
-import { PacketReader } from "./packet_reader.ts";
-import { Perm, RAP_CMD_MAX, RAP_PACKET_MAX, Whence } from "./protocol/constants.ts";
-import { encodePacket } from "./protocol/encode.ts";
-import { RapConnectionError, RapProtocolError } from "./protocol/errors.ts";
+import { PacketReader, type PayloadTarget } from "./packet_reader.ts";
+import {
+  CURRENT_FD,
+  EXT_VERSION,
+  Perm,
+  RAP_CMD_MAX,
+  RAP_PACKET_MAX,
+  Whence,
+} from "./protocol/constants.ts";
+import { encodePacket, encodePacketHeader } from "./protocol/encode.ts";
+import { RapConnectionError, RapProtocolError, RapRemoteError } from "./protocol/errors.ts";
+import { type ExtensionOffer, formatProbe, parseOffer } from "./protocol/extensions.ts";
 import type { RapPacket, RapReply, RapRequest } from "./protocol/packets.ts";
-import { writeAll } from "./write_all.ts";
+import { QueuedWriter } from "./write_all.ts";
 
 /**
  * Options of {@linkcode RapClient.connect}.
@@ -18,7 +28,7 @@ import { writeAll } from "./write_all.ts";
  * @example
  * ```ts
  * import type { RapClientOptions } from "@rap/cli";
- * const options: RapClientOptions = { hostname: "127.0.0.1", port: 9999, timeout: 5000 };
+ * const options: RapClientOptions = { hostname: "127.0.0.1", port: 9999, extensions: true };
  * console.assert(options.port === 9999);
  * ```
  */
@@ -31,10 +41,63 @@ export interface RapClientOptions {
   timeout?: number;
   /** Runs a reverse CMD sent by the server; its result is sent back (default: empty output). */
   onReverseCommand?: (command: string) => Promise<string | null> | string | null;
-  /** Largest READ/WRITE payload the peer accepts (default 4096, radare2's limit). */
+  /**
+   * Largest READ/WRITE payload per request. Plain RAP: default 4096 (radare2's limit).
+   * With extensions: at most the server's `maxdata`; default 1 MiB.
+   */
   maxPayload?: number;
-  /** How many split requests may be in flight at once (default 64). */
+  /**
+   * How many requests of one read or write may be in flight at once. On plain RAP each
+   * piece takes two (its SEEK and its READ or WRITE), and a window of 1 is radare2's
+   * lock-step: SEEK, wait, READ, wait. Default: 256 on plain RAP (128 pieces of 4 KiB),
+   * enough for 8 MiB with the extensions.
+   */
   window?: number;
+  /**
+   * Probe the server for the rap extensions right after connecting (default false: the
+   * client speaks plain RAP, byte for byte as radare2's). A server that does not offer
+   * them (radare2 answers the probe with an empty string) is used with plain RAP.
+   * See {@linkcode RapClient.negotiate}.
+   */
+  extensions?: boolean | RapClientExtensionOptions;
+}
+
+/**
+ * What a client asks for when it probes for the extensions.
+ *
+ * @example
+ * ```ts
+ * import type { RapClientExtensionOptions } from "@rap/cli";
+ * const ext: RapClientExtensionOptions = { maxData: 1 << 20, probeTimeout: 2000 };
+ * console.assert(ext.maxData === 1048576);
+ * ```
+ */
+export interface RapClientExtensionOptions {
+  /** The largest payload this client wants (sent as `maxdata=`; the server may offer less). */
+  maxData?: number;
+  /** More `key=value` words for the probe (e.g. `token`, for servers that want one). */
+  params?: Record<string, string>;
+  /** Milliseconds to wait for the answer before the peer is taken as plain (default 5000). */
+  probeTimeout?: number;
+}
+
+/**
+ * The extensions a {@linkcode RapClient} negotiated.
+ *
+ * @example
+ * ```ts
+ * import type { RapExtensions } from "@rap/cli";
+ * const ext: RapExtensions = { version: 1, maxData: 8 << 20, ops: ["readat", "error"] };
+ * console.assert(ext.ops.includes("readat"));
+ * ```
+ */
+export interface RapExtensions {
+  /** The server's extension version. */
+  version: number;
+  /** The largest extended payload either side will send. */
+  maxData: number;
+  /** The operations the server offers. */
+  ops: string[];
 }
 
 type ReplyType = RapReply["type"];
@@ -43,12 +106,61 @@ interface Pending {
   expect: ReplyType;
   resolve: (reply: RapReply) => void;
   reject: (error: Error) => void;
+  /** Where a READ reply's payload goes. */
+  into?: Uint8Array;
 }
+
+/** A first-in first-out queue with O(1) shift. */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  drain(): T[] {
+    const items = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return items;
+  }
+}
+
+/** Preferred extended request size and bytes in flight per call. */
+const EXT_CHUNK = 1024 * 1024;
+const EXT_INFLIGHT = 8 * 1024 * 1024;
+/** Requests in flight for plain RAP (SEEK+READ pairs count two): 128 pieces of 4 KiB. */
+const PLAIN_WINDOW = 256;
 
 /**
  * A RAP client. Requests may be issued concurrently: they are written in call order and
- * the replies, which a RAP server sends in order, are matched to their callers. Each read
- * or write carries its own SEEK, so concurrent callers never disturb each other.
+ * the replies, which a RAP server sends in order, are matched to their callers, so random
+ * reads from many callers share one connection without waiting for each other. Each read
+ * or write carries its own offset (a SEEK before it on plain RAP), so concurrent callers
+ * never disturb each other. Sequential reads keep a window of requests in flight.
  *
  * @example Read a remote buffer
  * ```ts
@@ -61,35 +173,62 @@ interface Pending {
  * assert.deepEqual([...await client.read(1, 3)], [0x11, 0x22, 0x33]);
  * assert.equal(await client.size(), 5n);
  * ```
+ *
+ * @example Negotiate the extensions and use two files on one connection
+ * ```ts
+ * import { RapClient, RapServer } from "@rap/cli";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = RapServer.listen({ port: 0, log: () => {} });
+ * await using client = await RapClient.connect({
+ *   hostname: "127.0.0.1", port: server.addr.port, extensions: true,
+ * });
+ * assert.ok(client.extensions);
+ * const a = await client.open("hex://aabb");
+ * const b = await client.open("hex://ccddee");
+ * assert.deepEqual([...await client.read(0, 2, a)], [0xaa, 0xbb]);
+ * assert.equal(await client.size(b), 3n);
+ * ```
  */
 export class RapClient implements AsyncDisposable {
   /** `host:port` of the server, for messages. */
   readonly peer: string;
   readonly #conn: Deno.Conn;
   readonly #reader: PacketReader;
+  readonly #writer: QueuedWriter;
   readonly #options: RapClientOptions;
-  readonly #maxPayload: number;
-  readonly #window: number;
-  readonly #pending: Pending[] = [];
+  readonly #pending = new Fifo<Pending>();
   readonly #readLoop: Promise<void>;
-  #writeChain: Promise<void> = Promise.resolve();
+  readonly #target: PayloadTarget;
+  #ext: RapExtensions | undefined;
   #failure: Error | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastProgress = 0;
   #cmdGate: Promise<void> | undefined;
   #drained: PromiseWithResolvers<void> | undefined;
+  #currentFd: number | undefined;
 
   private constructor(conn: Deno.Conn, options: RapClientOptions) {
     this.#conn = conn;
     this.#options = options;
     this.peer = `${options.hostname}:${options.port}`;
-    this.#maxPayload = options.maxPayload ?? RAP_PACKET_MAX;
-    this.#window = Math.max(1, options.window ?? 64);
-    this.#reader = new PacketReader(conn, { role: "client", maxData: this.#maxPayload });
+    this.#reader = new PacketReader(conn, {
+      role: "client",
+      maxData: Math.max(RAP_PACKET_MAX, options.maxPayload ?? RAP_PACKET_MAX),
+    });
+    this.#writer = new QueuedWriter(conn, {
+      highWaterMark: 4 * 1024 * 1024,
+      onError: (error) =>
+        this.#fail(
+          new RapConnectionError(`Cannot send to ${this.peer}: ${error.message}`, { cause: error }),
+        ),
+    });
+    this.#target = () => this.#pending.peek()?.into;
     this.#readLoop = this.#receive();
   }
 
   /**
-   * Connect to a RAP server.
+   * Connect to a RAP server, and negotiate the extensions when `options.extensions` asks.
    *
    * @param options See {@linkcode RapClientOptions}.
    * @returns The connected client.
@@ -107,11 +246,21 @@ export class RapClient implements AsyncDisposable {
       );
     }
     conn.setNoDelay(true);
-    return new RapClient(conn, options);
+    const client = new RapClient(conn, options);
+    if (options.extensions) {
+      try {
+        await client.negotiate(options.extensions === true ? {} : options.extensions);
+      } catch (error) {
+        await client.close();
+        throw error;
+      }
+    }
+    return client;
   }
 
   /**
-   * Wrap an already connected stream (e.g. a TLS connection).
+   * Wrap an already connected stream (e.g. a TLS connection). Call
+   * {@linkcode RapClient.negotiate} to use the extensions.
    *
    * @param conn The connection.
    * @param options Peer name and client options.
@@ -126,12 +275,18 @@ export class RapClient implements AsyncDisposable {
     return this.#failure === undefined;
   }
 
+  /** The negotiated extensions, or `undefined` while the client speaks plain RAP. */
+  get extensions(): RapExtensions | undefined {
+    return this.#ext;
+  }
+
   // ---- transport --------------------------------------------------------------------
 
   async #receive(): Promise<void> {
+    const reader = this.#reader;
     try {
       for (;;) {
-        const packet = await this.#reader.next();
+        const packet = reader.buffered(this.#target) ?? await reader.next(this.#target);
         if (packet === null) {
           this.#fail(new RapConnectionError(`Connection to ${this.peer} closed by the server`));
           return;
@@ -164,10 +319,8 @@ export class RapClient implements AsyncDisposable {
     } catch (error) {
       output = `${(error as Error).message}\n`;
     }
-    this.#writeChain = this.#writeChain.then(() =>
-      writeAll(this.#conn, [encodePacket({ type: "cmd_reply", output })])
-    );
-    await this.#writeChain;
+    this.#writer.write(encodePacket({ type: "cmd_reply", output }));
+    await this.#writer.flush();
   }
 
   #deliver(packet: RapPacket): void {
@@ -175,56 +328,62 @@ export class RapClient implements AsyncDisposable {
     if (!head) {
       throw new RapProtocolError(`unexpected "${packet.type}" packet with no request waiting`);
     }
-    if (packet.type !== head.expect) {
-      this.#pending.unshift(head);
+    this.#lastProgress = performance.now();
+    if (packet.type === "error") {
+      head.reject(new RapRemoteError(packet.code, packet.message));
+    } else if (packet.type !== head.expect) {
+      head.reject(
+        new RapProtocolError(`"${packet.type}" received while waiting for "${head.expect}"`),
+      );
       throw new RapProtocolError(`"${packet.type}" received while waiting for "${head.expect}"`);
+    } else {
+      head.resolve(packet as RapReply);
     }
-    this.#armTimer();
-    head.resolve(packet as RapReply);
     if (this.#pending.length === 0) this.#drained?.resolve();
   }
 
   #armTimer(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     const timeout = this.#options.timeout ?? 30_000;
-    if (timeout <= 0 || this.#pending.length === 0) return;
-    this.#timer = setTimeout(() => {
-      this.#fail(
-        new RapConnectionError(
-          `No reply from ${this.peer} within ${timeout} ms; connection closed`,
-        ),
-      );
-    }, timeout);
+    if (timeout <= 0 || this.#timer !== undefined || this.#failure) return;
+    this.#lastProgress = performance.now();
+    const check = () => {
+      this.#timer = undefined;
+      if (this.#pending.length === 0 || this.#failure) return;
+      const idle = performance.now() - this.#lastProgress;
+      if (idle >= timeout) {
+        this.#fail(
+          new RapConnectionError(
+            `No reply from ${this.peer} within ${timeout} ms; connection closed`,
+          ),
+        );
+        return;
+      }
+      this.#timer = setTimeout(check, timeout - idle + 1);
+    };
+    this.#timer = setTimeout(check, timeout);
   }
 
   #fail(error: Error): void {
     if (this.#failure === undefined) this.#failure = error;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+    for (const p of this.#pending.drain()) p.reject(this.#failure);
     this.#drained?.resolve();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
   }
 
-  /** Send requests as one write; return a promise per reply. */
-  #send(requests: RapRequest[]): Promise<RapReply>[] {
-    if (this.#failure) return requests.map(() => Promise.reject(this.#failure));
-    const replies = requests.map((request) =>
-      new Promise<RapReply>((resolve, reject) => {
-        this.#pending.push({ expect: replyTypeOf(request), resolve, reject });
-      })
-    );
+  /** Queue one request's bytes; the promise settles with its reply. */
+  #send(expect: ReplyType, bytes: Uint8Array, payload?: Uint8Array, into?: Uint8Array) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const reply = new Promise<RapReply>((resolve, reject) => {
+      this.#pending.push({ expect, resolve, reject, into });
+    });
     if (this.#timer === undefined) this.#armTimer();
-    const bytes = requests.map(encodePacket);
-    this.#writeChain = this.#writeChain.then(() => writeAll(this.#conn, bytes)).catch((error) =>
-      this.#fail(
-        new RapConnectionError(`Cannot send to ${this.peer}: ${error.message}`, { cause: error }),
-      )
-    );
-    return replies;
+    this.#writer.write(bytes);
+    if (payload !== undefined) this.#writer.write(payload);
+    return reply;
   }
 
   /** Wait until no CMD is running, so pipelined requests never follow a CMD on the wire. */
@@ -232,24 +391,81 @@ export class RapClient implements AsyncDisposable {
     while (this.#cmdGate) await this.#cmdGate;
   }
 
-  async #request<T extends RapReply["type"]>(
+  async #request<T extends ReplyType>(
     request: RapRequest,
-    _expect: T,
+    expect: T,
   ): Promise<Extract<RapReply, { type: T }>> {
     await this.#waitForCmd();
-    return await this.#send([request])[0] as Extract<RapReply, { type: T }>;
+    return await this.#send(expect, encodePacket(request)) as Extract<RapReply, { type: T }>;
+  }
+
+  /** The fd to put in an extended request, or a refusal on plain RAP. */
+  #fdFor(fd: number | undefined): number {
+    if (this.#ext !== undefined) return fd ?? CURRENT_FD;
+    if (fd !== undefined && fd !== CURRENT_FD && fd !== this.#currentFd) {
+      throw new RangeError(
+        `${this.peer} speaks plain RAP, which only reaches the last file opened (fd ${this.#currentFd}), not fd ${fd}`,
+      );
+    }
+    return CURRENT_FD;
+  }
+
+  #step(): number {
+    const cap = this.#options.maxPayload;
+    if (this.#ext === undefined) return cap ?? RAP_PACKET_MAX;
+    return Math.max(1, Math.min(this.#ext.maxData, cap ?? EXT_CHUNK));
+  }
+
+  /** Requests in flight for one read or write. */
+  #window(step: number): number {
+    if (this.#options.window !== undefined) return Math.max(1, Math.floor(this.#options.window));
+    return this.#ext === undefined ? PLAIN_WINDOW : Math.max(2, Math.ceil(EXT_INFLIGHT / step));
+  }
+
+  /** Pieces in flight: on plain RAP each piece is two requests (SEEK, then READ or WRITE). */
+  #pieces(window: number): number {
+    return this.#ext === undefined ? Math.max(1, Math.floor(window / 2)) : window;
   }
 
   // ---- operations -------------------------------------------------------------------
 
   /**
+   * Ask the server for the rap extensions (a CMD `#rap-ext? 1 ...`, a comment to radare2).
+   * When it offers them, later reads and writes use them; otherwise (radare2 answers an
+   * empty string; a peer that does not answer within `probeTimeout` counts as plain too)
+   * the client stays on plain RAP.
+   *
+   * @param options What to ask for.
+   * @returns The extensions now in use, or `undefined` for a plain peer.
+   */
+  async negotiate(options: RapClientExtensionOptions = {}): Promise<RapExtensions | undefined> {
+    if (this.#ext) return this.#ext;
+    const params: Record<string, string> = { ...options.params };
+    if (options.maxData !== undefined) params.maxdata = String(options.maxData);
+    const probe = formatProbe({ version: EXT_VERSION, params });
+    const timeout = options.probeTimeout ?? 5000;
+    let offer: ExtensionOffer | undefined;
+    await this.#command(probe, (output) => {
+      offer = parseOffer(output);
+      if (offer === undefined) return;
+      // No other request is in flight: the extensions start exactly here on the wire.
+      const maxData = Math.min(offer.maxData, options.maxData ?? offer.maxData);
+      this.#reader.decoder.enableExtensions(maxData);
+      this.#ext = { version: offer.version, maxData, ops: offer.ops };
+    }, timeout);
+    return this.#ext;
+  }
+
+  /**
    * Open a file on the server (OPEN). A radare2 server closes the connection when the open
-   * fails; that is reported as an error and the client is then unusable.
+   * fails; that is reported as an error and the client is then unusable. With the
+   * extensions, a failed open is an error reply and the connection stays usable.
    *
    * @param name The path or URI on the server (at most 254 bytes).
    * @param flags radare2 permission bits (default R|X, as `r2 rap://...` sends; add W to write).
    * @returns The server's fd.
-   * @throws {RapConnectionError} If the server refused the open.
+   * @throws {RapConnectionError} If the server refused the open by closing the connection.
+   * @throws {RapRemoteError} If it refused with an error reply (extensions).
    */
   async open(name: string, flags: number = Perm.R | Perm.X): Promise<number> {
     let reply;
@@ -262,6 +478,15 @@ export class RapClient implements AsyncDisposable {
           { cause: error },
         );
       }
+      if (error instanceof RapRemoteError) {
+        throw new RapRemoteError(
+          error.code,
+          `Cannot open "${name}" on ${this.peer}: the server refused it: ${error.message}`,
+          {
+            cause: error,
+          },
+        );
+      }
       throw error;
     }
     if (reply.fd === -1) {
@@ -269,6 +494,7 @@ export class RapClient implements AsyncDisposable {
         `Cannot open "${name}" on ${this.peer}: the server answered fd -1`,
       );
     }
+    this.#currentFd = reply.fd;
     return reply.fd;
   }
 
@@ -284,62 +510,117 @@ export class RapClient implements AsyncDisposable {
   }
 
   /**
-   * The size of the server's current file (SEEK END).
+   * The size of a file on the server: SEEK END on plain RAP (the current file only), an
+   * extended SIZE with the extensions.
    *
-   * @returns The size; `0xffffffffffffffff` when the server has no file.
+   * @param fd The file (default: the server's current file).
+   * @returns The size; `0xffffffffffffffff` when the server has no file or it is unbounded.
    */
-  size(): Promise<bigint> {
-    return this.seek(0n, Whence.END);
+  async size(fd?: number): Promise<bigint> {
+    const target = this.#fdFor(fd);
+    if (this.#ext === undefined) return await this.seek(0n, Whence.END);
+    const reply = await this.#request({ type: "size", fd: target }, "size_reply");
+    return reply.size;
   }
 
   /**
-   * Read `length` bytes at `offset`. The read is split into pieces of the peer's payload
-   * limit, each preceded by its SEEK, and up to `window` pieces are in flight at once.
-   * Like radare2, the server pads bytes past the end of its data (0xff).
+   * Read `length` bytes at `offset`. See {@linkcode RapClient.readInto}.
    *
    * @param offset Where to read.
    * @param length How many bytes.
-   * @returns The bytes.
+   * @param fd The file (default: the server's current file; other fds need the extensions).
+   * @returns The bytes (0xff past the end of the data, as radare2 pads).
    */
-  async read(offset: number | bigint, length: number): Promise<Uint8Array> {
+  async read(offset: number | bigint, length: number, fd?: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    if (length === 0) return out;
-    await this.#waitForCmd();
-    const base = BigInt(offset);
-    const step = this.#maxPayload;
-    const inflight: Promise<void>[] = [];
-    for (let at = 0; at < length; at += step) {
-      const n = Math.min(step, length - at);
-      const [seek, read] = this.#send([
-        { type: "seek", whence: Whence.SET, offset: base + BigInt(at) },
-        { type: "read", length: n },
-      ]);
-      seek.catch(() => {}); // its failure is reported through the READ
-      const pos = at;
-      inflight.push(handled(read.then((reply) => {
-        const data = (reply as Extract<RapReply, { type: "read_reply" }>).data;
-        out.set(data.length > n ? data.subarray(0, n) : data, pos);
-      })));
-      if (inflight.length >= this.#window) await inflight.shift();
-    }
-    await Promise.all(inflight);
+    await this.readInto(offset, out, fd);
     return out;
   }
 
   /**
-   * Write `data` at `offset`, split and pipelined like {@linkcode RapClient.read}.
+   * Read `into.length` bytes at `offset` straight into `into`. The read is split into
+   * pieces of the peer's payload limit (4096 for plain RAP, each with its SEEK; up to
+   * 1 MiB with the extensions, each carrying its offset) and a window of pieces is kept in
+   * flight. Payloads are received into `into` without an extra copy where possible. Bytes
+   * past the end of the data are 0xff, as radare2 pads.
+   *
+   * @param offset Where to read.
+   * @param into The destination; its length is the read length.
+   * @param fd The file (default: the server's current file; other fds need the extensions).
+   * @returns `into`.
+   */
+  async readInto(offset: number | bigint, into: Uint8Array, fd?: number): Promise<Uint8Array> {
+    const length = into.length;
+    const target = this.#fdFor(fd);
+    if (length === 0) return into;
+    await this.#waitForCmd();
+    const base = BigInt(offset);
+    const step = this.#step();
+    const window = this.#window(step);
+    const pieces = this.#pieces(window);
+    const ext = this.#ext !== undefined;
+    const inflight = new Fifo<Promise<void>>();
+    for (let at = 0; at < length; at += step) {
+      const n = Math.min(step, length - at);
+      const piece = into.subarray(at, at + n);
+      let reply: Promise<RapReply>;
+      if (ext) {
+        const request = {
+          type: "read_at",
+          fd: target,
+          offset: base + BigInt(at),
+          length: n,
+        } as const;
+        reply = this.#send("read_at_reply", encodePacket(request), undefined, piece);
+      } else {
+        const seek = { type: "seek", whence: Whence.SET, offset: base + BigInt(at) } as const;
+        const seeked = this.#send("seek_reply", encodePacket(seek));
+        if (window === 1) await seeked; // lock-step: one request in flight
+        else seeked.catch(() => {}); // its failure is reported by the READ
+        reply = this.#send(
+          "read_reply",
+          encodePacket({ type: "read", length: n }),
+          undefined,
+          piece,
+        );
+      }
+      inflight.push(handled(reply.then((r) => {
+        const data = (r as Extract<RapReply, { data: Uint8Array }>).data;
+        if (data.buffer !== piece.buffer || data.byteOffset !== piece.byteOffset) {
+          piece.set(data.length > n ? data.subarray(0, n) : data);
+        }
+        if (data.length < n) piece.fill(0xff, data.length);
+      })));
+      // A full window waits for a quarter of it, so requests leave in batches.
+      if (inflight.length >= pieces) {
+        for (let i = refill(pieces); i > 0 && inflight.length > 0; i--) await inflight.shift();
+      }
+    }
+    for (let p = inflight.shift(); p !== undefined; p = inflight.shift()) await p;
+    return into;
+  }
+
+  /**
+   * Write `data` at `offset`, split and pipelined like {@linkcode RapClient.readInto}.
+   * Payload bytes are sent from `data` without a copy; do not change it until this
+   * resolves.
    *
    * @param offset Where to write.
    * @param data The bytes.
+   * @param fd The file (default: the server's current file; other fds need the extensions).
    * @returns The bytes written.
-   * @throws {Error} If the server reports a failed write (reply 0).
+   * @throws {Error} If the server reports a failed write (reply 0, or an error reply).
    */
-  async write(offset: number | bigint, data: Uint8Array): Promise<number> {
+  async write(offset: number | bigint, data: Uint8Array, fd?: number): Promise<number> {
+    const target = this.#fdFor(fd);
     if (data.length === 0) return 0;
     await this.#waitForCmd();
     const base = BigInt(offset);
-    const step = this.#maxPayload;
-    const inflight: Promise<number>[] = [];
+    const step = this.#step();
+    const window = this.#window(step);
+    const pieces = this.#pieces(window);
+    const ext = this.#ext !== undefined;
+    const inflight = new Fifo<Promise<number>>();
     let total = 0;
     const settle = (result: number, n: number, pos: number) => {
       if (result <= 0) {
@@ -348,24 +629,39 @@ export class RapClient implements AsyncDisposable {
         );
       }
       // radare2's own server answers 1 (a boolean) for a successful write of any size.
-      return result === 1 ? n : result;
+      return !ext && result === 1 ? n : result;
     };
     for (let at = 0; at < data.length; at += step) {
       const n = Math.min(step, data.length - at);
-      const [seek, write] = this.#send([
-        { type: "seek", whence: Whence.SET, offset: base + BigInt(at) },
-        { type: "write", data: data.subarray(at, at + n) },
-      ]);
-      seek.catch(() => {}); // its failure is reported through the WRITE
+      const piece = data.subarray(at, at + n);
+      let reply: Promise<RapReply>;
+      if (ext) {
+        const request = {
+          type: "write_at",
+          fd: target,
+          offset: base + BigInt(at),
+          data: piece,
+        } as const;
+        reply = this.#send("write_at_reply", encodePacketHeader(request), piece);
+      } else {
+        const seek = { type: "seek", whence: Whence.SET, offset: base + BigInt(at) } as const;
+        const seeked = this.#send("seek_reply", encodePacket(seek));
+        if (window === 1) await seeked; // lock-step: one request in flight
+        else seeked.catch(() => {}); // its failure is reported by the WRITE
+        const request = { type: "write", data: piece } as const;
+        reply = this.#send("write_reply", encodePacketHeader(request), piece);
+      }
       const pos = at;
       inflight.push(handled(
-        write.then((reply) =>
-          settle((reply as Extract<RapReply, { type: "write_reply" }>).result, n, pos)
-        ),
+        reply.then((r) => settle((r as Extract<RapReply, { result: number }>).result, n, pos)),
       ));
-      if (inflight.length >= this.#window) total += await inflight.shift()!;
+      if (inflight.length >= pieces) {
+        for (let i = refill(pieces); i > 0 && inflight.length > 0; i--) {
+          total += await inflight.shift()!;
+        }
+      }
     }
-    for (const p of inflight) total += await p;
+    for (let p = inflight.shift(); p !== undefined; p = inflight.shift()) total += await p;
     return total;
   }
 
@@ -378,6 +674,21 @@ export class RapClient implements AsyncDisposable {
    * @throws {RangeError} If the command is too long for the peer.
    */
   async cmd(command: string): Promise<string> {
+    let output: string | null = null;
+    await this.#command(command, (text) => output = text);
+    return output ?? "";
+  }
+
+  /**
+   * Send a CMD alone on the wire; `onReply` runs before any other request may follow it.
+   * With `timeout`, stop waiting after that long (the reply, if it comes, is still
+   * matched to this CMD and dropped).
+   */
+  async #command(
+    command: string,
+    onReply: (output: string | null) => void,
+    timeout?: number,
+  ): Promise<void> {
     const size = new TextEncoder().encode(command).length + 1;
     if (size > RAP_CMD_MAX) {
       throw new RangeError(
@@ -387,15 +698,21 @@ export class RapClient implements AsyncDisposable {
     await this.#waitForCmd();
     const gate = Promise.withResolvers<void>();
     this.#cmdGate = gate.promise;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       if (this.#pending.length > 0) {
         this.#drained = Promise.withResolvers<void>();
         await this.#drained.promise;
         this.#drained = undefined;
       }
-      const [reply] = this.#send([{ type: "cmd", command }]);
-      return ((await reply) as Extract<RapReply, { type: "cmd_reply" }>).output ?? "";
+      const reply = this.#send("cmd_reply", encodePacket({ type: "cmd", command }))
+        .then((r) => onReply((r as Extract<RapReply, { type: "cmd_reply" }>).output));
+      if (timeout === undefined) return await reply;
+      handled(reply);
+      const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, timeout));
+      await Promise.race([reply, expired]);
     } finally {
+      clearTimeout(timer);
       this.#cmdGate = undefined;
       gate.resolve();
     }
@@ -409,14 +726,16 @@ export class RapClient implements AsyncDisposable {
    * @returns The server's result (0 on success).
    */
   async closeFile(fd: number): Promise<number> {
-    return (await this.#request({ type: "close", fd }, "close_reply")).result;
+    const result = (await this.#request({ type: "close", fd }, "close_reply")).result;
+    if (result === 0 && fd === this.#currentFd) this.#currentFd = undefined;
+    return result;
   }
 
   /** Close the connection; requests still waiting fail. */
   async close(): Promise<void> {
     this.#fail(new RapConnectionError(`Connection to ${this.peer} was closed by the client`));
     await this.#readLoop;
-    await this.#writeChain.catch(() => {});
+    await this.#writer.settled();
   }
 
   /** Same as {@linkcode RapClient.close}. */
@@ -425,27 +744,13 @@ export class RapClient implements AsyncDisposable {
   }
 }
 
+/** How many requests complete before a full window is refilled (a quarter of it). */
+function refill(window: number): number {
+  return Math.max(1, Math.floor(window / 4));
+}
+
 /** Mark a promise as handled (its rejection is still seen by whoever awaits it). */
 function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
-}
-
-function replyTypeOf(request: RapRequest): ReplyType {
-  switch (request.type) {
-    case "open":
-      return "open_reply";
-    case "read":
-      return "read_reply";
-    case "write":
-      return "write_reply";
-    case "seek":
-      return "seek_reply";
-    case "close":
-      return "close_reply";
-    case "cmd":
-      return "cmd_reply";
-    case "cmd_reply":
-      throw new TypeError("A CMD reply is not a request");
-  }
 }

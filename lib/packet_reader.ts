@@ -4,7 +4,13 @@
  * @module
  */
 
-import { type DecoderOptions, PacketDecoder } from "./protocol/decode.ts";
+import {
+  decodeDataPacket,
+  type DecoderOptions,
+  PacketDecoder,
+  type PacketHeader,
+} from "./protocol/decode.ts";
+import { TruncatedPacketError } from "./protocol/errors.ts";
 import type { RapPacket } from "./protocol/packets.ts";
 
 /**
@@ -22,10 +28,30 @@ export interface ByteSource {
   read(p: Uint8Array): Promise<number | null>;
 }
 
+/**
+ * Chooses where the payload of a data packet (READ reply, extended READ reply, WRITE,
+ * extended WRITE) goes: a buffer of at least `header.payloadSize` bytes receives it
+ * directly, `undefined` lets the reader allocate.
+ *
+ * @example
+ * ```ts
+ * import type { PayloadTarget } from "@rap/cli";
+ * const into = new Uint8Array(4096);
+ * const target: PayloadTarget = (header) => header.payloadSize <= into.length ? into : undefined;
+ * console.assert(target({ opcode: 0x82, headerSize: 5, payloadSize: 16 }) === into);
+ * ```
+ */
+export type PayloadTarget = (header: PacketHeader) => Uint8Array | undefined;
+
+/** Bytes asked of the stream per read. */
 const CHUNK = 64 * 1024;
+const DATA_OPCODES = new Set([0x82, 0x03, 0x91, 0x12]);
 
 /**
- * Reads whole RAP packets from a stream.
+ * Reads whole RAP packets from a stream. Small packets are decoded from 64 KiB reads;
+ * a packet larger than that is received into one buffer of its exact size (or, for a data
+ * packet, into the caller's buffer, see {@linkcode PayloadTarget}), so large payloads are
+ * copied once, by the kernel.
  *
  * @example
  * ```ts
@@ -52,7 +78,7 @@ export class PacketReader {
   onData: (() => void) | undefined;
 
   /**
-   * Create it.
+   * Create a reader.
    *
    * @param source The stream.
    * @param options Decoder role and limits.
@@ -70,30 +96,129 @@ export class PacketReader {
   /**
    * A packet that is already buffered, without reading.
    *
+   * @param target Where a data packet's payload goes (default: a view of the read buffer).
    * @returns The packet, or `undefined` when a read is needed.
    */
-  buffered(): RapPacket | undefined {
-    return this.#decoder.next();
+  buffered(target?: PayloadTarget): RapPacket | undefined {
+    if (target === undefined) return this.#decoder.next();
+    const header = this.#decoder.peekHeader();
+    if (header === undefined) return undefined;
+    if (this.#decoder.buffered < header.headerSize + header.payloadSize) return undefined;
+    const into = this.#target(header, target);
+    if (into === undefined) return this.#decoder.next();
+    const head = this.#decoder.take(header.headerSize);
+    into.set(this.#decoder.take(header.payloadSize));
+    return decodeDataPacket(head, into);
+  }
+
+  /**
+   * The header of the next packet if its fixed part is buffered, without reading.
+   *
+   * @returns The header, or `undefined` when a read is needed.
+   */
+  bufferedHeader(): PacketHeader | undefined {
+    return this.#decoder.peekHeader();
+  }
+
+  /**
+   * Wait for the fixed part of the next packet.
+   *
+   * @returns Its header, or `null` at a clean end of stream.
+   * @throws {TruncatedPacketError} If the stream ends inside a header.
+   */
+  async header(): Promise<PacketHeader | null> {
+    for (;;) {
+      const header = this.#decoder.peekHeader();
+      if (header !== undefined) return header;
+      if (!await this.#read()) {
+        this.#decoder.finish();
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Consume the fixed part of the next packet, whose header {@linkcode PacketReader.header}
+   * returned, so that its payload can be read with {@linkcode PacketReader.readExactly}.
+   *
+   * @param header The header.
+   * @returns The header bytes.
+   */
+  takeHeader(header: PacketHeader): Uint8Array {
+    return this.#decoder.take(header.headerSize).slice();
+  }
+
+  /**
+   * Fill `into` with the next bytes of the stream (buffered ones first, then straight from
+   * the source).
+   *
+   * @param into The destination.
+   * @throws {TruncatedPacketError} If the stream ends first.
+   */
+  async readExactly(into: Uint8Array): Promise<void> {
+    const first = this.#decoder.take(into.length);
+    into.set(first);
+    let at = first.length;
+    while (at < into.length) {
+      const n = await this.#source.read(into.subarray(at));
+      if (n === null) throw new TruncatedPacketError(0, at, into.length);
+      this.onData?.();
+      at += n;
+    }
   }
 
   /**
    * The next packet, reading as needed.
    *
+   * @param target Where a data packet's payload goes (default: a buffer of the reader's).
    * @returns The packet, or `null` at a clean end of stream.
    * @throws {import("./protocol/errors.ts").RapProtocolError} On malformed input, including
    *   a stream that ends inside a packet.
    */
-  async next(): Promise<RapPacket | null> {
+  async next(target?: PayloadTarget): Promise<RapPacket | null> {
     for (;;) {
-      const packet = this.#decoder.next();
-      if (packet !== undefined) return packet;
-      const n = await this.#source.read(this.#scratch);
-      if (n === null) {
+      const header = this.#decoder.peekHeader();
+      if (header !== undefined) {
+        const total = header.headerSize + header.payloadSize;
+        if (this.#decoder.buffered >= total) return this.buffered(target)!;
+        const into = this.#target(header, target);
+        if (into !== undefined) {
+          const head = this.takeHeader(header);
+          await this.readExactly(into);
+          return decodeDataPacket(head, into);
+        }
+        if (total > CHUNK) {
+          // One buffer of the packet's size, filled directly: no repeated joining.
+          const whole = new Uint8Array(total);
+          await this.readExactly(whole);
+          this.#decoder.push(whole);
+          return this.#decoder.next()!;
+        }
+      }
+      if (!await this.#read()) {
         this.#decoder.finish();
         return null;
       }
-      this.onData?.();
-      this.#decoder.push(this.#scratch.slice(0, n));
     }
+  }
+
+  #target(header: PacketHeader, target: PayloadTarget | undefined): Uint8Array | undefined {
+    if (target === undefined || !DATA_OPCODES.has(header.opcode)) return undefined;
+    const into = target(header);
+    if (into === undefined || into.length < header.payloadSize) return undefined;
+    return into.subarray(0, header.payloadSize);
+  }
+
+  /** One read from the source, joined to what is left; false at end of stream. */
+  async #read(): Promise<boolean> {
+    const n = await this.#source.read(this.#scratch);
+    if (n === null) return false;
+    this.onData?.();
+    const rest = this.#decoder.take(this.#decoder.buffered);
+    const chunk = new Uint8Array(rest.length + n);
+    chunk.set(rest);
+    chunk.set(this.#scratch.subarray(0, n), rest.length);
+    this.#decoder.push(chunk);
+    return true;
   }
 }

@@ -5,16 +5,31 @@
  * @module
  */
 
-import { IoError } from "./io/errors.ts";
+import { IoError, PermissionDeniedError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
 import { IoSession } from "./io/session.ts";
+import type { IoDescriptor } from "./io/types.ts";
 import { PacketReader } from "./packet_reader.ts";
-import { RAP_CMD_REPLY_MAX, RAP_PACKET_MAX, UT64_MAX, Whence } from "./protocol/constants.ts";
-import { encodePacket } from "./protocol/encode.ts";
-import { RapProtocolError } from "./protocol/errors.ts";
-import type { RapPacket, RapReply } from "./protocol/packets.ts";
+import {
+  CURRENT_FD,
+  EXT_MAX_DATA,
+  EXT_MAX_DATA_LIMIT,
+  EXT_VERSION,
+  ExtErrorCode,
+  ExtOpcode,
+  RAP_CMD_REPLY_MAX,
+  RAP_PACKET_MAX,
+  REPLY_FLAG,
+  UT64_MAX,
+  Whence,
+} from "./protocol/constants.ts";
+import { encodePacket, encodePacketHeader } from "./protocol/encode.ts";
+import { BadLengthError, RapProtocolError } from "./protocol/errors.ts";
+import { EXT_OPS, formatOffer, parseProbe } from "./protocol/extensions.ts";
+import type { PacketHeader } from "./protocol/decode.ts";
+import type { RapPacket } from "./protocol/packets.ts";
 import { VERSION } from "./version.ts";
-import { writeAll } from "./write_all.ts";
+import { QueuedWriter } from "./write_all.ts";
 
 /**
  * What a command handler knows about the connection whose CMD it runs.
@@ -109,13 +124,62 @@ export interface RapServerOptions {
   commandHandler?: CommandHandler;
   /** Where log lines go (default: standard error). */
   log?: (line: string) => void;
+  /**
+   * The rap extensions offered to clients that probe for them (`docs/protocol.md`): on by
+   * default with payloads up to 8 MiB. `false` answers the probe as radare2 does (an empty
+   * string), so every client stays on plain RAP.
+   */
+  extensions?: boolean | RapServerExtensionOptions;
 }
+
+/**
+ * Limits of the extensions a {@linkcode RapServer} offers.
+ *
+ * @example
+ * ```ts
+ * import { RapServer } from "@rap/cli";
+ * await using server = RapServer.listen({ port: 0, log: () => {}, extensions: { maxData: 1 << 20 } });
+ * console.assert(server.addr.port > 0);
+ * ```
+ */
+export interface RapServerExtensionOptions {
+  /** Largest extended READ/WRITE payload (default 8 MiB, at least 4096, at most 256 MiB). */
+  maxData?: number;
+}
+
+/**
+ * Per-connection buffering of {@linkcode RapServer}: large payloads move in pieces of
+ * `piece` bytes, and a connection stops reading requests while more than `highWaterMark`
+ * reply bytes wait for the client (TCP flow control then holds the client back). The
+ * memory one connection holds is therefore bounded by about
+ * `2 × piece + highWaterMark + 128 KiB` (about 3.2 MiB), whatever the client sends and
+ * however slowly it reads.
+ *
+ * @example
+ * ```ts
+ * import { SERVER_BUFFERS } from "@rap/cli";
+ * console.assert(SERVER_BUFFERS.piece === 1 << 20);
+ * ```
+ */
+export const SERVER_BUFFERS: Readonly<{ piece: number; highWaterMark: number }> = {
+  piece: 1024 * 1024,
+  highWaterMark: 1024 * 1024,
+};
 
 /** Thrown inside a connection to close it with a logged reason. */
 class DropConnection extends Error {}
 
+/** A failure answered with an extended error reply (or, on a plain connection, as before). */
+class ReplyError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 const U64 = (1n << 64n) - 1n;
-const FLUSH_BYTES = 256 * 1024;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -140,10 +204,42 @@ function openTarget(name: string): string {
   return /^\/[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(name) ? name.slice(1) : name;
 }
 
+/** The extended error code for a failure of the IO layer. */
+function ioErrorCode(error: unknown): number {
+  if (error instanceof PermissionDeniedError || error instanceof Deno.errors.NotCapable) {
+    return ExtErrorCode.NOT_PERMITTED;
+  }
+  return ExtErrorCode.IO_ERROR;
+}
+
+function readAtHeader(length: number): Uint8Array {
+  const bytes = new Uint8Array(5);
+  bytes[0] = ExtOpcode.READ_AT | REPLY_FLAG;
+  new DataView(bytes.buffer).setUint32(1, length);
+  return bytes;
+}
+
+/** The state of one connection. */
+interface Connection {
+  peer: string;
+  conn: Deno.Conn;
+  session: IoSession;
+  reader: PacketReader;
+  writer: QueuedWriter;
+  context: CommandContext;
+  /** The negotiated `maxdata`, once the extensions are on. */
+  ext: number | undefined;
+}
+
 /**
  * A RAP server. Each connection has its own {@linkcode IoSession}: its own open files,
  * seek and permissions, unlike radare2, which shares one state between all clients.
  * Malformed input closes only the offending connection, with a logged reason.
+ *
+ * Clients that probe for them get the rap extensions (`docs/protocol.md`): reads and
+ * writes of up to 8 MiB carrying their own fd and offset, and error replies. Replies go
+ * out in one write each (small ones batched), and large reads stream from the plugin to
+ * the socket in pieces; see {@linkcode SERVER_BUFFERS} for the memory bound.
  *
  * @example Serve a buffer and stop
  * ```ts
@@ -165,7 +261,8 @@ export class RapServer implements AsyncDisposable {
   readonly #registry: IoRegistry;
   readonly #handler: CommandHandler;
   readonly #log: (line: string) => void;
-  readonly #connections = new Set<Deno.Conn>();
+  readonly #maxExtData: number | undefined;
+  readonly #connections = new Map<Deno.Conn, Connection | undefined>();
   readonly #tasks = new Set<Promise<void>>();
   #closing = false;
 
@@ -176,6 +273,11 @@ export class RapServer implements AsyncDisposable {
     this.#registry = options.registry ?? new IoRegistry();
     this.#handler = options.commandHandler ?? ((command) => basicCommandHandler(command));
     this.#log = options.log ?? ((line) => console.error(line));
+    const ext = options.extensions ?? true;
+    this.#maxExtData = ext === false ? undefined : Math.min(
+      EXT_MAX_DATA_LIMIT,
+      Math.max(RAP_PACKET_MAX, (ext === true ? undefined : ext.maxData) ?? EXT_MAX_DATA),
+    );
     this.finished = this.#acceptLoop();
   }
 
@@ -199,6 +301,16 @@ export class RapServer implements AsyncDisposable {
     return this.#connections.size;
   }
 
+  /**
+   * Reply bytes queued for all clients and not yet taken by the kernel. Each connection
+   * keeps this under about {@linkcode SERVER_BUFFERS} `highWaterMark + piece`.
+   */
+  get queuedBytes(): number {
+    let total = 0;
+    for (const c of this.#connections.values()) total += c?.writer.queued ?? 0;
+    return total;
+  }
+
   async #acceptLoop(): Promise<void> {
     const max = this.#options.maxConnections ?? 256;
     try {
@@ -209,7 +321,7 @@ export class RapServer implements AsyncDisposable {
           conn.close();
           continue;
         }
-        this.#connections.add(conn);
+        this.#connections.set(conn, undefined);
         const task = this.#serve(conn).finally(() => {
           this.#connections.delete(conn);
           this.#tasks.delete(task);
@@ -231,10 +343,8 @@ export class RapServer implements AsyncDisposable {
       registry: this.#registry,
       maxOpenFiles: this.#options.maxOpenFiles,
     });
-    const reader = new PacketReader(conn, {
-      role: "server",
-      maxData: RAP_PACKET_MAX,
-    });
+    const reader = new PacketReader(conn, { role: "server", maxData: RAP_PACKET_MAX });
+    const writer = new QueuedWriter(conn, { highWaterMark: SERVER_BUFFERS.highWaterMark });
 
     const idle = this.#options.idleTimeout ?? 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -251,53 +361,72 @@ export class RapServer implements AsyncDisposable {
     reader.onData = armIdle;
     armIdle();
 
-    const out: Uint8Array[] = [];
-    let outBytes = 0;
-    const send = (reply: RapReply) => {
-      const bytes = encodePacket(reply);
-      out.push(bytes);
-      outBytes += bytes.length;
-    };
-    const flush = async () => {
-      if (out.length === 0) return;
-      const chunks = out.splice(0);
-      outBytes = 0;
-      await writeAll(conn, chunks);
-    };
-
-    const context: CommandContext = {
+    const c: Connection = {
+      peer,
+      conn,
       session,
-      readOnly,
-      remoteAddr: conn.remoteAddr as Deno.NetAddr,
-      reverseCommand: async (command) => {
-        send({ type: "cmd", command });
-        await flush();
-        const reply = await reader.next();
-        if (reply === null) throw new DropConnection("closed during a reverse CMD");
-        if (reply.type !== "cmd_reply") {
-          throw new DropConnection(`sent "${reply.type}" instead of a reverse CMD reply`);
-        }
-        return reply.output;
+      reader,
+      writer,
+      ext: undefined,
+      context: {
+        session,
+        readOnly,
+        remoteAddr: conn.remoteAddr as Deno.NetAddr,
+        reverseCommand: async (command) => {
+          writer.write(encodePacket({ type: "cmd", command }));
+          writer.uncork();
+          const reply = await reader.next();
+          writer.cork();
+          if (reply === null) throw new DropConnection("closed during a reverse CMD");
+          if (reply.type !== "cmd_reply") {
+            throw new DropConnection(`sent "${reply.type}" instead of a reverse CMD reply`);
+          }
+          return reply.output;
+        },
       },
     };
+    this.#connections.set(conn, c);
 
     let reason = "disconnected";
     try {
+      // Replies to a batch of pipelined requests are held back (corked) until the batch is
+      // answered, then leave in one write.
+      writer.cork();
       for (;;) {
+        if (writer.queued > SERVER_BUFFERS.highWaterMark) await writer.ready();
+        let header: PacketHeader | null | undefined = reader.bufferedHeader();
+        if (header === undefined) {
+          writer.uncork();
+          header = await reader.header();
+          writer.cork();
+        }
+        if (!header) break;
+        if (header.opcode === ExtOpcode.WRITE_AT && header.payloadSize > SERVER_BUFFERS.piece) {
+          await this.#streamWrite(c, header);
+          continue;
+        }
         let packet: RapPacket | null | undefined = reader.buffered();
         if (packet === undefined) {
-          await flush();
+          writer.uncork();
           packet = await reader.next();
+          writer.cork();
         }
-        if (packet === null) break;
-        await this.#handle(packet, session, context, send, readOnly);
-        if (outBytes >= FLUSH_BYTES) await flush();
+        if (!packet) break;
+        await this.#handle(c, packet);
       }
-      await flush();
+      writer.uncork();
+      await writer.flush();
     } catch (error) {
+      writer.uncork();
       if (error instanceof DropConnection || error instanceof RapProtocolError) {
         reason = `closed: ${error.message}`;
-        await flush().catch(() => {});
+        if (c.ext !== undefined && error instanceof RapProtocolError) {
+          const code = error instanceof BadLengthError
+            ? ExtErrorCode.TOO_LONG
+            : ExtErrorCode.BAD_REQUEST;
+          writer.write(encodePacket({ type: "error", code, message: error.message }));
+        }
+        await writer.flush().catch(() => {});
       } else if (
         error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset ||
         error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.Interrupted
@@ -328,26 +457,71 @@ export class RapServer implements AsyncDisposable {
     }
   }
 
-  async #handle(
-    packet: RapPacket,
-    session: IoSession,
-    context: CommandContext,
-    send: (reply: RapReply) => void,
-    readOnly: boolean,
-  ): Promise<void> {
+  /** The descriptor an extended request addresses. */
+  async #descriptor(c: Connection, fd: number): Promise<IoDescriptor> {
+    if (fd === CURRENT_FD) {
+      await this.#ensureDefault(c.session, c.context.readOnly);
+      const current = c.session.current;
+      if (current) return current;
+      throw new ReplyError(ExtErrorCode.BAD_FD, "No file is open");
+    }
+    const desc = c.session.get(fd);
+    if (!desc) throw new ReplyError(ExtErrorCode.BAD_FD, `No open file with fd ${fd}`);
+    return desc;
+  }
+
+  #writable(c: Connection, desc: IoDescriptor): void {
+    if (c.context.readOnly) {
+      throw new ReplyError(ExtErrorCode.READ_ONLY, "The server is read-only (--read-only)");
+    }
+    if (!desc.writable) {
+      throw new ReplyError(
+        ExtErrorCode.READ_ONLY,
+        `Cannot write to "${desc.uri}": opened read-only`,
+      );
+    }
+  }
+
+  #offset(offset: bigint): number {
+    if (offset > MAX_SAFE) {
+      throw new ReplyError(
+        ExtErrorCode.BAD_REQUEST,
+        `Offset 0x${offset.toString(16)} is too large`,
+      );
+    }
+    return Number(offset);
+  }
+
+  async #handle(c: Connection, packet: RapPacket): Promise<void> {
+    const { session, writer } = c;
+    const readOnly = c.context.readOnly;
     switch (packet.type) {
       case "open": {
-        if (packet.name === "") throw new DropConnection("OPEN with an empty name");
         const write = !readOnly && (packet.flags & 2) !== 0;
         let fd: number;
         try {
+          if (packet.name === "") throw new IoError("", "OPEN with an empty name");
           fd = await session.open(openTarget(packet.name), { write });
         } catch (error) {
-          // radare2 clients only notice a failed OPEN when the connection closes.
-          throw new DropConnection(`OPEN failed: ${(error as Error).message}`);
+          // radare2 clients only notice a failed OPEN when the connection closes; a client
+          // that negotiated the extensions gets an error reply instead.
+          if (c.ext === undefined) {
+            throw new DropConnection(
+              packet.name === ""
+                ? "OPEN with an empty name"
+                : `OPEN failed: ${(error as Error).message}`,
+            );
+          }
+          this.#log(`[rap] ${c.peer}: OPEN failed: ${(error as Error).message}`);
+          const code = error instanceof PermissionDeniedError ||
+              error instanceof Deno.errors.NotCapable
+            ? ExtErrorCode.NOT_PERMITTED
+            : ExtErrorCode.OPEN_FAILED;
+          writer.write(encodePacket({ type: "error", code, message: (error as Error).message }));
+          return;
         }
         session.seek = 0n;
-        send({ type: "open_reply", fd });
+        writer.write(encodePacket({ type: "open_reply", fd }));
         return;
       }
       case "read": {
@@ -365,7 +539,9 @@ export class RapServer implements AsyncDisposable {
           );
           data = new Uint8Array(length).fill(0xff);
         }
-        send({ type: "read_reply", data });
+        const reply = { type: "read_reply", data } as const;
+        writer.write(encodePacketHeader(reply));
+        writer.write(data);
         return;
       }
       case "write": {
@@ -379,7 +555,7 @@ export class RapServer implements AsyncDisposable {
             written = 0;
           }
         }
-        send({ type: "write_reply", result: written });
+        writer.write(encodePacket({ type: "write_reply", result: written }));
         return;
       }
       case "seek": {
@@ -390,30 +566,188 @@ export class RapServer implements AsyncDisposable {
           const size = await session.size();
           session.seek = size === UT64_MAX ? UT64_MAX : (size + packet.offset) & U64;
         }
-        send({ type: "seek_reply", offset: session.seek });
+        writer.write(encodePacket({ type: "seek_reply", offset: session.seek }));
         return;
       }
       case "close": {
         const closed = await session.close(packet.fd).catch(() => false);
-        send({ type: "close_reply", result: closed ? 0 : -1 });
+        writer.write(encodePacket({ type: "close_reply", result: closed ? 0 : -1 }));
         return;
       }
       case "cmd": {
         if (packet.command === null) {
-          send({ type: "cmd_reply", output: null });
+          writer.write(encodePacket({ type: "cmd_reply", output: null }));
+          return;
+        }
+        const probe = parseProbe(packet.command);
+        if (probe !== undefined) {
+          writer.write(
+            encodePacket({ type: "cmd_reply", output: this.#negotiate(c, probe.params) }),
+          );
           return;
         }
         await this.#ensureDefault(session, readOnly).catch(() => {});
-        const output = await this.#handler(packet.command, context);
-        send({
+        writer.uncork(); // a command may take a while: let earlier replies go
+        const output = await this.#handler(packet.command, c.context);
+        writer.cork();
+        writer.write(encodePacket({
           type: "cmd_reply",
           output: output === null ? null : capOutput(output, RAP_CMD_REPLY_MAX - 1),
-        });
+        }));
         return;
       }
+      case "read_at":
+      case "write_at":
+      case "size":
+        try {
+          await this.#handleExtended(c, packet);
+        } catch (error) {
+          if (!(error instanceof ReplyError)) throw error;
+          writer.write(encodePacket({ type: "error", code: error.code, message: error.message }));
+        }
+        return;
       default:
         throw new DropConnection(`unexpected "${packet.type}" packet`);
     }
+  }
+
+  /** Answer a probe: the offer, and the extensions are on from the next packet. */
+  #negotiate(c: Connection, params: Record<string, string>): string {
+    if (this.#maxExtData === undefined) return "";
+    const asked = Number(params.maxdata);
+    const maxData = Number.isInteger(asked) && asked >= RAP_PACKET_MAX
+      ? Math.min(asked, this.#maxExtData)
+      : this.#maxExtData;
+    if (c.ext === undefined) {
+      c.reader.decoder.enableExtensions(maxData);
+      c.ext = maxData;
+      this.#log(`[rap] ${c.peer}: extensions on (maxdata ${maxData})`);
+    }
+    return formatOffer({ version: EXT_VERSION, maxData: c.ext, ops: [...EXT_OPS], params: {} });
+  }
+
+  async #handleExtended(
+    c: Connection,
+    packet: Extract<RapPacket, { type: "read_at" | "write_at" | "size" }>,
+  ): Promise<void> {
+    const writer = c.writer;
+    const desc = await this.#descriptor(c, packet.fd);
+    switch (packet.type) {
+      case "size": {
+        const size = await desc.size().catch((error) => {
+          throw new ReplyError(ioErrorCode(error), (error as Error).message);
+        });
+        writer.write(encodePacket({
+          type: "size_reply",
+          size: Number.isFinite(size) ? BigInt(size) : UT64_MAX,
+        }));
+        return;
+      }
+      case "write_at": {
+        this.#writable(c, desc);
+        const offset = this.#offset(packet.offset);
+        const written = packet.data.length === 0
+          ? 0
+          : await desc.write(offset, packet.data).catch((error) => {
+            throw new ReplyError(ioErrorCode(error), (error as Error).message);
+          });
+        writer.write(encodePacket({ type: "write_at_reply", result: written }));
+        return;
+      }
+      case "read_at":
+        return await this.#streamRead(c, desc, packet.offset, packet.length);
+    }
+  }
+
+  /**
+   * An extended READ: the first piece is read before the header goes out (so a failure
+   * can still be an error reply), later pieces stream from the plugin to the socket.
+   */
+  async #streamRead(c: Connection, desc: IoDescriptor, at: bigint, length: number) {
+    const max = c.ext!;
+    if (length > max) {
+      throw new ReplyError(ExtErrorCode.TOO_LONG, `READ of ${length} bytes is over maxdata ${max}`);
+    }
+    const writer = c.writer;
+    const piece = SERVER_BUFFERS.piece;
+    const offset = this.#offset(at);
+    const read = (offset: number, n: number) =>
+      desc.read(offset, n).catch((error) => {
+        throw new ReplyError(ioErrorCode(error), (error as Error).message);
+      });
+    const firstLength = Math.min(length, piece);
+    const first = firstLength === 0 ? new Uint8Array(0) : await read(offset, firstLength);
+    let total = first.length;
+    if (first.length === firstLength && length > piece) {
+      const size = await desc.size().catch(() => Infinity);
+      total = Math.max(first.length, Math.min(length, size - offset));
+    }
+    writer.write(readAtHeader(total));
+    writer.write(first.length > total ? first.subarray(0, total) : first);
+    let done = Math.min(first.length, total);
+    while (done < total) {
+      if (writer.queued > SERVER_BUFFERS.highWaterMark) await writer.ready();
+      const n = Math.min(piece, total - done);
+      let data: Uint8Array;
+      try {
+        data = await desc.read(offset + done, n);
+      } catch (error) {
+        this.#log(`[rap] ${c.peer}: read of ${desc.uri} failed: ${(error as Error).message}`);
+        data = new Uint8Array(0);
+      }
+      if (data.length > n) data = data.subarray(0, n);
+      if (data.length < n) {
+        // The header promised `total` bytes: pad what the plugin did not deliver.
+        const padded = new Uint8Array(n).fill(0xff);
+        padded.set(data);
+        data = padded;
+      }
+      writer.write(data);
+      done += n;
+    }
+  }
+
+  /** An extended WRITE too large to hold: its payload goes to the plugin piece by piece. */
+  async #streamWrite(c: Connection, header: PacketHeader): Promise<void> {
+    const { reader, writer } = c;
+    const head = reader.takeHeader(header);
+    const view = new DataView(head.buffer, head.byteOffset, head.length);
+    const fd = view.getInt32(1);
+    const at = view.getBigUint64(5);
+    let left = header.payloadSize;
+    let failure: ReplyError | undefined;
+    let desc: IoDescriptor | undefined;
+    let offset = 0;
+    try {
+      desc = await this.#descriptor(c, fd);
+      this.#writable(c, desc);
+      offset = this.#offset(at);
+    } catch (error) {
+      if (!(error instanceof ReplyError)) throw error;
+      failure = error;
+    }
+    let written = 0;
+    while (left > 0) {
+      const data = new Uint8Array(Math.min(SERVER_BUFFERS.piece, left));
+      await reader.readExactly(data);
+      left -= data.length;
+      if (failure !== undefined || desc === undefined) continue; // drain the payload
+      try {
+        written += await desc.write(offset + written, data);
+      } catch (error) {
+        failure = new ReplyError(
+          ioErrorCode(error),
+          `${(error as Error).message} (after ${written} bytes)`,
+        );
+      }
+    }
+    writer.write(
+      encodePacket(
+        failure
+          ? { type: "error", code: failure.code, message: failure.message }
+          : { type: "write_at_reply", result: written },
+      ),
+    );
   }
 
   /**
@@ -425,7 +759,7 @@ export class RapServer implements AsyncDisposable {
       try {
         this.#listener.close();
       } catch { /* already closed */ }
-      for (const conn of this.#connections) {
+      for (const conn of this.#connections.keys()) {
         try {
           conn.close();
         } catch { /* already closed */ }

@@ -1,6 +1,9 @@
 /**
  * `rap://HOST:PORT//ABS/PATH`, `rap://HOST:PORT/REL/PATH`, `rap://HOST:PORT` — a file on a
- * remote RAP server (radare2's or ours), through {@linkcode RapClient}.
+ * remote RAP server (radare2's or ours), through {@linkcode RapClient}. The client probes
+ * for the rap extensions (`docs/protocol.md`): with our server, reads and writes go in
+ * pieces of up to 1 MiB carrying the file's fd and offset; a radare2 server answers the
+ * probe with an empty string and is used with plain 4 KiB RAP requests.
  *
  * @example
  * ```ts
@@ -72,17 +75,20 @@ class RapDescriptor implements IoDescriptor {
   readonly plugin = "rap";
   readonly writable: boolean;
   readonly #client: RapClient;
+  /** The server fd, used with the extensions (plain RAP reaches only the current file). */
+  readonly #fd: number | undefined;
   #size: number | undefined;
 
-  constructor(uri: string, client: RapClient, writable: boolean) {
+  constructor(uri: string, client: RapClient, writable: boolean, fd: number | undefined) {
     this.uri = uri;
     this.#client = client;
     this.writable = writable;
+    this.#fd = client.extensions ? fd : undefined;
   }
 
   async size(): Promise<number> {
     if (this.#size === undefined) {
-      const size = await this.#client.size();
+      const size = await this.#client.size(this.#fd);
       this.#size = size === UT64_MAX ? Infinity : Number(size);
     }
     return this.#size;
@@ -90,14 +96,14 @@ class RapDescriptor implements IoDescriptor {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const n = Math.max(0, Math.min(length, (await this.size()) - offset));
-    return n === 0 ? new Uint8Array(0) : await this.#client.read(offset, n);
+    return n === 0 ? new Uint8Array(0) : await this.#client.read(offset, n, this.#fd);
   }
 
   async write(offset: number, data: Uint8Array): Promise<number> {
     if (!this.writable) {
       throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
     }
-    const n = await this.#client.write(offset, data);
+    const n = await this.#client.write(offset, data, this.#fd);
     this.#size = undefined;
     return n;
   }
@@ -151,14 +157,20 @@ const rap: IoPlugin = {
     }
     let client: RapClient;
     try {
-      client = await RapClient.connect({ hostname: target.hostname, port: target.port });
+      // The extension probe is a comment to radare2, which answers it with an empty string.
+      client = await RapClient.connect({
+        hostname: target.hostname,
+        port: target.port,
+        extensions: true,
+      });
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) throw error;
       throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error });
     }
+    let fd: number | undefined;
     if (target.file !== "") {
       try {
-        await client.open(target.file, Perm.R | Perm.X | (options.write ? Perm.W : 0));
+        fd = await client.open(target.file, Perm.R | Perm.X | (options.write ? Perm.W : 0));
       } catch (error) {
         await client.close();
         throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
@@ -166,7 +178,7 @@ const rap: IoPlugin = {
         });
       }
     }
-    return new RapDescriptor(uri, client, options.write ?? false);
+    return new RapDescriptor(uri, client, options.write ?? false, fd);
   },
 };
 

@@ -136,3 +136,142 @@ export const Perm = { R: 4, W: 2, X: 1 } as const;
  * ```
  */
 export const UT64_MAX = 0xffffffffffffffffn;
+
+/**
+ * Opcodes of the rap extensions (see `docs/protocol.md`). radare2 drops the connection on
+ * each of them, so a client sends them only after the server accepted the extension probe
+ * ({@linkcode EXT_PROBE}). Replies set {@linkcode REPLY_FLAG}, as for plain packets; any
+ * extended request may instead be answered with {@linkcode EXT_ERROR}.
+ *
+ * @example
+ * ```ts
+ * import { ExtOpcode, REPLY_FLAG } from "@rap/cli/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(ExtOpcode.READ_AT | REPLY_FLAG, 0x91);
+ * ```
+ */
+export const ExtOpcode = {
+  READ_AT: 0x11,
+  WRITE_AT: 0x12,
+  SIZE: 0x13,
+} as const;
+
+/**
+ * The opcode of an extended error reply (`ff | code:be32 | len:be32 | message[len]`).
+ *
+ * @example
+ * ```ts
+ * import { EXT_ERROR } from "@rap/cli/protocol";
+ * console.assert(EXT_ERROR === 0xff);
+ * ```
+ */
+export const EXT_ERROR = 0xff;
+
+/**
+ * The fd that addresses the session's current file in extended requests (be32 `ffffffff`).
+ *
+ * @example
+ * ```ts
+ * import { CURRENT_FD } from "@rap/cli/protocol";
+ * console.assert(CURRENT_FD === -1);
+ * ```
+ */
+export const CURRENT_FD: number = -1;
+
+/**
+ * Codes carried by an extended error reply.
+ *
+ * @example
+ * ```ts
+ * import { ExtErrorCode } from "@rap/cli/protocol";
+ * console.assert(ExtErrorCode.BAD_FD === 3);
+ * ```
+ */
+export const ExtErrorCode = {
+  /** The request is malformed (e.g. an offset past 2^53). */
+  BAD_REQUEST: 1,
+  /** A length is over the negotiated `maxdata`. */
+  TOO_LONG: 2,
+  /** No open file has that fd. */
+  BAD_FD: 3,
+  /** OPEN failed (the connection stays open, unlike plain RAP). */
+  OPEN_FAILED: 4,
+  /** Write to a file or server that is read-only. */
+  READ_ONLY: 5,
+  /** The IO plugin failed. */
+  IO_ERROR: 6,
+  /** The server's Deno permissions refuse it. */
+  NOT_PERMITTED: 7,
+  /** Reserved: the server wants a token in the probe first. */
+  AUTH_REQUIRED: 8,
+} as const;
+
+/**
+ * An extended error code value.
+ *
+ * @example
+ * ```ts
+ * import { ExtErrorCode, type ExtErrorCodeValue } from "@rap/cli/protocol";
+ * const code: ExtErrorCodeValue = ExtErrorCode.IO_ERROR;
+ * console.assert(code === 6);
+ * ```
+ */
+export type ExtErrorCodeValue = typeof ExtErrorCode[keyof typeof ExtErrorCode];
+
+/**
+ * The text a client sends in a CMD to ask for the extensions. radare2 treats a command
+ * starting with `#` as a comment and answers an empty string, so a radare2 server simply
+ * stays plain.
+ *
+ * @example
+ * ```ts
+ * import { EXT_PROBE } from "@rap/cli/protocol";
+ * console.assert(EXT_PROBE.startsWith("#"));
+ * ```
+ */
+export const EXT_PROBE = "#rap-ext?";
+
+/**
+ * The first word of a server's positive answer to {@linkcode EXT_PROBE}.
+ *
+ * @example
+ * ```ts
+ * import { EXT_OFFER } from "@rap/cli/protocol";
+ * console.assert(EXT_OFFER === "#rap-ext");
+ * ```
+ */
+export const EXT_OFFER = "#rap-ext";
+
+/**
+ * The version of the extension set described in `docs/protocol.md`.
+ *
+ * @example
+ * ```ts
+ * import { EXT_VERSION } from "@rap/cli/protocol";
+ * console.assert(EXT_VERSION === 1);
+ * ```
+ */
+export const EXT_VERSION = 1;
+
+/**
+ * The largest extended READ/WRITE payload our server offers by default (8 MiB).
+ *
+ * @example
+ * ```ts
+ * import { EXT_MAX_DATA } from "@rap/cli/protocol";
+ * console.assert(EXT_MAX_DATA === 8 * 1024 * 1024);
+ * ```
+ */
+export const EXT_MAX_DATA = 8 * 1024 * 1024;
+
+/**
+ * The largest `maxdata` a peer may announce (256 MiB); larger values are capped to it.
+ *
+ * @example
+ * ```ts
+ * import { EXT_MAX_DATA_LIMIT } from "@rap/cli/protocol";
+ * console.assert(EXT_MAX_DATA_LIMIT === 1 << 28);
+ * ```
+ */
+export const EXT_MAX_DATA_LIMIT = 1 << 28;

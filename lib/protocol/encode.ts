@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Opcode, REPLY_FLAG } from "./constants.ts";
+import { EXT_ERROR, ExtOpcode, Opcode, REPLY_FLAG } from "./constants.ts";
 import type { RapPacket } from "./packets.ts";
 
 const utf8 = new TextEncoder();
@@ -59,10 +59,77 @@ export function encodeReadReplyHeader(length: number): Uint8Array {
 }
 
 /**
+ * The packets whose payload is raw bytes (`data`), which a writer can send uncopied.
+ *
+ * @example
+ * ```ts
+ * import type { DataPacket } from "@rap/cli/protocol";
+ * const packet: DataPacket = { type: "read_reply", data: new Uint8Array(4) };
+ * console.assert(packet.data.length === 4);
+ * ```
+ */
+export type DataPacket = Extract<RapPacket, { data: Uint8Array }>;
+
+/**
+ * Encode the header of a packet that carries raw bytes (READ and extended READ replies,
+ * WRITE and extended WRITE requests): everything but `data`, which the caller sends right
+ * after it, so large payloads go to the socket without being copied.
+ *
+ * @param packet The packet.
+ * @returns The header bytes; the header followed by `packet.data` is `encodePacket(packet)`.
+ *
+ * @example
+ * ```ts
+ * import { encodePacket, encodePacketHeader } from "@rap/cli/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const packet = { type: "write_at", fd: 3, offset: 16n, data: new Uint8Array([1, 2]) } as const;
+ * const header = encodePacketHeader(packet);
+ * assert.equal(header.length, 17);
+ * assert.deepEqual([...header, ...packet.data], [...encodePacket(packet)]);
+ * ```
+ */
+export function encodePacketHeader(packet: DataPacket): Uint8Array {
+  const length = packet.data.length;
+  switch (packet.type) {
+    case "read_reply":
+    case "write":
+    case "read_at_reply": {
+      const op = packet.type === "read_reply"
+        ? Opcode.READ | REPLY_FLAG
+        : packet.type === "write"
+        ? Opcode.WRITE
+        : ExtOpcode.READ_AT | REPLY_FLAG;
+      const [bytes, view] = header(5, op);
+      view.setUint32(1, length);
+      return bytes;
+    }
+    case "write_at":
+      return atHeader(ExtOpcode.WRITE_AT, packet.fd, packet.offset, length);
+  }
+}
+
+function atHeader(op: number, fd: number, offset: bigint, length: number): Uint8Array {
+  const [bytes, view] = header(17, op);
+  view.setInt32(1, fd | 0);
+  view.setBigUint64(5, BigInt.asUintN(64, offset));
+  view.setUint32(13, length);
+  return bytes;
+}
+
+function withHeader(head: Uint8Array, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(head.length + payload.length);
+  bytes.set(head);
+  bytes.set(payload, head.length);
+  return bytes;
+}
+
+/**
  * Encode one RAP packet into its exact wire bytes.
  *
  * Text (OPEN names, CMD text and output) is UTF-8 with the trailing NUL added and counted
- * in the length, as radare2 does; a `null` CMD text encodes as length 0.
+ * in the length, as radare2 does; a `null` CMD text encodes as length 0. Extended packets
+ * (`read_at`, `write_at`, `size` and their replies, `error`) follow `docs/protocol.md`.
  *
  * @param packet The packet to encode.
  * @returns The wire bytes.
@@ -124,5 +191,28 @@ export function encodePacket(packet: RapPacket): Uint8Array {
       return withLength(Opcode.CMD, nulTerminated(packet.command));
     case "cmd_reply":
       return withLength(Opcode.CMD | REPLY_FLAG, nulTerminated(packet.output));
+    case "read_at":
+      return atHeader(ExtOpcode.READ_AT, packet.fd, packet.offset, packet.length);
+    case "read_at_reply":
+      return withLength(ExtOpcode.READ_AT | REPLY_FLAG, packet.data);
+    case "write_at":
+      return withHeader(encodePacketHeader(packet), packet.data);
+    case "write_at_reply":
+      return be32(ExtOpcode.WRITE_AT | REPLY_FLAG, packet.result);
+    case "size":
+      return be32(ExtOpcode.SIZE, packet.fd);
+    case "size_reply": {
+      const [bytes, view] = header(9, ExtOpcode.SIZE | REPLY_FLAG);
+      view.setBigUint64(1, BigInt.asUintN(64, packet.size));
+      return bytes;
+    }
+    case "error": {
+      const message = utf8.encode(packet.message);
+      const [bytes, view] = header(9 + message.length, EXT_ERROR);
+      view.setUint32(1, packet.code >>> 0);
+      view.setUint32(5, message.length);
+      bytes.set(message, 9);
+      return bytes;
+    }
   }
 }

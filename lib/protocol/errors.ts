@@ -151,3 +151,35 @@ export class RapConnectionError extends Error {
     this.name = "RapConnectionError";
   }
 }
+
+/**
+ * The peer answered a request with an extended error reply (`ff | code | message`): the
+ * request failed, the connection is still usable.
+ *
+ * @example
+ * ```ts
+ * import { ExtErrorCode, RapRemoteError } from "@rap/cli/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new RapRemoteError(ExtErrorCode.BAD_FD, "No open file with fd 9");
+ * assert.equal(err.code, 3);
+ * assert.match(err.message, /fd 9/);
+ * ```
+ */
+export class RapRemoteError extends Error {
+  /** The error code (one of `ExtErrorCode`). */
+  readonly code: number;
+
+  /**
+   * Create it.
+   *
+   * @param code The code from the error reply.
+   * @param message The message from the error reply.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(code: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RapRemoteError";
+    this.code = code;
+  }
+}

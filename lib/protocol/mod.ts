@@ -19,3 +19,4 @@ export * from "./errors.ts";
 export * from "./packets.ts";
 export * from "./encode.ts";
 export * from "./decode.ts";
+export * from "./extensions.ts";

@@ -115,6 +115,84 @@ export interface CmdReply {
 }
 
 /**
+ * Extended READ (`11 | fd:be32 | offset:be64 | len:be32`): read at an offset of an fd
+ * without a SEEK. Only after the extension probe succeeded.
+ */
+export interface ReadAtRequest {
+  /** Discriminant. */
+  type: "read_at";
+  /** The fd to read (-1 = the current file). */
+  fd: number;
+  /** The offset (unsigned 64 bit). */
+  offset: bigint;
+  /** Requested length (at most the negotiated `maxdata`). */
+  length: number;
+}
+
+/**
+ * Extended READ reply (`91 | len:be32 | data[len]`). Shorter than requested only at the end
+ * of the file's data; nothing is padded.
+ */
+export interface ReadAtReply {
+  /** Discriminant. */
+  type: "read_at_reply";
+  /** The bytes read. */
+  data: Uint8Array;
+}
+
+/**
+ * Extended WRITE (`12 | fd:be32 | offset:be64 | len:be32 | data[len]`): write at an offset
+ * of an fd without a SEEK.
+ */
+export interface WriteAtRequest {
+  /** Discriminant. */
+  type: "write_at";
+  /** The fd to write (-1 = the current file). */
+  fd: number;
+  /** The offset (unsigned 64 bit). */
+  offset: bigint;
+  /** The bytes to write. */
+  data: Uint8Array;
+}
+
+/** Extended WRITE reply (`92 | written:be32`): the byte count written. */
+export interface WriteAtReply {
+  /** Discriminant. */
+  type: "write_at_reply";
+  /** Bytes written. */
+  result: number;
+}
+
+/** Extended SIZE (`13 | fd:be32`): the size of an fd. */
+export interface SizeRequest {
+  /** Discriminant. */
+  type: "size";
+  /** The fd (-1 = the current file). */
+  fd: number;
+}
+
+/** Extended SIZE reply (`93 | size:be64`); `UT64_MAX` when unbounded. */
+export interface SizeReply {
+  /** Discriminant. */
+  type: "size_reply";
+  /** The size (unsigned 64 bit). */
+  size: bigint;
+}
+
+/**
+ * Extended error reply (`ff | code:be32 | len:be32 | message[len]`, UTF-8, no NUL): answers
+ * any request, in its place, once the extensions are on; the connection stays usable.
+ */
+export interface ErrorReply {
+  /** Discriminant. */
+  type: "error";
+  /** One of `ExtErrorCode`. */
+  code: number;
+  /** What went wrong, for people. */
+  message: string;
+}
+
+/**
  * Any RAP packet.
  *
  * @example
@@ -136,7 +214,14 @@ export type RapPacket =
   | CloseRequest
   | CloseReply
   | CmdRequest
-  | CmdReply;
+  | CmdReply
+  | ReadAtRequest
+  | ReadAtReply
+  | WriteAtRequest
+  | WriteAtReply
+  | SizeRequest
+  | SizeReply
+  | ErrorReply;
 
 /**
  * A packet a client sends (including the CMD reply it sends to a reverse CMD).
@@ -155,7 +240,10 @@ export type RapRequest =
   | SeekRequest
   | CloseRequest
   | CmdRequest
-  | CmdReply;
+  | CmdReply
+  | ReadAtRequest
+  | WriteAtRequest
+  | SizeRequest;
 
 /**
  * A packet a server sends (including a reverse CMD).
@@ -174,4 +262,8 @@ export type RapReply =
   | SeekReply
   | CloseReply
   | CmdReply
-  | CmdRequest;
+  | CmdRequest
+  | ReadAtReply
+  | WriteAtReply
+  | SizeReply
+  | ErrorReply;
