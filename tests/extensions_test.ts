@@ -404,3 +404,31 @@ Deno.test("a typed error tells a closed connection from an error reply", async (
   await client.close();
   assert.ok(!(new RapRemoteError(1, "x") instanceof RapProtocolError));
 });
+
+Deno.test("the worked example of docs/protocol.md is what the server sends, byte for byte", async () => {
+  const doc = await Deno.readTextFile(new URL("../docs/protocol.md", import.meta.url));
+  const example = doc.slice(doc.indexOf("## Worked example"));
+  const block = example.slice(example.indexOf("```\n") + 4, example.indexOf("\n```", 20));
+  const wire = (direction: string) => {
+    const out: number[] = [];
+    for (const line of block.split("\n").filter((l) => l.startsWith(direction))) {
+      for (
+        const token of line.slice(3).split(";")[0].matchAll(
+          /"((?:[^"\\]|\\.)*)"|\b([0-9a-f]{2})\b/g,
+        )
+      ) {
+        if (token[2] !== undefined) out.push(parseInt(token[2], 16));
+        else {
+          const text = token[1].replace(/\\n/g, "\n").replace(/\\0/g, "\0");
+          out.push(...new TextEncoder().encode(text));
+        }
+      }
+    }
+    return new Uint8Array(out);
+  };
+  const request = wire(">>");
+  const expected = wire("<<");
+  await using test = startTestServer();
+  const { reply } = await rawExchange(test.port, request, expected.length);
+  assert.equal(hex(reply), hex(expected));
+});
