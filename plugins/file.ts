@@ -17,10 +17,10 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import { checkPermissions } from "../lib/io/permissions.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
+import { checkPermissions, resolveRealPath } from "../lib/io/permissions.ts";
 
 function pathOf(uri: string): string {
   const parts = splitUri(uri);
@@ -202,7 +202,7 @@ export async function openLocalFile(
     // Deno checks --allow-read=DIR on the path as written, but the OS follows symbolic
     // links: a link inside DIR to a file outside would escape the scope. Check the
     // permissions again on where the path really leads, and open that.
-    const real = await realTarget(path);
+    const real = await resolveRealPath(path);
     if (real !== path) {
       await checkPermissions(
         uri,
@@ -222,29 +222,6 @@ export async function openLocalFile(
     return new FileDescriptor(uri, handle, write, plugin);
   } catch (error) {
     throw openFailure(uri, error, path);
-  }
-}
-
-/**
- * Where `path` leads once every symbolic link is resolved; for a missing file (about to be
- * created), its directory resolved plus its name. Unchanged when nothing resolves.
- */
-async function realTarget(path: string): Promise<string> {
-  try {
-    return await Deno.realPath(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  const dir = cut < 0 ? "." : cut === 0 ? path.slice(0, 1) : path.slice(0, cut);
-  try {
-    const real = await Deno.realPath(dir);
-    return real.endsWith("/") || real.endsWith("\\")
-      ? real + path.slice(cut + 1)
-      : `${real}/${path.slice(cut + 1)}`;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return path;
-    throw error;
   }
 }
 

@@ -195,13 +195,11 @@ Deno.test("a symlink inside DIR to a file outside is refused for file://, mmap:/
   }
 });
 
-// Known gap, reported: these plugins read the path with Deno.readFile, which follows a
-// symbolic link inside DIR to its target outside DIR without a permission check on the
-// target. The fix is a real-path check in the registry's preflight (see the report).
+// Deno follows a symbolic link inside DIR to its target outside DIR without a permission
+// check on the target; the registry's preflight checks the real path of every declared path.
 Deno.test({
   name:
     "a symlink inside DIR to a file outside is refused by every path plugin (gzip, slurp, hexfile, ihex, srec, bfdbg)",
-  ignore: true,
   fn: async () => {
     await using scope = await scopedServer();
     const names = [

@@ -28,11 +28,60 @@ export async function checkPermissions(
   permissions: readonly Deno.PermissionDescriptor[],
 ): Promise<void> {
   for (const permission of permissions) {
-    let status = await Deno.permissions.query(permission);
-    if (status.state === "prompt" && Deno.stdin.isTerminal()) {
-      status = await Deno.permissions.request(permission);
+    await checkOne(uri, permission);
+    // Deno grants a path inside an allowed directory and then follows symbolic links out
+    // of it: check where a path really leads as well.
+    if ((permission.name === "read" || permission.name === "write") && permission.path) {
+      const path = permission.path.toString();
+      const real = await resolveRealPath(path).catch(() => path);
+      if (real !== path) await checkOne(uri, { name: permission.name, path: real });
     }
-    if (status.state !== "granted") throw new PermissionDeniedError(uri, permission);
+  }
+}
+
+async function checkOne(uri: string, permission: Deno.PermissionDescriptor): Promise<void> {
+  let status = await Deno.permissions.query(permission);
+  if (status.state === "prompt" && Deno.stdin.isTerminal()) {
+    status = await Deno.permissions.request(permission);
+  }
+  if (status.state !== "granted") throw new PermissionDeniedError(uri, permission);
+}
+
+/**
+ * Where `path` leads once every symbolic link is resolved; for a missing file (about to be
+ * created), its directory resolved plus its name; unchanged when nothing resolves.
+ *
+ * @param path A file path.
+ * @returns The resolved path.
+ *
+ * @example
+ * ```ts
+ * import { resolveRealPath } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * await Deno.symlink("/etc/hostname", `${dir}/link`);
+ * assert.equal(await resolveRealPath(`${dir}/link`), await Deno.realPath("/etc/hostname"));
+ * assert.equal(await resolveRealPath(`${dir}/new-file`), `${dir}/new-file`);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function resolveRealPath(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const dir = cut < 0 ? "." : cut === 0 ? path.slice(0, 1) : path.slice(0, cut);
+  try {
+    const real = await Deno.realPath(dir);
+    return real.endsWith("/") || real.endsWith("\\")
+      ? real + path.slice(cut + 1)
+      : `${real}/${path.slice(cut + 1)}`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return path;
+    throw error;
   }
 }
 
