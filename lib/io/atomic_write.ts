@@ -138,6 +138,23 @@ async function save(path: string, data: Uint8Array, sync: boolean): Promise<void
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
+  if (sync) await syncDirectory(path);
+}
+
+/**
+ * Flush the directory entry of a rename to disk, so the new name survives a power loss.
+ * Best effort: it needs read access to the directory, which narrow permission flags that
+ * name only the file may not give.
+ */
+async function syncDirectory(path: string): Promise<void> {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  try {
+    using handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch {
+    // Not permitted or not supported here: the rename is still atomic.
+  }
 }
 
 async function createExclusive(temp: string, mode: number | null): Promise<Deno.FsFile> {
