@@ -233,69 +233,86 @@ async function nbdBaseline(
   return rows;
 }
 
+/** What one many-clients run measured. */
+interface ManyResult {
+  row: Row;
+  /** Server RSS samples (bytes) during the measured part, every 100 ms. */
+  rss: number[];
+  /** RSS after the warm-up, before the measured part. */
+  rssStart: number;
+  readBytes: number;
+}
+
+/**
+ * `count` clients, each with its own connection and one random 4 KiB read in flight,
+ * for a two-second warm-up and then `seconds`, sampling the server's RSS.
+ */
 async function manyClients(
   port: number,
   serverPid: number,
-  file: string,
-  size: number,
+  source: { name: string; uri: string; size: number; expect: (offset: number) => number },
   count: number,
   seconds: number,
-  data: Uint8Array,
-): Promise<{ row: Row; rss: number[]; readBytes: number }> {
+): Promise<ManyResult> {
   const clients = await Promise.all(
     Array.from({ length: count }, async () => {
       const client = await RapClient.connect({ hostname: "127.0.0.1", port, extensions: true });
-      await client.open(file, Perm.R);
+      await client.open(source.uri, Perm.R);
       return client;
     }),
   );
   try {
-    const rss: number[] = [];
-    const before = await rssBytes(serverPid);
-    if (before !== undefined) rss.push(before);
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        await new Promise((r) => setTimeout(r, 100));
-        const value = await rssBytes(serverPid);
-        if (value !== undefined) rss.push(value);
-      }
-    })();
     const samples = new Samples();
-    const end = performance.now() + seconds * 1000;
-    const start = performance.now();
     let ops = 0;
-    await Promise.all(clients.map(async (client, i) => {
+    let measuring = false;
+    let stop = false;
+    const load = Promise.all(clients.map(async (client, i) => {
       const next = random(1000 + i);
       const into = new Uint8Array(BLOCK);
-      while (performance.now() < end) {
-        const offset = Math.floor(next() * (size - BLOCK));
+      while (!stop) {
+        const offset = Math.floor(next() * (source.size - BLOCK));
         const t0 = performance.now();
         await client.readInto(offset, into);
-        samples.add(performance.now() - t0);
-        ops++;
-        if (into[0] !== data[offset] || into[BLOCK - 1] !== data[offset + BLOCK - 1]) {
-          check(false, "many-clients read");
+        if (measuring) {
+          samples.add(performance.now() - t0);
+          ops++;
+        }
+        if (
+          into[0] !== source.expect(offset) || into[BLOCK - 1] !== source.expect(offset + BLOCK - 1)
+        ) {
+          check(false, `${count}-client read`);
         }
       }
     }));
+    await new Promise((r) => setTimeout(r, 2000)); // warm-up
+    const rssStart = (await rssBytes(serverPid)) ?? 0;
+    measuring = true;
+    const start = performance.now();
+    const rss: number[] = [];
+    while (performance.now() - start < seconds * 1000) {
+      await new Promise((r) => setTimeout(r, 100));
+      const value = await rssBytes(serverPid);
+      if (value !== undefined) rss.push(value);
+    }
+    measuring = false;
     const ms = performance.now() - start;
-    sampling = false;
-    await sampler;
+    stop = true;
+    await load;
     const q = (f: number) => rss[Math.min(rss.length - 1, Math.floor(f * (rss.length - 1)))];
     const mib = (b: number) => (b / 2 ** 20).toFixed(0);
     return {
       row: {
-        name: `${count} clients, random 4 KiB reads (extended), 1 in flight each`,
+        name: `${count} clients (${source.name}), random 4 KiB reads (extended), 1 in flight each`,
         amount: `${ops} ops`,
         ops: ops / (ms / 1000),
         p50: samples.percentile(50),
         p99: samples.percentile(99),
-        note: `server RSS MiB at 0/25/50/75/100%: ${
-          [0, 0.25, 0.5, 0.75, 1].map(q).map(mib).join("/")
+        note: `server RSS MiB: ${mib(rssStart)} after warm-up, then at 25/50/75/100%: ${
+          [0.25, 0.5, 0.75, 1].map(q).map(mib).join("/")
         }, max ${mib(Math.max(...rss))}`,
       },
       rss,
+      rssStart,
       readBytes: ops * BLOCK,
     };
   } finally {
@@ -512,9 +529,34 @@ async function main(args: string[]): Promise<number> {
       rows.push(...await nbdBaseline(file, size, runs, pin));
     }
 
-    console.error(`[bench] ${clientCount} clients`);
-    const many = await manyClients(port, server.pid, file, size, clientCount, seconds * 2, data);
-    rows.push(many.row);
+    console.error(`[bench] ${clientCount} clients, file`);
+    const fromFile = await manyClients(
+      port,
+      server.pid,
+      {
+        name: `a ${formatBytes(size)} file`,
+        uri: file,
+        size,
+        expect: (offset) => data[offset],
+      },
+      clientCount,
+      seconds * 2,
+    );
+    rows.push(fromFile.row);
+    console.error(`[bench] ${clientCount} clients, malloc://`);
+    const fromMemory = await manyClients(
+      port,
+      server.pid,
+      {
+        name: "malloc://1M each",
+        uri: "malloc://1M",
+        size: 1 << 20,
+        expect: () => 0,
+      },
+      clientCount,
+      seconds * 2,
+    );
+    rows.push(fromMemory.row);
 
     const fmt = (v: number | undefined, digits: number) =>
       v === undefined || Number.isNaN(v) ? "" : v.toFixed(digits);
@@ -540,10 +582,6 @@ async function main(args: string[]): Promise<number> {
     const extended = find("sequential read, extended")!;
     const nbd1 = find("nbdkit memory + nbdcopy, 1");
     const nbd4 = find("nbdkit memory + nbdcopy, 4");
-    const rss = many.rss;
-    const half = Math.floor(rss.length / 2);
-    const firstHalf = Math.max(...rss.slice(0, Math.max(1, half)));
-    const secondHalf = Math.max(...rss.slice(half));
     const mark = (ok: boolean) => ok ? "yes" : "NO";
     console.log("");
     console.log("Targets:");
@@ -564,14 +602,22 @@ async function main(args: string[]): Promise<number> {
         }× four connections (≥ 1: ${mark(extended >= nbd1)} / ${mark(extended >= nbd4)})`,
       );
     }
-    console.log(
-      `- server RSS over the ${clientCount}-client run (${formatBytes(many.readBytes)} read): ` +
-        `max ${formatBytes(firstHalf)} in the first half, ${
-          formatBytes(secondHalf)
-        } in the second ` +
-        `(flat: ${mark(secondHalf <= firstHalf * 1.1 + 8 * 2 ** 20)})`,
-    );
-    if (values.json) console.log(JSON.stringify({ size, pin, rows, rss }, null, 2));
+    for (const [what, many] of [["file", fromFile], ["malloc://", fromMemory]] as const) {
+      const half = Math.floor(many.rss.length / 2);
+      const first = Math.max(...many.rss.slice(0, Math.max(1, half)));
+      const second = Math.max(...many.rss.slice(half));
+      // Flat: no growth from the first half of the measured run to the second.
+      const flat = second <= first * 1.05 + 8 * 2 ** 20;
+      console.log(
+        `- server RSS, ${clientCount} clients (${what}), ${formatBytes(many.readBytes)} read: ` +
+          `${formatBytes(many.rssStart)} after warm-up; max ${formatBytes(first)} in the first ` +
+          `half, ${formatBytes(second)} in the second (flat: ${mark(flat)})`,
+      );
+    }
+    if (values.json) {
+      const rss = { file: fromFile.rss, malloc: fromMemory.rss };
+      console.log(JSON.stringify({ size, pin, rows, rss }, null, 2));
+    }
     return 0;
   } finally {
     for (const child of children.reverse()) await child.stop();

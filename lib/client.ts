@@ -11,12 +11,15 @@ import { PacketReader, type PayloadTarget } from "./packet_reader.ts";
 import {
   CURRENT_FD,
   EXT_VERSION,
+  ExtOpcode,
+  Opcode,
   Perm,
   RAP_CMD_MAX,
   RAP_PACKET_MAX,
   Whence,
 } from "./protocol/constants.ts";
-import { encodePacket, encodePacketHeader } from "./protocol/encode.ts";
+import { putU32, putU64 } from "./protocol/_bytes.ts";
+import { encodePacket } from "./protocol/encode.ts";
 import { RapConnectionError, RapProtocolError, RapRemoteError } from "./protocol/errors.ts";
 import { type ExtensionOffer, formatProbe, parseOffer } from "./protocol/extensions.ts";
 import type { RapPacket, RapReply, RapRequest } from "./protocol/packets.ts";
@@ -203,7 +206,8 @@ export class RapClient implements AsyncDisposable {
   #ext: RapExtensions | undefined;
   #failure: Error | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #lastProgress = 0;
+  /** Replies received so far: the reply timer looks for progress without reading a clock. */
+  #progress = 0;
   #cmdGate: Promise<void> | undefined;
   #drained: PromiseWithResolvers<void> | undefined;
   #currentFd: number | undefined;
@@ -328,7 +332,7 @@ export class RapClient implements AsyncDisposable {
     if (!head) {
       throw new RapProtocolError(`unexpected "${packet.type}" packet with no request waiting`);
     }
-    this.#lastProgress = performance.now();
+    this.#progress++;
     if (packet.type === "error") {
       head.reject(new RapRemoteError(packet.code, packet.message));
     } else if (packet.type !== head.expect) {
@@ -342,15 +346,22 @@ export class RapClient implements AsyncDisposable {
     if (this.#pending.length === 0) this.#drained?.resolve();
   }
 
+  /**
+   * While requests wait, check four times per timeout that replies keep coming; four
+   * checks in a row without one give up the connection.
+   */
   #armTimer(): void {
     const timeout = this.#options.timeout ?? 30_000;
     if (timeout <= 0 || this.#timer !== undefined || this.#failure) return;
-    this.#lastProgress = performance.now();
+    let seen = this.#progress;
+    let idleChecks = 0;
     const check = () => {
       this.#timer = undefined;
       if (this.#pending.length === 0 || this.#failure) return;
-      const idle = performance.now() - this.#lastProgress;
-      if (idle >= timeout) {
+      if (this.#progress !== seen) {
+        seen = this.#progress;
+        idleChecks = 0;
+      } else if (++idleChecks >= 4) {
         this.#fail(
           new RapConnectionError(
             `No reply from ${this.peer} within ${timeout} ms; connection closed`,
@@ -358,9 +369,9 @@ export class RapClient implements AsyncDisposable {
         );
         return;
       }
-      this.#timer = setTimeout(check, timeout - idle + 1);
+      this.#timer = setTimeout(check, timeout / 4);
     };
-    this.#timer = setTimeout(check, timeout);
+    this.#timer = setTimeout(check, timeout / 4);
   }
 
   #fail(error: Error): void {
@@ -374,16 +385,43 @@ export class RapClient implements AsyncDisposable {
     } catch { /* already closed */ }
   }
 
-  /** Queue one request's bytes; the promise settles with its reply. */
-  #send(expect: ReplyType, bytes: Uint8Array, payload?: Uint8Array, into?: Uint8Array) {
+  /**
+   * Register a request about to be written; the promise settles with its reply. The
+   * caller writes the request's bytes right after (nothing else in between).
+   */
+  #expect(expect: ReplyType, into?: Uint8Array): Promise<RapReply> {
     if (this.#failure) return Promise.reject(this.#failure);
     const reply = new Promise<RapReply>((resolve, reject) => {
       this.#pending.push({ expect, resolve, reject, into });
     });
     if (this.#timer === undefined) this.#armTimer();
-    this.#writer.write(bytes);
-    if (payload !== undefined) this.#writer.write(payload);
     return reply;
+  }
+
+  /** Queue one request's bytes; the promise settles with its reply. */
+  #send(expect: ReplyType, bytes: Uint8Array): Promise<RapReply> {
+    const reply = this.#expect(expect);
+    if (!this.#failure) this.#writer.write(bytes);
+    return reply;
+  }
+
+  /** Queue SEEK(SET) and a READ or WRITE header, encoded in place (15 bytes). */
+  #seekAnd(op: number, offset: bigint, length: number): void {
+    const b = this.#writer.reserve(15);
+    b[0] = Opcode.SEEK;
+    b[1] = Whence.SET;
+    putU64(b, 2, offset);
+    b[10] = op;
+    putU32(b, 11, length);
+  }
+
+  /** Queue an extended READ_AT or WRITE_AT header, encoded in place (17 bytes). */
+  #atHeader(op: number, fd: number, offset: bigint, length: number): void {
+    const b = this.#writer.reserve(17);
+    b[0] = op;
+    putU32(b, 1, fd);
+    putU64(b, 5, offset);
+    putU32(b, 13, length);
   }
 
   /** Wait until no CMD is running, so pipelined requests never follow a CMD on the wire. */
@@ -565,24 +603,20 @@ export class RapClient implements AsyncDisposable {
       const piece = into.subarray(at, at + n);
       let reply: Promise<RapReply>;
       if (ext) {
-        const request = {
-          type: "read_at",
-          fd: target,
-          offset: base + BigInt(at),
-          length: n,
-        } as const;
-        reply = this.#send("read_at_reply", encodePacket(request), undefined, piece);
-      } else {
-        const seek = { type: "seek", whence: Whence.SET, offset: base + BigInt(at) } as const;
-        const seeked = this.#send("seek_reply", encodePacket(seek));
-        if (window === 1) await seeked; // lock-step: one request in flight
-        else seeked.catch(() => {}); // its failure is reported by the READ
-        reply = this.#send(
-          "read_reply",
-          encodePacket({ type: "read", length: n }),
-          undefined,
-          piece,
+        reply = this.#expect("read_at_reply", piece);
+        if (!this.#failure) this.#atHeader(ExtOpcode.READ_AT, target, base + BigInt(at), n);
+      } else if (window === 1) {
+        // Lock-step, as radare2: one request in flight.
+        await this.#send(
+          "seek_reply",
+          encodePacket({ type: "seek", whence: Whence.SET, offset: base + BigInt(at) }),
         );
+        reply = this.#expect("read_reply", piece);
+        if (!this.#failure) this.#writer.write(encodePacket({ type: "read", length: n }));
+      } else {
+        this.#expect("seek_reply").catch(() => {}); // its failure is reported by the READ
+        reply = this.#expect("read_reply", piece);
+        if (!this.#failure) this.#seekAnd(Opcode.READ, base + BigInt(at), n);
       }
       inflight.push(handled(reply.then((r) => {
         const data = (r as Extract<RapReply, { data: Uint8Array }>).data;
@@ -636,20 +670,25 @@ export class RapClient implements AsyncDisposable {
       const piece = data.subarray(at, at + n);
       let reply: Promise<RapReply>;
       if (ext) {
-        const request = {
-          type: "write_at",
-          fd: target,
-          offset: base + BigInt(at),
-          data: piece,
-        } as const;
-        reply = this.#send("write_at_reply", encodePacketHeader(request), piece);
+        reply = this.#expect("write_at_reply");
+        if (!this.#failure) {
+          this.#atHeader(ExtOpcode.WRITE_AT, target, base + BigInt(at), n);
+          this.#writer.write(piece);
+        }
+      } else if (window === 1) {
+        await this.#send(
+          "seek_reply",
+          encodePacket({ type: "seek", whence: Whence.SET, offset: base + BigInt(at) }),
+        );
+        reply = this.#expect("write_reply");
+        if (!this.#failure) this.#writer.write(encodePacket({ type: "write", data: piece }));
       } else {
-        const seek = { type: "seek", whence: Whence.SET, offset: base + BigInt(at) } as const;
-        const seeked = this.#send("seek_reply", encodePacket(seek));
-        if (window === 1) await seeked; // lock-step: one request in flight
-        else seeked.catch(() => {}); // its failure is reported by the WRITE
-        const request = { type: "write", data: piece } as const;
-        reply = this.#send("write_reply", encodePacketHeader(request), piece);
+        this.#expect("seek_reply").catch(() => {}); // its failure is reported by the WRITE
+        reply = this.#expect("write_reply");
+        if (!this.#failure) {
+          this.#seekAnd(Opcode.WRITE, base + BigInt(at), n);
+          this.#writer.write(piece);
+        }
       }
       const pos = at;
       inflight.push(handled(

@@ -73,7 +73,10 @@ const DATA_OPCODES = new Set([0x82, 0x03, 0x91, 0x12]);
 export class PacketReader {
   readonly #source: ByteSource;
   readonly #decoder: PacketDecoder;
-  readonly #scratch = new Uint8Array(CHUNK);
+  /** The buffer reads go into; replaced when a packet handed out a view of it. */
+  #buf = new Uint8Array(CHUNK);
+  /** Whether a packet returned since the last read holds a view of `#buf`. */
+  #lent = false;
   /** Called with every chunk received (e.g. to reset an idle timer). */
   onData: (() => void) | undefined;
 
@@ -100,15 +103,19 @@ export class PacketReader {
    * @returns The packet, or `undefined` when a read is needed.
    */
   buffered(target?: PayloadTarget): RapPacket | undefined {
-    if (target === undefined) return this.#decoder.next();
     const header = this.#decoder.peekHeader();
     if (header === undefined) return undefined;
     if (this.#decoder.buffered < header.headerSize + header.payloadSize) return undefined;
-    const into = this.#target(header, target);
-    if (into === undefined) return this.#decoder.next();
-    const head = this.#decoder.take(header.headerSize);
-    into.set(this.#decoder.take(header.payloadSize));
-    return decodeDataPacket(head, into);
+    if (DATA_OPCODES.has(header.opcode)) {
+      const into = this.#target(header, target);
+      if (into !== undefined) {
+        const head = this.#decoder.take(header.headerSize);
+        into.set(this.#decoder.take(header.payloadSize));
+        return decodeDataPacket(head, into);
+      }
+      this.#lent = true; // the packet's data is a view of the read buffer
+    }
+    return this.#decoder.next();
   }
 
   /**
@@ -209,16 +216,29 @@ export class PacketReader {
     return into.subarray(0, header.payloadSize);
   }
 
-  /** One read from the source, joined to what is left; false at end of stream. */
+  /**
+   * One read from the source, after what is left of the previous one; false at end of
+   * stream. Reads go straight into the reader's buffer, which is reused unless a packet
+   * still holds a view of it.
+   */
   async #read(): Promise<boolean> {
-    const n = await this.#source.read(this.#scratch);
+    const rest = this.#decoder.take(this.#decoder.buffered);
+    let buf = this.#buf;
+    if (
+      this.#lent || rest.buffer !== buf.buffer && rest.length > 0 || rest.length > buf.length / 2
+    ) {
+      buf = new Uint8Array(Math.max(CHUNK, rest.length * 2));
+      buf.set(rest);
+      this.#buf = buf;
+      this.#lent = false;
+    } else if (rest.length > 0) {
+      const from = rest.byteOffset - buf.byteOffset;
+      buf.copyWithin(0, from, from + rest.length);
+    }
+    const n = await this.#source.read(buf.subarray(rest.length));
+    this.#decoder.push(buf.subarray(0, rest.length + (n ?? 0)));
     if (n === null) return false;
     this.onData?.();
-    const rest = this.#decoder.take(this.#decoder.buffered);
-    const chunk = new Uint8Array(rest.length + n);
-    chunk.set(rest);
-    chunk.set(this.#scratch.subarray(0, n), rest.length);
-    this.#decoder.push(chunk);
     return true;
   }
 }

@@ -8,6 +8,7 @@
 import { IoError, PermissionDeniedError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
 import { IoSession } from "./io/session.ts";
+import { MemoryDescriptor } from "./io/memory_descriptor.ts";
 import type { IoDescriptor } from "./io/types.ts";
 import { PacketReader } from "./packet_reader.ts";
 import {
@@ -17,13 +18,15 @@ import {
   EXT_VERSION,
   ExtErrorCode,
   ExtOpcode,
+  Opcode,
   RAP_CMD_REPLY_MAX,
   RAP_PACKET_MAX,
   REPLY_FLAG,
   UT64_MAX,
   Whence,
 } from "./protocol/constants.ts";
-import { encodePacket, encodePacketHeader } from "./protocol/encode.ts";
+import { putU32, putU64 } from "./protocol/_bytes.ts";
+import { encodePacket } from "./protocol/encode.ts";
 import { BadLengthError, RapProtocolError } from "./protocol/errors.ts";
 import { EXT_OPS, formatOffer, parseProbe } from "./protocol/extensions.ts";
 import type { PacketHeader } from "./protocol/decode.ts";
@@ -212,12 +215,40 @@ function ioErrorCode(error: unknown): number {
   return ExtErrorCode.IO_ERROR;
 }
 
-function readAtHeader(length: number): Uint8Array {
-  const bytes = new Uint8Array(5);
-  bytes[0] = ExtOpcode.READ_AT | REPLY_FLAG;
-  new DataView(bytes.buffer).setUint32(1, length);
-  return bytes;
+/** Queue a 5-byte reply (`op | value:be32`), encoded in place. */
+function reply32(writer: QueuedWriter, op: number, value: number): void {
+  const b = writer.reserve(5);
+  b[0] = op;
+  putU32(b, 1, value);
 }
+
+/** Queue a 9-byte reply (`op | value:be64`), encoded in place. */
+function reply64(writer: QueuedWriter, op: number, value: bigint): void {
+  const b = writer.reserve(9);
+  b[0] = op;
+  putU64(b, 1, value);
+}
+
+/**
+ * The bytes of an in-memory descriptor whose reads are plain copies of them: the server
+ * sends views of them instead of copies. A connection's in-memory files belong to its own
+ * session, so only its own later requests can change them, and the server waits for the
+ * views to be written before it handles a request that may write (see `Connection.views`).
+ */
+function memoryBytes(desc: IoDescriptor | undefined): Uint8Array | undefined {
+  return desc instanceof MemoryDescriptor && desc.read === MemoryDescriptor.prototype.read
+    ? desc.bytes
+    : undefined;
+}
+
+const OPEN_REPLY = Opcode.OPEN | REPLY_FLAG;
+const READ_REPLY = Opcode.READ | REPLY_FLAG;
+const WRITE_REPLY = Opcode.WRITE | REPLY_FLAG;
+const SEEK_REPLY = Opcode.SEEK | REPLY_FLAG;
+const CLOSE_REPLY = Opcode.CLOSE | REPLY_FLAG;
+const READ_AT_REPLY = ExtOpcode.READ_AT | REPLY_FLAG;
+const WRITE_AT_REPLY = ExtOpcode.WRITE_AT | REPLY_FLAG;
+const SIZE_REPLY = ExtOpcode.SIZE | REPLY_FLAG;
 
 /** The state of one connection. */
 interface Connection {
@@ -229,6 +260,8 @@ interface Connection {
   context: CommandContext;
   /** The negotiated `maxdata`, once the extensions are on. */
   ext: number | undefined;
+  /** Views of in-memory files are queued: flush them before anything may write. */
+  views: boolean;
 }
 
 /**
@@ -368,6 +401,7 @@ export class RapServer implements AsyncDisposable {
       reader,
       writer,
       ext: undefined,
+      views: false,
       context: {
         session,
         readOnly,
@@ -492,9 +526,21 @@ export class RapServer implements AsyncDisposable {
     return Number(offset);
   }
 
+  /** Before a request that may write: let queued views of in-memory files go out first. */
+  async #settleViews(c: Connection): Promise<void> {
+    if (!c.views) return;
+    await c.writer.flush();
+    c.views = false;
+  }
+
   async #handle(c: Connection, packet: RapPacket): Promise<void> {
     const { session, writer } = c;
     const readOnly = c.context.readOnly;
+    if (
+      c.views && (packet.type === "write" || packet.type === "write_at" || packet.type === "cmd")
+    ) {
+      await this.#settleViews(c);
+    }
     switch (packet.type) {
       case "open": {
         const write = !readOnly && (packet.flags & 2) !== 0;
@@ -521,7 +567,7 @@ export class RapServer implements AsyncDisposable {
           return;
         }
         session.seek = 0n;
-        writer.write(encodePacket({ type: "open_reply", fd }));
+        reply32(writer, OPEN_REPLY, fd);
         return;
       }
       case "read": {
@@ -529,7 +575,15 @@ export class RapServer implements AsyncDisposable {
           throw new DropConnection(`invalid READ length ${packet.length}`);
         }
         const length = Math.min(packet.length, RAP_PACKET_MAX);
-        await this.#ensureDefault(session, readOnly);
+        if (session.current === undefined) await this.#ensureDefault(session, readOnly);
+        const mem = memoryBytes(session.current);
+        const end = session.seek + BigInt(length);
+        if (mem !== undefined && end <= BigInt(mem.length)) {
+          // Copied into the reply batch at once: no copy of our own, no allocation.
+          reply32(writer, READ_REPLY, length);
+          writer.write(mem.subarray(Number(session.seek), Number(end)));
+          return;
+        }
         let data: Uint8Array;
         try {
           data = await session.readAt(session.seek, length);
@@ -539,13 +593,12 @@ export class RapServer implements AsyncDisposable {
           );
           data = new Uint8Array(length).fill(0xff);
         }
-        const reply = { type: "read_reply", data } as const;
-        writer.write(encodePacketHeader(reply));
+        reply32(writer, READ_REPLY, data.length);
         writer.write(data);
         return;
       }
       case "write": {
-        await this.#ensureDefault(session, readOnly);
+        if (session.current === undefined) await this.#ensureDefault(session, readOnly);
         let written = 0;
         if (!readOnly && packet.data.length > 0) {
           try {
@@ -555,23 +608,23 @@ export class RapServer implements AsyncDisposable {
             written = 0;
           }
         }
-        writer.write(encodePacket({ type: "write_reply", result: written }));
+        reply32(writer, WRITE_REPLY, written);
         return;
       }
       case "seek": {
-        await this.#ensureDefault(session, readOnly);
+        if (session.current === undefined) await this.#ensureDefault(session, readOnly);
         if (packet.whence === Whence.SET) session.seek = packet.offset;
         else if (packet.whence === Whence.CUR) session.seek = (session.seek + packet.offset) & U64;
         else if (packet.whence === Whence.END) {
           const size = await session.size();
           session.seek = size === UT64_MAX ? UT64_MAX : (size + packet.offset) & U64;
         }
-        writer.write(encodePacket({ type: "seek_reply", offset: session.seek }));
+        reply64(writer, SEEK_REPLY, session.seek);
         return;
       }
       case "close": {
         const closed = await session.close(packet.fd).catch(() => false);
-        writer.write(encodePacket({ type: "close_reply", result: closed ? 0 : -1 }));
+        reply32(writer, CLOSE_REPLY, closed ? 0 : -1);
         return;
       }
       case "cmd": {
@@ -637,10 +690,7 @@ export class RapServer implements AsyncDisposable {
         const size = await desc.size().catch((error) => {
           throw new ReplyError(ioErrorCode(error), (error as Error).message);
         });
-        writer.write(encodePacket({
-          type: "size_reply",
-          size: Number.isFinite(size) ? BigInt(size) : UT64_MAX,
-        }));
+        reply64(writer, SIZE_REPLY, Number.isFinite(size) ? BigInt(size) : UT64_MAX);
         return;
       }
       case "write_at": {
@@ -651,7 +701,7 @@ export class RapServer implements AsyncDisposable {
           : await desc.write(offset, packet.data).catch((error) => {
             throw new ReplyError(ioErrorCode(error), (error as Error).message);
           });
-        writer.write(encodePacket({ type: "write_at_reply", result: written }));
+        reply32(writer, WRITE_AT_REPLY, written);
         return;
       }
       case "read_at":
@@ -671,6 +721,21 @@ export class RapServer implements AsyncDisposable {
     const writer = c.writer;
     const piece = SERVER_BUFFERS.piece;
     const offset = this.#offset(at);
+    const mem = memoryBytes(desc);
+    if (mem !== undefined) {
+      // In-memory file: views of its bytes go to the socket, no copy (see memoryBytes).
+      const view = mem.subarray(
+        Math.min(offset, mem.length),
+        Math.min(mem.length, offset + length),
+      );
+      reply32(writer, READ_AT_REPLY, view.length);
+      for (let done = 0; done < view.length; done += piece) {
+        if (writer.queued > SERVER_BUFFERS.highWaterMark) await writer.ready();
+        writer.write(view.subarray(done, done + piece));
+      }
+      c.views = true;
+      return;
+    }
     const read = (offset: number, n: number) =>
       desc.read(offset, n).catch((error) => {
         throw new ReplyError(ioErrorCode(error), (error as Error).message);
@@ -682,7 +747,7 @@ export class RapServer implements AsyncDisposable {
       const size = await desc.size().catch(() => Infinity);
       total = Math.max(first.length, Math.min(length, size - offset));
     }
-    writer.write(readAtHeader(total));
+    reply32(writer, READ_AT_REPLY, total);
     writer.write(first.length > total ? first.subarray(0, total) : first);
     let done = Math.min(first.length, total);
     while (done < total) {
@@ -710,6 +775,7 @@ export class RapServer implements AsyncDisposable {
   /** An extended WRITE too large to hold: its payload goes to the plugin piece by piece. */
   async #streamWrite(c: Connection, header: PacketHeader): Promise<void> {
     const { reader, writer } = c;
+    await this.#settleViews(c);
     const head = reader.takeHeader(header);
     const view = new DataView(head.buffer, head.byteOffset, head.length);
     const fd = view.getInt32(1);
@@ -741,13 +807,11 @@ export class RapServer implements AsyncDisposable {
         );
       }
     }
-    writer.write(
-      encodePacket(
-        failure
-          ? { type: "error", code: failure.code, message: failure.message }
-          : { type: "write_at_reply", result: written },
-      ),
-    );
+    if (failure) {
+      writer.write(encodePacket({ type: "error", code: failure.code, message: failure.message }));
+    } else {
+      reply32(writer, WRITE_AT_REPLY, written);
+    }
   }
 
   /**

@@ -58,10 +58,12 @@ export async function writeAll(sink: ByteSink, chunks: readonly Uint8Array[]): P
   while (done < data.length) done += await sink.write(data.subarray(done));
 }
 
-/** Chunks at least this big are written as they are; smaller ones are joined. */
-const JOIN_BELOW = 64 * 1024;
-/** Most bytes joined into one write. */
-const JOIN_MAX = 256 * 1024;
+/** Chunks smaller than this are copied into the current batch buffer; larger ones are queued as views. */
+const SMALL = 16 * 1024;
+/** Size of the first batch buffer; a full batch doubles the next one, up to BATCH_MAX. */
+const BATCH_MIN = 16 * 1024;
+const BATCH_MAX = 256 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /**
  * Options of a {@linkcode QueuedWriter}.
@@ -82,11 +84,11 @@ export interface QueuedWriterOptions {
 
 /**
  * A write queue in front of a connection. `write()` never blocks: chunks are queued and
- * sent in the background, in order, small ones joined into one write (so a reply or a
- * batch of pipelined requests goes out in one piece, never waiting on Nagle's algorithm)
- * and large ones sent as they are, without a copy. Callers that produce a lot await
- * {@linkcode QueuedWriter.ready} (backpressure), which bounds the memory held to about the
- * high-water mark plus one chunk.
+ * sent in the background, in order. Small chunks are copied into a batch buffer (reused
+ * once written), so a reply or a batch of pipelined requests goes out in one write, never
+ * waiting on Nagle's algorithm; large ones are sent as they are, without a copy. Callers
+ * that produce a lot await {@linkcode QueuedWriter.ready} (backpressure), which bounds the
+ * memory held to about the high-water mark plus one chunk.
  *
  * @example
  * ```ts
@@ -105,8 +107,16 @@ export class QueuedWriter {
   readonly #sink: ByteSink;
   readonly #highWaterMark: number;
   readonly #onError: ((error: Error) => void) | undefined;
+  /** Chunks ready to be written: sealed batches and large views. */
   #chunks: Uint8Array[] = [];
   #head = 0;
+  /** The open batch buffer small chunks are copied into, and its fill. */
+  #batch: Uint8Array | undefined;
+  #batchLength = 0;
+  #nextBatch = BATCH_MIN;
+  /** A written batch buffer kept for reuse. */
+  #spare: Uint8Array | undefined;
+  readonly #batches = new WeakSet<ArrayBufferLike>();
   #queued = 0;
   #running = false;
   #corked = false;
@@ -138,16 +148,51 @@ export class QueuedWriter {
   }
 
   /**
-   * Queue bytes. The chunk is kept as a view until written: do not change it meanwhile.
+   * Queue bytes. A small chunk is copied at once; a large one (16 KiB or more) is kept as
+   * a view until written: do not change it meanwhile.
    *
    * @param chunk The bytes.
    */
   write(chunk: Uint8Array): void {
     if (this.#error !== undefined || chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    if (chunk.length < SMALL) {
+      this.#append(chunk.length).set(chunk);
+    } else {
+      this.#seal();
+      this.#chunks.push(chunk);
+    }
     this.#queued += chunk.length;
-    if (this.#corked && this.#queued <= this.#highWaterMark) return;
-    this.#start();
+    this.#kick();
+  }
+
+  /**
+   * Queue `length` bytes that the caller fills in at once, in place (no allocation):
+   * the returned view is valid until the next call on the writer.
+   *
+   * @param length How many bytes (less than 16 KiB).
+   * @returns The bytes to fill.
+   *
+   * @example
+   * ```ts
+   * import { QueuedWriter } from "@rap/cli";
+   * import assert from "node:assert/strict";
+   *
+   * const seen: number[] = [];
+   * const writer = new QueuedWriter({ write: (p) => { seen.push(...p); return Promise.resolve(p.length); } });
+   * writer.reserve(2).set([7, 8]);
+   * await writer.flush();
+   * assert.deepEqual(seen, [7, 8]);
+   * ```
+   */
+  reserve(length: number): Uint8Array {
+    if (length >= SMALL) {
+      throw new RangeError(`Cannot reserve ${length} bytes (at most ${SMALL - 1})`);
+    }
+    if (this.#error !== undefined) return new Uint8Array(length);
+    const view = this.#append(length);
+    this.#queued += length;
+    this.#kick();
+    return view;
   }
 
   /**
@@ -164,16 +209,6 @@ export class QueuedWriter {
     if (this.#queued > 0) this.#start();
   }
 
-  #start(): void {
-    if (!this.#running) {
-      this.#running = true;
-      // Start on a microtask, so everything queued in the same turn goes out together.
-      const { promise, resolve } = Promise.withResolvers<void>();
-      this.#runDone = promise;
-      queueMicrotask(() => this.#run().finally(resolve));
-    }
-  }
-
   /**
    * Wait until at most the high-water mark is queued.
    *
@@ -182,6 +217,7 @@ export class QueuedWriter {
   ready(): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#queued <= this.#highWaterMark) return Promise.resolve();
+    this.#start();
     this.#ready ??= Promise.withResolvers<void>();
     return this.#ready.promise;
   }
@@ -194,6 +230,7 @@ export class QueuedWriter {
   flush(): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#queued === 0) return Promise.resolve();
+    this.#start();
     this.#idle ??= Promise.withResolvers<void>();
     return this.#idle.promise;
   }
@@ -207,53 +244,86 @@ export class QueuedWriter {
     return this.#runDone;
   }
 
-  #next(): Uint8Array {
-    const chunks = this.#chunks;
-    const first = chunks[this.#head];
-    if (first.length >= JOIN_BELOW || this.#head + 1 === chunks.length) {
-      chunks[this.#head++] = EMPTY;
-      return first;
+  #kick(): void {
+    if (this.#corked && this.#queued <= this.#highWaterMark) return;
+    this.#start();
+  }
+
+  #start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#runDone = promise;
+    // Start on a microtask, so everything queued in the same turn goes out together.
+    queueMicrotask(() => this.#run().finally(resolve));
+  }
+
+  /** Room for `length` more bytes in the open batch. */
+  #append(length: number): Uint8Array {
+    let batch = this.#batch;
+    if (batch === undefined || this.#batchLength + length > batch.length) {
+      if (batch !== undefined) {
+        this.#seal();
+        this.#nextBatch = Math.min(BATCH_MAX, batch.length * 2);
+      }
+      const spare = this.#spare;
+      if (spare !== undefined && spare.length >= this.#nextBatch) {
+        batch = spare;
+        this.#spare = undefined;
+      } else {
+        batch = new Uint8Array(this.#nextBatch);
+        this.#batches.add(batch.buffer);
+      }
+      this.#batch = batch;
     }
-    let end = this.#head;
-    let total = 0;
-    while (
-      end < chunks.length && chunks[end].length < JOIN_BELOW &&
-      total + chunks[end].length <= JOIN_MAX
-    ) {
-      total += chunks[end++].length;
-    }
-    const data = new Uint8Array(total);
-    let at = 0;
-    for (let i = this.#head; i < end; i++) {
-      data.set(chunks[i], at);
-      at += chunks[i].length;
-      chunks[i] = EMPTY;
-    }
-    this.#head = end;
-    return data;
+    const at = this.#batchLength;
+    this.#batchLength = at + length;
+    return batch.subarray(at, at + length);
+  }
+
+  /** Close the open batch and queue it. */
+  #seal(): void {
+    if (this.#batch === undefined || this.#batchLength === 0) return;
+    this.#chunks.push(this.#batch.subarray(0, this.#batchLength));
+    this.#batch = undefined;
+    this.#batchLength = 0;
   }
 
   async #run(): Promise<void> {
     try {
-      while (this.#head < this.#chunks.length) {
-        const data = this.#next();
-        if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      for (;;) {
+        if (this.#head === this.#chunks.length) {
+          const held = this.#corked && this.#queued <= this.#highWaterMark &&
+            this.#idle === undefined;
+          if (this.#batchLength === 0 || held) break;
+          this.#seal();
+        }
+        const data = this.#chunks[this.#head];
+        this.#chunks[this.#head++] = EMPTY;
+        if (this.#head === this.#chunks.length) {
+          this.#chunks = [];
+          this.#head = 0;
+        } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
           this.#chunks = this.#chunks.slice(this.#head);
           this.#head = 0;
         }
         let done = 0;
         while (done < data.length) done += await this.#sink.write(data.subarray(done));
         this.#queued -= data.length;
+        if (data.byteOffset === 0 && this.#batches.has(data.buffer)) {
+          const buffer = new Uint8Array(data.buffer);
+          if (this.#spare === undefined || this.#spare.length < buffer.length) this.#spare = buffer;
+        }
         if (this.#ready !== undefined && this.#queued <= this.#highWaterMark) {
           this.#ready.resolve();
           this.#ready = undefined;
         }
       }
-      this.#chunks = [];
-      this.#head = 0;
       this.#running = false;
-      this.#idle?.resolve();
-      this.#idle = undefined;
+      if (this.#queued === 0) {
+        this.#idle?.resolve();
+        this.#idle = undefined;
+      }
     } catch (error) {
       this.#fail(error as Error);
     }
@@ -263,6 +333,8 @@ export class QueuedWriter {
     this.#error = error;
     this.#chunks = [];
     this.#head = 0;
+    this.#batch = this.#spare = undefined;
+    this.#batchLength = 0;
     this.#queued = 0;
     this.#running = false;
     for (const waiter of [this.#ready, this.#idle]) {
@@ -273,5 +345,3 @@ export class QueuedWriter {
     this.#onError?.(error);
   }
 }
-
-const EMPTY = new Uint8Array(0);

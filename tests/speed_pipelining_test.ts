@@ -237,3 +237,70 @@ Deno.test("pipelined reads through our server match the data, plain and extended
     assert.deepEqual([...reads[2].subarray(10)], new Array(10).fill(0xff));
   }
 });
+
+Deno.test("in-memory files are sent without copies, yet a write pipelined after a read does not change what the read returns", async () => {
+  await using test = startTestServer();
+  for (const extensions of [true, false]) {
+    await using client = await test.connect({ extensions });
+    // Small enough for every request of the three calls to go out at once, in call order.
+    const size = extensions ? 3 << 20 : 256 << 10;
+    await client.open(`malloc://${size}`, 6);
+    const before = Uint8Array.from({ length: size }, (_, i) => i & 0xff);
+    const after = new Uint8Array(size).fill(0xee);
+    await client.write(0, before);
+    const [read, written, again] = await Promise.all([
+      client.read(0, size),
+      client.write(0, after),
+      client.read(size - 4, 4),
+    ]);
+    assert.deepEqual(read, before, `extensions ${extensions}`);
+    assert.equal(written, size);
+    assert.deepEqual([...again], [0xee, 0xee, 0xee, 0xee]);
+  }
+});
+
+Deno.test("a write queued behind a large read of an in-memory file waits until the read's bytes are sent", async () => {
+  await using test = startTestServer();
+  const size = 8 << 20;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: test.port });
+  try {
+    const packets = [
+      encodePacket({ type: "cmd", command: "#rap-ext? 1" }),
+      encodePacket({ type: "open", flags: 6, name: `malloc://${size}` }),
+      encodePacket({
+        type: "write_at",
+        fd: 3,
+        offset: BigInt(size - 4),
+        data: new Uint8Array([1, 2, 3, 4]),
+      }),
+      encodePacket({ type: "read_at", fd: 3, offset: 0n, length: size }),
+      encodePacket({
+        type: "write_at",
+        fd: 3,
+        offset: BigInt(size - 4),
+        data: new Uint8Array([9, 9, 9, 9]),
+      }),
+      encodePacket({ type: "read_at", fd: 3, offset: BigInt(size - 4), length: 4 }),
+    ];
+    const request = new Uint8Array(packets.reduce((n, p) => n + p.length, 0));
+    packets.reduce((at, p) => (request.set(p, at), at + p.length), 0);
+    const sending = (async () => {
+      for (let at = 0; at < request.length;) at += await conn.write(request.subarray(at));
+    })();
+    const decoder = new PacketDecoder({ role: "client", extensions: size });
+    const got: RapPacket[] = [];
+    const buf = new Uint8Array(1 << 20);
+    while (got.length < 6) {
+      const n = await conn.read(buf);
+      assert.notEqual(n, null);
+      got.push(...decoder.decode(buf.slice(0, n!)));
+    }
+    await sending;
+    const big = got[3] as { type: string; data: Uint8Array };
+    assert.equal(big.type, "read_at_reply");
+    assert.deepEqual([...big.data.subarray(size - 4)], [1, 2, 3, 4]);
+    assert.deepEqual(got[5], { type: "read_at_reply", data: new Uint8Array([9, 9, 9, 9]) });
+  } finally {
+    conn.close();
+  }
+});

@@ -121,6 +121,11 @@ const MAX_ERROR_MESSAGE = 64 * 1024;
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
+/** The big-endian 32-bit integer at `at`, signed. */
+function i32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+}
+
 function cString(bytes: Uint8Array): string {
   const nul = bytes.indexOf(0);
   return utf8.decode(nul === -1 ? bytes : bytes.subarray(0, nul));
@@ -146,7 +151,6 @@ function cString(bytes: Uint8Array): string {
  * ```
  */
 export function decodeDataPacket(header: Uint8Array, data: Uint8Array): RapPacket {
-  const view = new DataView(header.buffer, header.byteOffset, header.length);
   switch (header[0]) {
     case Opcode.READ | REPLY_FLAG:
       return { type: "read_reply", data };
@@ -154,8 +158,10 @@ export function decodeDataPacket(header: Uint8Array, data: Uint8Array): RapPacke
       return { type: "write", data };
     case ExtOpcode.READ_AT | REPLY_FLAG:
       return { type: "read_at_reply", data };
-    case ExtOpcode.WRITE_AT:
+    case ExtOpcode.WRITE_AT: {
+      const view = new DataView(header.buffer, header.byteOffset, header.length);
       return { type: "write_at", fd: view.getInt32(1), offset: view.getBigUint64(5), data };
+    }
     default:
       throw new TypeError(`Packet 0x${header[0].toString(16)} carries no raw payload`);
   }
@@ -417,8 +423,8 @@ export class PacketDecoder {
     const buf = this.#buf;
     const at = this.#pos;
     const op = header.opcode;
-    const view = new DataView(buf.buffer, buf.byteOffset + at, size);
     const payload = buf.subarray(at + header.headerSize, at + size);
+    const view = () => new DataView(buf.buffer, buf.byteOffset + at, size);
     this.#pos = at + size;
     if (this.#pos === buf.length) {
       this.#buf = EMPTY;
@@ -428,19 +434,19 @@ export class PacketDecoder {
       case Opcode.OPEN:
         return { type: "open", flags: buf[at + 1], name: cString(payload) };
       case Opcode.READ:
-        return { type: "read", length: view.getUint32(1) };
+        return { type: "read", length: i32(buf, at + 1) >>> 0 };
       case Opcode.SEEK:
-        return { type: "seek", whence: buf[at + 1], offset: view.getBigUint64(2) };
+        return { type: "seek", whence: buf[at + 1], offset: view().getBigUint64(2) };
       case Opcode.CLOSE:
-        return { type: "close", fd: view.getInt32(1) };
+        return { type: "close", fd: i32(buf, at + 1) };
       case Opcode.OPEN | REPLY_FLAG:
-        return { type: "open_reply", fd: view.getInt32(1) };
+        return { type: "open_reply", fd: i32(buf, at + 1) };
       case Opcode.WRITE | REPLY_FLAG:
-        return { type: "write_reply", result: view.getInt32(1) };
+        return { type: "write_reply", result: i32(buf, at + 1) };
       case Opcode.CLOSE | REPLY_FLAG:
-        return { type: "close_reply", result: view.getInt32(1) };
+        return { type: "close_reply", result: i32(buf, at + 1) };
       case Opcode.SEEK | REPLY_FLAG:
-        return { type: "seek_reply", offset: view.getBigUint64(1) };
+        return { type: "seek_reply", offset: view().getBigUint64(1) };
       case Opcode.CMD:
         return { type: "cmd", command: header.payloadSize === 0 ? null : cString(payload) };
       case Opcode.CMD | REPLY_FLAG:
@@ -448,18 +454,18 @@ export class PacketDecoder {
       case ExtOpcode.READ_AT:
         return {
           type: "read_at",
-          fd: view.getInt32(1),
-          offset: view.getBigUint64(5),
-          length: view.getUint32(13),
+          fd: i32(buf, at + 1),
+          offset: view().getBigUint64(5),
+          length: i32(buf, at + 13) >>> 0,
         };
       case ExtOpcode.SIZE:
-        return { type: "size", fd: view.getInt32(1) };
+        return { type: "size", fd: i32(buf, at + 1) };
       case ExtOpcode.WRITE_AT | REPLY_FLAG:
-        return { type: "write_at_reply", result: view.getInt32(1) };
+        return { type: "write_at_reply", result: i32(buf, at + 1) };
       case ExtOpcode.SIZE | REPLY_FLAG:
-        return { type: "size_reply", size: view.getBigUint64(1) };
+        return { type: "size_reply", size: view().getBigUint64(1) };
       case EXT_ERROR:
-        return { type: "error", code: view.getUint32(1), message: utf8.decode(payload) };
+        return { type: "error", code: i32(buf, at + 1) >>> 0, message: utf8.decode(payload) };
       default:
         return decodeDataPacket(buf.subarray(at, at + header.headerSize), payload);
     }
