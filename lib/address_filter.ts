@@ -131,7 +131,11 @@ export class AddressFilter {
     });
   }
 
-  /** @returns The blocks, comma-separated, as `addr/bits`. */
+  /**
+   * The blocks as text.
+   *
+   * @returns The blocks, comma-separated, as `addr/bits`.
+   */
   toString(): string {
     return this.#text;
   }
