@@ -155,8 +155,10 @@ export interface RapServerExtensionOptions {
  * `piece` bytes, and a connection stops reading requests while more than `highWaterMark`
  * reply bytes wait for the client (TCP flow control then holds the client back). The
  * memory one connection holds is therefore bounded by about
- * `2 × piece + highWaterMark + 128 KiB` (about 3.2 MiB), whatever the client sends and
- * however slowly it reads.
+ * `piece` (a request being received) + `highWaterMark + piece` (replies queued) + 640 KiB
+ * (read buffer, write batches): about 3.6 MiB, whatever `maxdata` is, whatever the client
+ * sends and however slowly it reads. In-memory files (`malloc://` ...) are sent as views
+ * of their own bytes, so their replies cost no extra memory.
  *
  * @example
  * ```ts
