@@ -15,6 +15,7 @@
  * @module
  */
 
+import { concatBytes } from "./lib/protocol/bytes.ts";
 import { RapClient, type RapClientOptions } from "./lib/client.ts";
 import { MemoryDescriptor } from "./lib/io/memory_descriptor.ts";
 import type { IoPlugin } from "./lib/io/types.ts";
@@ -142,13 +143,7 @@ export async function rawExchange(
       chunks.push(buf.slice(0, n));
       total += n;
     }
-    const reply = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      reply.set(c, at);
-      at += c.length;
-    }
-    return { reply, closed };
+    return { reply: concatBytes(chunks), closed };
   } finally {
     conn.close();
   }

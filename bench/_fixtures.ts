@@ -6,6 +6,7 @@
  */
 
 import { crc32 } from "../plugins/_checksum.ts";
+import { concatBytes as join } from "../lib/protocol/bytes.ts";
 import { encodeCompressed } from "../plugins/_gzip_format.ts";
 import { formatIntelHex } from "../plugins/_intel_hex.ts";
 import { Random } from "./_random.ts";
@@ -241,14 +242,4 @@ export async function makeFixtures(seed: number): Promise<Map<string, Uint8Array
   files.set("sample.hex", text.encode(ihexText(0x0800_0100, small.subarray(0, 100))));
   files.set("sample.srec", text.encode(srecText(0x1000, small.subarray(0, 100))));
   return files;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -7,6 +7,7 @@
  */
 
 import { Opcode } from "../lib/protocol/constants.ts";
+import { concatBytes as join } from "../lib/protocol/bytes.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
 import type { RapRequest } from "../lib/protocol/packets.ts";
 import { loadRecordings } from "../tests/_recordings.ts";
@@ -514,14 +515,4 @@ function fixChecksum(line: string, kind: "ihex" | "srec"): string {
   const sum = bytes.reduce((a, b) => a + b, 0);
   const checksum = kind === "ihex" ? (0x100 - (sum & 0xff)) & 0xff : 0xff - (sum & 0xff);
   return line.slice(0, line.length - 2) + checksum.toString(16).toUpperCase().padStart(2, "0");
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -3,6 +3,7 @@ import { RapClient } from "../lib/client.ts";
 import {
   decodePacket,
   encodePacket,
+  encodePackets,
   EXT_MAX_DATA,
   ExtErrorCode,
   formatOffer,
@@ -21,16 +22,7 @@ import { memoryPlugin, rawExchange, startTestServer } from "../testing.ts";
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" ");
 
-function bytesOf(...packets: RapRequest[]): Uint8Array {
-  const parts = packets.map(encodePacket);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const bytesOf = (...packets: RapRequest[]): Uint8Array => encodePackets(packets);
 
 function replies(bytes: Uint8Array) {
   const decoder = new PacketDecoder({ role: "client", extensions: EXT_MAX_DATA });

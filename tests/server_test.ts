@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  encodePacket,
+  encodePackets,
   PacketDecoder,
   type RapPacket,
   type RapRequest,
@@ -8,16 +8,7 @@ import {
 import { RapClient } from "../lib/client.ts";
 import { rawExchange, startTestServer } from "../testing.ts";
 
-function bytesOf(...packets: RapRequest[]): Uint8Array {
-  const parts = packets.map(encodePacket);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const bytesOf = (...packets: RapRequest[]): Uint8Array => encodePackets(packets);
 
 function decodeReplies(bytes: Uint8Array): RapPacket[] {
   const decoder = new PacketDecoder({ role: "client", maxCommandReply: 1 << 20 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type IoPlugin, IoRegistry, MemoryDescriptor } from "../lib/io/mod.ts";
 import {
   encodePacket,
+  encodePackets,
   EXT_MAX_DATA,
   EXT_OPS,
   formatOffer,
@@ -14,16 +15,7 @@ import { startTestServer } from "../testing.ts";
 /** The most reply bytes one connection may hold, as documented on SERVER_BUFFERS. */
 const BOUND = SERVER_BUFFERS.highWaterMark + SERVER_BUFFERS.piece + 256 * 1024;
 
-function bytesOf(...packets: RapRequest[]): Uint8Array {
-  const parts = packets.map(encodePacket);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const bytesOf = (...packets: RapRequest[]): Uint8Array => encodePackets(packets);
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../lib/protocol/bytes.ts";
 import { IoError, IoRegistry } from "@rap/cli/io";
 import zip from "../plugins/zip.ts";
 import { crc32 } from "../plugins/_checksum.ts";
@@ -109,13 +110,7 @@ async function makeZip(members: Member[], options: { zip64?: boolean } = {}): Pr
   ev.setUint32(12, z64 ? 0xffffffff : cdSize, true);
   ev.setUint32(16, z64 ? 0xffffffff : cdOffset, true);
   parts.push(end);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concatBytes } from "./bytes.ts";
 import { EXT_ERROR, ExtOpcode, Opcode, REPLY_FLAG } from "./constants.ts";
 import type { RapPacket } from "./packets.ts";
 
@@ -215,4 +216,23 @@ export function encodePacket(packet: RapPacket): Uint8Array {
       return bytes;
     }
   }
+}
+
+/**
+ * Encode several packets into one buffer, as a client pipelining them sends it.
+ *
+ * @param packets The packets, in order.
+ * @returns Their wire bytes, joined.
+ *
+ * @example
+ * ```ts
+ * import { encodePackets } from "@rap/cli/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = encodePackets([{ type: "read", length: 1 }, { type: "cmd", command: "" }]);
+ * assert.deepEqual([...bytes], [0x02, 0, 0, 0, 1, 0x07, 0, 0, 0, 1, 0]);
+ * ```
+ */
+export function encodePackets(packets: readonly RapPacket[]): Uint8Array {
+  return concatBytes(packets.map(encodePacket));
 }

@@ -20,3 +20,4 @@ export * from "./packets.ts";
 export * from "./encode.ts";
 export * from "./decode.ts";
 export * from "./extensions.ts";
+export * from "./bytes.ts";
