@@ -54,6 +54,35 @@ function scriptedServer(packets: RecordedPacket[]) {
   return { port: (listener.addr as Deno.NetAddr).port, mismatches, done };
 }
 
+/**
+ * A one-connection fake peer: `script` runs on the accepted connection, then the peer waits
+ * for the client to close (unless `script` closed it) and stops. Returns a connected client.
+ */
+async function fakePeer(
+  script: (conn: Deno.Conn) => Promise<void>,
+  options: { timeout?: number; waitForClose?: boolean } = {},
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    const conn = await listener.accept();
+    try {
+      await script(conn);
+      if (options.waitForClose ?? true) await conn.read(new Uint8Array(1)).catch(() => null);
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed by the script */ }
+      listener.close();
+    }
+  })();
+  const client = await RapClient.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+    timeout: options.timeout,
+  });
+  return { client, done };
+}
+
 Deno.test("a pipelined 1 MiB read returns the same bytes as sequential 4096-byte reads", async () => {
   await withDataFile(async (path) => {
     await using test = startTestServer();
@@ -123,24 +152,15 @@ Deno.test("RapClient talks to a radare2 server byte for byte (recording 05, =+ t
 });
 
 Deno.test("RapClient counts radare2's boolean WRITE reply (1) as the whole chunk", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const server = (async () => {
-    const conn = await listener.accept();
+  const { client, done } = await fakePeer(async (conn) => {
     const buf = new Uint8Array(10 + 5 + 100);
     let at = 0;
     while (at < buf.length) at += (await conn.read(buf.subarray(at)))!;
     await conn.write(new Uint8Array([0x84, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x83, 0, 0, 0, 1]));
-    await conn.read(new Uint8Array(1)); // wait for the client to close
-    conn.close();
-    listener.close();
-  })();
-  const client = await RapClient.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
   });
   assert.equal(await client.write(0x10, new Uint8Array(100)), 100);
   await client.close();
-  await server;
+  await done;
 });
 
 Deno.test("a refused OPEN (the server closes, as radare2 does) is a clear error", async () => {
@@ -159,22 +179,13 @@ Deno.test("a refused OPEN (the server closes, as radare2 does) is a clear error"
 });
 
 Deno.test("an OPEN answered with fd -1 (radare2's library server) is a failure here", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const server = (async () => {
-    const conn = await listener.accept();
+  const { client, done } = await fakePeer(async (conn) => {
     await conn.read(new Uint8Array(64));
     await conn.write(new Uint8Array([0x81, 0xff, 0xff, 0xff, 0xff]));
-    await conn.read(new Uint8Array(1));
-    conn.close();
-    listener.close();
-  })();
-  const client = await RapClient.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
   });
   await assert.rejects(client.open("/x"), /answered fd -1/);
   await client.close();
-  await server;
+  await done;
 });
 
 Deno.test("a peer that never answers times out with a typed error", async () => {
@@ -197,40 +208,24 @@ Deno.test("a peer that never answers times out with a typed error", async () => 
 });
 
 Deno.test("a peer that answers out of protocol gives a RapProtocolError", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const server = (async () => {
-    const conn = await listener.accept();
+  const { client, done } = await fakePeer(async (conn) => {
     await conn.read(new Uint8Array(64));
     await conn.write(new Uint8Array([0x83, 0, 0, 0, 1])); // a WRITE reply to a SEEK
-    await conn.read(new Uint8Array(1));
-    conn.close();
-    listener.close();
-  })();
-  const client = await RapClient.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
   });
   await assert.rejects(client.seek(0n), RapProtocolError);
   await client.close();
-  await server;
+  await done;
 });
 
 Deno.test("a connection dropped mid-read rejects every waiting request", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const server = (async () => {
-    const conn = await listener.accept();
+  const { client, done } = await fakePeer(async (conn) => {
     await conn.read(new Uint8Array(64));
     conn.close();
-    listener.close();
-  })();
-  const client = await RapClient.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
-  });
+  }, { waitForClose: false });
   const reads = [client.read(0, 100000), client.read(0, 10)];
   for (const r of reads) await assert.rejects(r, RapConnectionError);
   await client.close();
-  await server;
+  await done;
 });
 
 Deno.test("commands too long for a RAP server are refused before sending", async () => {
