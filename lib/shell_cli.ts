@@ -8,6 +8,9 @@
  */
 
 import { IoError } from "./io/errors.ts";
+import { loadPlugin } from "./io/plugin_loader.ts";
+import { IoRegistry } from "./io/registry.ts";
+import { IoSession } from "./io/session.ts";
 import { LineEditor } from "./shell/line_editor.ts";
 import { LineReader } from "./shell/line_reader.ts";
 import type { ShellOutput } from "./shell/output.ts";
@@ -36,6 +39,7 @@ Options:
   --allow-cmd CAPS   what peers of servers started here (=:port, =h ...) may run:
                      open, fs, remote, system, all (default: only their own files)
   --host H           address those servers bind (default 127.0.0.1)
+  --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
   -h, --help         this help
 
 Short flags combine: rap shell -qc "px 16" malloc://64
@@ -86,6 +90,7 @@ interface ShellArgs {
   commands: string[];
   scripts: string[];
   allowCmd: string[];
+  plugins: string[];
   host?: string;
   help: boolean;
 }
@@ -101,6 +106,7 @@ function parseShellArgs(args: string[]): ShellArgs {
     commands: [],
     scripts: [],
     allowCmd: [],
+    plugins: [],
     help: false,
   };
   const positionals: string[] = [];
@@ -122,6 +128,7 @@ function parseShellArgs(args: string[]): ShellArgs {
       if (name === "--help") out.help = true;
       else if (name === "--allow-cmd") out.allowCmd.push(value(name, inline));
       else if (name === "--host") out.host = value(name, inline);
+      else if (name === "--plugin") out.plugins.push(value(name, inline));
       else if (name === "--write") out.write = true;
       else throw new UsageError(`unknown option "${name}"`);
       continue;
@@ -248,7 +255,18 @@ export async function shellMain(args: string[], streams?: ShellCliIo): Promise<n
     return await stdinLines.readLine();
   };
 
+  const registry = new IoRegistry();
+  for (const specifier of options.plugins) {
+    try {
+      registry.register(await loadPlugin(specifier));
+    } catch (error) {
+      await errorLine(`rap shell: ${(error as Error).message}`);
+      return 1;
+    }
+  }
+  await using session = new IoSession({ registry });
   await using shell = new Shell({
+    session,
     writable: options.write,
     readLine,
     peerPolicy,

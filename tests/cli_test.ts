@@ -229,3 +229,28 @@ Deno.test("serve --allow-cmd with an unknown capability is a usage error", async
   assert.equal(out.code, 2);
   assert.match(out.stderr, /^rap: --allow-cmd: Unknown command capability "bogus"/);
 });
+
+Deno.test("--plugin loads an extra plugin for cat, plugins and shell", async () => {
+  const plugin = new URL("fixtures/example_plugin.ts", import.meta.url).pathname;
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, "Hello");
+  try {
+    const flags = [`--allow-read=${plugin},${path}`];
+    const cat = await run(flags, ["cat", "--plugin", plugin, `rot13://${path}`]);
+    assert.equal(cat.stdout, "Uryyb", cat.stderr);
+    const list = await run(flags, ["plugins", "--plugin", plugin]);
+    assert.match(list.stdout, /^r.. {2}rot13 /m);
+    const shell = await run(flags, ["shell", "--plugin", plugin, "-qc", "p8 5", `rot13://${path}`]);
+    assert.equal(shell.stdout, "5572797962\n", shell.stderr);
+    const denied = await run([`--allow-read=${path}`], [
+      "cat",
+      "--plugin",
+      plugin,
+      `rot13://${path}`,
+    ]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, new RegExp(`run with --allow-read=${plugin}`));
+  } finally {
+    await Deno.remove(path);
+  }
+});
