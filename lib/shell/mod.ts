@@ -37,3 +37,4 @@ export * from "../http.ts";
 export * from "./line_editor.ts";
 export * from "./line_reader.ts";
 export * from "../shell_cli.ts";
+export * from "./reverse_prompt.ts";
