@@ -22,6 +22,12 @@ import { parseCommandPolicy } from "./lib/shell/policy.ts";
 import { serveHttp } from "./lib/http.ts";
 import { IoSession } from "./lib/io/session.ts";
 import { VERSION } from "./lib/version.ts";
+import { AddressFilter } from "./lib/address_filter.ts";
+import { readTokenFile } from "./lib/auth.ts";
+import { RemoteRegistry } from "./lib/remote_registry.ts";
+import { BorrowedDescriptor } from "./lib/shell/session_view.ts";
+import { INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "./lib/tls.ts";
+import { createRapPlugin } from "./plugins/rap.ts";
 
 /** A usage mistake: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -43,28 +49,50 @@ Options:
 `,
   serve: `Usage: rap serve [URI] [options]
 
-Serve RAP: each connection gets its own session. URI, if given, is opened for clients that
-read or send commands before any OPEN.
+Serve RAP: each connection gets its own session. URI, if given, is opened once at start
+and shared by the clients that read or send commands before any OPEN.
 
 Options:
-  --host H              address to bind (default 127.0.0.1)
+  --host H              address to bind (default 127.0.0.1; others get a warning without TLS)
   --port P              port (default 9999; 0 picks a free port)
   --read-only           open everything read-only, refuse writes
-  --max-connections N   most clients at once (default 256)
-  --idle-timeout MS     close connections idle this long (default: never)
   --allow-cmd CAPS      widen what clients' commands may do: open, fs, remote, system, all
                         (comma-separated, repeatable; default: only the session's own files)
   --http-port N         also serve radare2's =h HTTP endpoint (GET /cmd/...) on this port
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
+
+Security:
+  --cert FILE           serve raps:// (TLS) with this PEM certificate chain; it may also
+                        hold the key (one PEM with both, as radare2's raps://:PORT/file.pem)
+  --key FILE            the PEM private key
+  --token-file FILE     require this token: clients must send it in the extension probe
+                        first (rap cat --token-file); plain radare2 clients are refused
+  --allow-from CIDRS    accept only these client addresses (comma-separated, repeatable)
+
+Limits:
+  --max-connections N   most clients at once; more are closed at accept (default 256)
+  --max-open-files N    most files one client may have open (default 64)
+  --idle-timeout MS     close connections idle this long (default 0: never)
+  --packet-timeout MS   a started request must arrive whole within this (default 10000)
+  --cmd-timeout MS      answer a command still running after this with an error (default 5000)
+  --backlog N           kernel queue of connections not yet accepted (default 511)
+  --shutdown-timeout MS on SIGINT/SIGTERM, time to answer requests already received
+                        (default 3000)
+  --fsync               sync every write to disk before acknowledging it
 `,
   cat: `Usage: rap cat URI [--offset N] [--size N]
 
-Write the bytes of URI (any plugin, including rap://host:port//path) to stdout.
+Write the bytes of URI (any plugin, including rap://host:port//path and
+raps://host:port//path) to stdout.
 
 Options:
   --offset N            start at N (r2 numbers: 0x100, 4K ...)
   --size N              write N bytes (default: to the end)
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
+  --ca FILE             trust this CA (PEM) for raps://, besides the system's (repeatable)
+  --token-file FILE     the token of a server started with --token-file
+  --insecure            refused: Deno cannot skip certificate checks per connection; run
+                        deno with --unsafely-ignore-certificate-errors=HOST instead
 `,
   plugins: `Usage: rap plugins [--json]
 
@@ -115,13 +143,44 @@ async function serve(args: string[]): Promise<number> {
     port: { type: "string" },
     "read-only": { type: "boolean" },
     "max-connections": { type: "string" },
+    "max-open-files": { type: "string" },
     "idle-timeout": { type: "string" },
+    "packet-timeout": { type: "string" },
+    "cmd-timeout": { type: "string" },
+    backlog: { type: "string" },
+    "shutdown-timeout": { type: "string" },
+    fsync: { type: "boolean" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    "token-file": { type: "string" },
+    "allow-from": { type: "string", multiple: true },
     "allow-cmd": { type: "string", multiple: true },
     "http-port": { type: "string" },
     plugin: { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return help("serve");
+  if (values.key !== undefined && values.cert === undefined) {
+    throw new UsageError("--key needs --cert");
+  }
+  let allowFrom: AddressFilter | undefined;
+  if (values["allow-from"] !== undefined) {
+    try {
+      allowFrom = AddressFilter.parse(values["allow-from"].join(","));
+    } catch (error) {
+      throw new UsageError(`--allow-from: ${(error as Error).message}`);
+    }
+  }
+  const limits = {
+    maxConnections: number("max-connections", values["max-connections"], 256),
+    maxOpenFiles: number("max-open-files", values["max-open-files"], 64),
+    idleTimeout: number("idle-timeout", values["idle-timeout"], 0),
+    packetTimeout: number("packet-timeout", values["packet-timeout"], 10_000),
+    commandTimeout: number("cmd-timeout", values["cmd-timeout"], 5000),
+    backlog: number("backlog", values.backlog, 511),
+    shutdownTimeout: number("shutdown-timeout", values["shutdown-timeout"], 3000),
+  };
+  if (limits.maxOpenFiles < 1) throw new UsageError("--max-open-files must be at least 1");
   let policy;
   try {
     policy = parseCommandPolicy(values["allow-cmd"] ?? []);
@@ -136,16 +195,41 @@ async function serve(args: string[]): Promise<number> {
   if (port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${port}`);
   const hostname = values.host ?? "127.0.0.1";
   const registry = await registryWith(values.plugin);
-  const server = RapServer.listen({
-    hostname,
-    port,
-    readOnly: values["read-only"] ?? false,
-    defaultUri: positionals[0],
-    maxConnections: number("max-connections", values["max-connections"], 256),
-    idleTimeout: number("idle-timeout", values["idle-timeout"], 0),
-    registry,
-    commandHandler: createShellCommandHandler({ policy }),
-  });
+  const tls = values.cert === undefined
+    ? undefined
+    : await loadCertificate(values.cert, values.key);
+  const token = values["token-file"] === undefined
+    ? undefined
+    : await readTokenFile(values["token-file"]);
+  const defaultUri = positionals[0];
+  const readOnly = values["read-only"] ?? false;
+  // Opened once, before listening: a URI that cannot be opened fails here, and every
+  // client shares it (one buffer for `serve malloc://64M`, whatever the number of clients).
+  const shared = defaultUri === undefined
+    ? undefined
+    : await registry.open(defaultUri, { write: !readOnly });
+  let server: RapServer;
+  try {
+    server = RapServer.listen({
+      hostname,
+      port,
+      readOnly,
+      defaultUri,
+      defaultDescriptor: shared,
+      ...limits,
+      tls,
+      token,
+      allowFrom,
+      fsync: values.fsync ?? false,
+      registry,
+      commandHandler: createShellCommandHandler({ policy }),
+    });
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
+  // Read by `stop`, which may run before it is assigned (a signal during start-up).
+  // deno-lint-ignore prefer-const
   let http: Awaited<ReturnType<typeof serveHttp>> | undefined;
   let stopping = false;
   const stop = () => {
@@ -159,17 +243,21 @@ async function serve(args: string[]): Promise<number> {
   const shown = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;
+  // Tests and scripts wait for this exact line (rap:// even with TLS); raps:// follows.
   console.log(`Listening on rap://${shown}:${server.addr.port}/`);
-  const defaultUri = positionals[0];
-  const readOnly = values["read-only"] ?? false;
+  if (tls) console.log(`TLS on: clients connect to ${server.url}`);
   http = httpPort === undefined ? undefined : await serveHttp({
     hostname,
     port: httpPort,
     policy,
-    sessionFactory: async () => {
-      const session = new IoSession({ registry });
-      if (defaultUri !== undefined) await session.open(defaultUri, { write: !readOnly });
-      return session;
+    sessionFactory: () => {
+      // HTTP clients are remote too: no server stdin, and a view of the shared default.
+      const session = new IoSession({
+        registry: new RemoteRegistry(registry),
+        maxOpenFiles: limits.maxOpenFiles,
+      });
+      if (shared !== undefined) session.add(new BorrowedDescriptor(shared));
+      return Promise.resolve(session);
     },
   });
   if (http) console.log(`Listening on http://${shown}:${http.addr.port}/cmd/`);
@@ -179,6 +267,7 @@ async function serve(args: string[]): Promise<number> {
     await http?.finished;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    await shared?.close();
   }
   return 0;
 }
@@ -188,13 +277,25 @@ async function cat(args: string[]): Promise<number> {
     offset: { type: "string" },
     size: { type: "string" },
     plugin: { type: "string", multiple: true },
+    ca: { type: "string", multiple: true },
+    "token-file": { type: "string" },
+    insecure: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return help("cat");
+  if (values.insecure) throw new UsageError(`--insecure: ${INSECURE_TLS_HINT}`);
   if (positionals.length !== 1) throw new UsageError("cat: expected one URI");
   const offset = number("offset", values.offset, 0);
   const size = values.size === undefined ? undefined : number("size", values.size, 0);
   const registry = await registryWith(values.plugin);
+  if (values.ca !== undefined || values["token-file"] !== undefined) {
+    const caCerts: string[] = [];
+    for (const file of values.ca ?? []) caCerts.push(...await loadCaCerts(file));
+    const token = values["token-file"] === undefined
+      ? undefined
+      : await readTokenFile(values["token-file"]);
+    registry.register(createRapPlugin({ caCerts, token }));
+  }
   await using desc = await registry.open(positionals[0]);
   const end = size !== undefined ? offset + size : await desc.size();
   if (!Number.isFinite(end)) {

@@ -23,6 +23,7 @@ import { encodePacket } from "./protocol/encode.ts";
 import { RapConnectionError, RapProtocolError, RapRemoteError } from "./protocol/errors.ts";
 import { type ExtensionOffer, formatProbe, parseOffer } from "./protocol/extensions.ts";
 import type { RapPacket, RapReply, RapRequest } from "./protocol/packets.ts";
+import { connectTls, type TlsClientOptions } from "./tls.ts";
 import { QueuedWriter } from "./write_all.ts";
 
 /**
@@ -63,6 +64,17 @@ export interface RapClientOptions {
    * See {@linkcode RapClient.negotiate}.
    */
   extensions?: boolean | RapClientExtensionOptions;
+  /**
+   * Connect with TLS (`raps://`). The server's certificate is always verified: against the
+   * system's roots plus `caCerts` (Deno cannot skip verification per connection; see
+   * `lib/tls.ts`).
+   */
+  tls?: boolean | TlsClientOptions;
+  /**
+   * The token of a server started with `--token-file`: sent in the extension probe, which
+   * is then the first request (the extensions are negotiated too).
+   */
+  token?: string;
 }
 
 /**
@@ -239,21 +251,34 @@ export class RapClient implements AsyncDisposable {
    * @throws {RapConnectionError} If the connection cannot be made.
    */
   static async connect(options: RapClientOptions): Promise<RapClient> {
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: options.hostname, port: options.port });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      throw new RapConnectionError(
-        `Cannot connect to ${options.hostname}:${options.port}: ${(error as Error).message}`,
-        { cause: error },
+    let conn: Deno.TcpConn | Deno.TlsConn;
+    if (options.tls) {
+      conn = await connectTls(
+        options.hostname,
+        options.port,
+        options.tls === true ? {} : options.tls,
       );
-    }
-    conn.setNoDelay(true);
-    const client = new RapClient(conn, options);
-    if (options.extensions) {
+    } else {
       try {
-        await client.negotiate(options.extensions === true ? {} : options.extensions);
+        conn = await Deno.connect({ hostname: options.hostname, port: options.port });
+      } catch (error) {
+        if (error instanceof Deno.errors.NotCapable) throw error;
+        throw new RapConnectionError(
+          `Cannot connect to ${options.hostname}:${options.port}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      conn.setNoDelay(true);
+    }
+    const client = new RapClient(conn, options);
+    if (options.extensions || options.token !== undefined) {
+      const ext = typeof options.extensions === "object" ? options.extensions : {};
+      try {
+        await client.negotiate(
+          options.token === undefined
+            ? ext
+            : { ...ext, params: { ...ext.params, token: options.token } },
+        );
       } catch (error) {
         await client.close();
         throw error;
@@ -304,7 +329,11 @@ export class RapClient implements AsyncDisposable {
     } catch (error) {
       const err = error instanceof RapProtocolError
         ? new RapProtocolError(
-          `${this.peer} answered out of protocol: ${error.message}`,
+          `${this.peer} answered out of protocol: ${error.message}${
+            // A TLS record (alert 0x15, handshake 0x16) in answer to plain bytes.
+            (error.opcode === 0x15 || error.opcode === 0x16) && !this.#options.tls
+              ? " (the server speaks TLS: use raps://)"
+              : ""}`,
           error.opcode,
           { cause: error },
         )
@@ -483,14 +512,34 @@ export class RapClient implements AsyncDisposable {
     const probe = formatProbe({ version: EXT_VERSION, params });
     const timeout = options.probeTimeout ?? 5000;
     let offer: ExtensionOffer | undefined;
+    let refused: string | undefined;
     await this.#command(probe, (output) => {
       offer = parseOffer(output);
       if (offer === undefined) return;
+      const auth = offer.params.auth;
+      if (auth !== undefined && auth !== "ok") {
+        refused = auth === "required"
+          ? `${this.peer} requires a token (the server was started with --token-file)`
+          : `${this.peer} refused the token`;
+        return;
+      }
       // No other request is in flight: the extensions start exactly here on the wire.
       const maxData = Math.min(offer.maxData, options.maxData ?? offer.maxData);
       this.#reader.decoder.enableExtensions(maxData);
       this.#ext = { version: offer.version, maxData, ops: offer.ops };
-    }, timeout);
+    }, params.token === undefined ? timeout : undefined).catch((error) => {
+      if (params.token !== undefined && error instanceof RapConnectionError) {
+        throw new RapConnectionError(
+          `${this.peer} closed the connection on the authenticating probe: ${error.message}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    });
+    if (refused !== undefined) {
+      this.#fail(new RapConnectionError(refused));
+      throw new RapConnectionError(refused);
+    }
     return this.#ext;
   }
 

@@ -5,16 +5,23 @@
  * @module
  */
 
+import type { AddressFilter } from "./address_filter.ts";
+import { TokenVerifier } from "./auth.ts";
 import { IoError, PermissionDeniedError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
 import { IoSession } from "./io/session.ts";
 import { MemoryDescriptor } from "./io/memory_descriptor.ts";
 import type { IoDescriptor } from "./io/types.ts";
+import { listenWarning } from "./listen_warning.ts";
 import { PacketReader } from "./packet_reader.ts";
+import { RemoteRegistry } from "./remote_registry.ts";
+import { BorrowedDescriptor } from "./shell/session_view.ts";
+import type { TlsCertificate } from "./tls.ts";
 import {
   CURRENT_FD,
   EXT_MAX_DATA,
   EXT_MAX_DATA_LIMIT,
+  EXT_OFFER,
   EXT_VERSION,
   ExtErrorCode,
   ExtOpcode,
@@ -113,8 +120,16 @@ export interface RapServerOptions {
   port?: number;
   /** Refuse writes and open everything read-only. */
   readOnly?: boolean;
-  /** A URI opened for sessions that read, seek or send CMD before any OPEN. */
+  /**
+   * A URI for sessions that read, seek or send CMD before any OPEN. It is opened once and
+   * every session gets a view of it (all clients see the same bytes, as with radare2).
+   */
   defaultUri?: string;
+  /**
+   * An already open descriptor to use instead of opening `defaultUri` (its owner closes it
+   * after the server has stopped; sessions only get views of it).
+   */
+  defaultDescriptor?: IoDescriptor;
   /** Most connections served at once; more are closed at accept (default 256). */
   maxConnections?: number;
   /** Close a connection idle for this many milliseconds (default 0 = never). */
@@ -133,6 +148,38 @@ export interface RapServerOptions {
    * string), so every client stays on plain RAP.
    */
   extensions?: boolean | RapServerExtensionOptions;
+  /** Serve `raps://`: TLS with this certificate chain and key (see `lib/tls.ts`). */
+  tls?: TlsCertificate;
+  /**
+   * Require this token: a client's first request must be an extension probe carrying
+   * `token=...` (`docs/protocol.md`, Authentication); anything else closes the connection.
+   * Plain radare2 clients cannot authenticate.
+   */
+  token?: string;
+  /** Accept only clients whose address is in this filter (`--allow-from`). */
+  allowFrom?: AddressFilter;
+  /**
+   * Milliseconds a started request (its first byte received) has to arrive whole; the
+   * connection is closed otherwise (default 10000; 0 = no limit). With TLS or a token, the
+   * handshake and the first request must also arrive within it from the connection.
+   * A large extended WRITE gets it for each 1 MiB piece.
+   */
+  packetTimeout?: number;
+  /**
+   * Milliseconds one CMD may run before it is answered with an error line (default 5000;
+   * 0 = no limit). radare2 clients give up after about 1 s anyway. The command is not
+   * stopped, its output is dropped.
+   */
+  commandTimeout?: number;
+  /** Length of the kernel's queue of connections not yet accepted (default 511, Deno's). */
+  backlog?: number;
+  /**
+   * On {@linkcode RapServer.close}, milliseconds to finish the replies to requests already
+   * received before every connection is closed regardless (default 3000).
+   */
+  shutdownTimeout?: number;
+  /** Sync each write to disk before it is acknowledged (files that support it). */
+  fsync?: boolean;
 }
 
 /**
@@ -174,6 +221,30 @@ export const SERVER_BUFFERS: Readonly<{ piece: number; highWaterMark: number }> 
 /** Thrown inside a connection to close it with a logged reason. */
 class DropConnection extends Error {}
 
+/** Thrown inside a connection when the server is shutting down and the client is quiet. */
+class ShuttingDown extends Error {}
+
+/** How long a connection may stay quiet during a shutdown before it counts as done. */
+const SHUTDOWN_QUIET_MS = 100;
+
+/** A descriptor that can be synced to disk (`FileDescriptor` and the files built on it). */
+type Syncable = IoDescriptor & { sync?: () => Promise<void> };
+
+/**
+ * The default URI's descriptor as one session sees it: shared by every session, never
+ * closed by them (the server closes it when it stops).
+ */
+class SharedView extends BorrowedDescriptor {
+  readonly #inner: Syncable;
+  constructor(inner: IoDescriptor) {
+    super(inner);
+    this.#inner = inner;
+  }
+  sync(): Promise<void> {
+    return this.#inner.sync?.() ?? Promise.resolve();
+  }
+}
+
 /** A failure answered with an extended error reply (or, on a plain connection, as before). */
 class ReplyError extends Error {
   readonly code: number;
@@ -183,6 +254,7 @@ class ReplyError extends Error {
   }
 }
 
+const STOP = Symbol("stop");
 const U64 = (1n << 64n) - 1n;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const encoder = new TextEncoder();
@@ -264,6 +336,16 @@ interface Connection {
   ext: number | undefined;
   /** Views of in-memory files are queued: flush them before anything may write. */
   views: boolean;
+  /** Whether the client may send requests (false until a server with a token saw it). */
+  authenticated: boolean;
+  /** Why the connection was closed by a timer (logged instead of "disconnected"). */
+  closeReason: string | undefined;
+  /** A reverse CMD is waiting for the client's reply. */
+  reversing: boolean;
+  /** Ends the current wait for the client (at shutdown). */
+  interrupt: ((stop: typeof STOP) => void) | undefined;
+  /** Bytes arrived during the current wait. */
+  received: boolean;
 }
 
 /**
@@ -299,13 +381,25 @@ export class RapServer implements AsyncDisposable {
   readonly #maxExtData: number | undefined;
   readonly #connections = new Map<Deno.Conn, Connection | undefined>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #tokens: TokenVerifier | undefined;
+  #shared: Promise<IoDescriptor> | undefined;
+  readonly #ownsShared: boolean;
   #closing = false;
 
-  private constructor(listener: Deno.Listener, options: RapServerOptions) {
+  private constructor(
+    listener: Deno.Listener,
+    options: RapServerOptions,
+    shared?: IoDescriptor,
+  ) {
     this.#listener = listener;
     this.addr = listener.addr as Deno.NetAddr;
     this.#options = options;
-    this.#registry = options.registry ?? new IoRegistry();
+    // Remote sessions open through the server's registry, minus the server's own stdin.
+    this.#registry = new RemoteRegistry(options.registry ?? new IoRegistry());
+    this.#tokens = options.token === undefined ? undefined : new TokenVerifier(options.token);
+    const given = shared ?? options.defaultDescriptor;
+    if (given !== undefined) this.#shared = Promise.resolve(given);
+    this.#ownsShared = options.defaultDescriptor === undefined;
     this.#handler = options.commandHandler ?? ((command) => basicCommandHandler(command));
     this.#log = options.log ?? ((line) => console.error(line));
     const ext = options.extensions ?? true;
@@ -313,22 +407,79 @@ export class RapServer implements AsyncDisposable {
       EXT_MAX_DATA_LIMIT,
       Math.max(RAP_PACKET_MAX, (ext === true ? undefined : ext.maxData) ?? EXT_MAX_DATA),
     );
+    const warning = listenWarning(formatAddr(this.addr), this.addr.hostname, {
+      tls: options.tls !== undefined,
+      token: options.token !== undefined,
+    });
+    if (warning !== undefined) this.#log(warning);
     this.finished = this.#acceptLoop();
   }
 
   /**
-   * Start listening.
+   * Start listening. A default URI is opened when a session first needs it (see
+   * {@linkcode RapServer.start} to open it before listening).
    *
    * @param options See {@linkcode RapServerOptions}.
    * @returns The running server.
    */
   static listen(options: RapServerOptions = {}): RapServer {
-    const listener = Deno.listen({
+    return RapServer.#bind(options);
+  }
+
+  /**
+   * Open the default URI, then start listening: a URI that cannot be opened fails here,
+   * before any client connects. Every session gets a view of that one descriptor (so all
+   * clients see the same bytes, as with radare2); the server closes it when it stops.
+   *
+   * @param options See {@linkcode RapServerOptions}.
+   * @returns The running server.
+   * @throws {IoError} If the default URI cannot be opened.
+   *
+   * @example
+   * ```ts
+   * import { RapClient, RapServer } from "@rap/cli";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await RapServer.start({ port: 0, defaultUri: "malloc://16", log: () => {} });
+   * await using a = await RapClient.connect({ hostname: "127.0.0.1", port: server.addr.port });
+   * await using b = await RapClient.connect({ hostname: "127.0.0.1", port: server.addr.port });
+   * await a.write(0, new Uint8Array([1, 2]));
+   * assert.deepEqual([...await b.read(0, 2)], [1, 2]);
+   * await assert.rejects(RapServer.start({ defaultUri: "nope://x" }), /nope/);
+   * ```
+   */
+  static async start(options: RapServerOptions = {}): Promise<RapServer> {
+    let shared: IoDescriptor | undefined;
+    if (options.defaultUri !== undefined && options.defaultDescriptor === undefined) {
+      shared = await (options.registry ?? new IoRegistry()).open(options.defaultUri, {
+        write: !(options.readOnly ?? false),
+      });
+    }
+    try {
+      return RapServer.#bind(options, shared);
+    } catch (error) {
+      await shared?.close();
+      throw error;
+    }
+  }
+
+  static #bind(options: RapServerOptions, shared?: IoDescriptor): RapServer {
+    const address = {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 9999,
-      transport: "tcp",
-    });
-    return new RapServer(listener, options);
+      transport: "tcp" as const,
+      ...(options.backlog === undefined ? {} : { tcpBacklog: options.backlog }),
+    };
+    const listener: Deno.Listener = options.tls === undefined
+      ? Deno.listen(address)
+      : Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key });
+    return new RapServer(listener, options, shared);
+  }
+
+  /** The address clients connect to, as a URI (`rap://` or `raps://`). */
+  get url(): string {
+    const host = this.addr.hostname.includes(":") ? `[${this.addr.hostname}]` : this.addr.hostname;
+    return `${this.#options.tls === undefined ? "rap" : "raps"}://${host}:${this.addr.port}/`;
   }
 
   /** How many connections are open now. */
@@ -351,6 +502,12 @@ export class RapServer implements AsyncDisposable {
     try {
       for await (const conn of this.#listener) {
         const peer = formatAddr(conn.remoteAddr);
+        const allowFrom = this.#options.allowFrom;
+        if (allowFrom && !allowFrom.allows((conn.remoteAddr as Deno.NetAddr).hostname)) {
+          this.#log(`[rap] ${peer}: refused, address not in --allow-from ${allowFrom}`);
+          conn.close();
+          continue;
+        }
         if (this.#connections.size >= max) {
           this.#log(`[rap] ${peer}: refused, ${max} connections already open (--max-connections)`);
           conn.close();
@@ -367,6 +524,10 @@ export class RapServer implements AsyncDisposable {
       if (!this.#closing) this.#log(`[rap] accept failed: ${(error as Error).message}`);
     }
     await Promise.allSettled([...this.#tasks]);
+    const shared = this.#ownsShared ? await this.#shared?.catch(() => undefined) : undefined;
+    await shared?.close().catch((error) =>
+      this.#log(`[rap] error closing ${shared.uri}: ${(error as Error).message}`)
+    );
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {
@@ -393,8 +554,31 @@ export class RapServer implements AsyncDisposable {
         } catch { /* already closed */ }
       }, idle);
     };
-    reader.onData = armIdle;
     armIdle();
+
+    // A started request must arrive whole within packetTimeout (slow senders); the timer
+    // runs while the server waits for the rest of a packet.
+    const packetTimeout = this.#options.packetTimeout ?? 10_000;
+    let packetTimer: ReturnType<typeof setTimeout> | undefined;
+    const startPacketTimer = () => {
+      if (packetTimeout <= 0 || packetTimer !== undefined) return;
+      packetTimer = setTimeout(() => {
+        c.closeReason =
+          `closed: request not complete within ${packetTimeout} ms (--packet-timeout)`;
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }, packetTimeout);
+    };
+    const endPacketTimer = () => {
+      clearTimeout(packetTimer);
+      packetTimer = undefined;
+    };
+    reader.onData = () => {
+      c.received = true;
+      armIdle();
+      startPacketTimer();
+    };
 
     const c: Connection = {
       peer,
@@ -404,14 +588,29 @@ export class RapServer implements AsyncDisposable {
       writer,
       ext: undefined,
       views: false,
+      authenticated: this.#tokens === undefined,
+      closeReason: undefined,
+      reversing: false,
+      interrupt: undefined,
+      received: false,
       context: {
         session,
         readOnly,
         remoteAddr: conn.remoteAddr as Deno.NetAddr,
         reverseCommand: async (command) => {
+          if (!c.reversing && c.closeReason !== undefined) {
+            throw new DropConnection("reverse CMD after the connection was given up");
+          }
           writer.write(encodePacket({ type: "cmd", command }));
           writer.uncork();
-          const reply = await reader.next();
+          c.reversing = true;
+          let reply;
+          try {
+            reply = await this.#wait(c, () => reader.next(), startPacketTimer);
+          } finally {
+            c.reversing = false;
+            endPacketTimer();
+          }
           writer.cork();
           if (reply === null) throw new DropConnection("closed during a reverse CMD");
           if (reply.type !== "cmd_reply") {
@@ -425,6 +624,24 @@ export class RapServer implements AsyncDisposable {
 
     let reason = "disconnected";
     try {
+      if (this.#options.tls !== undefined || this.#tokens !== undefined) {
+        // The handshake and the first request (the token) must come within packetTimeout.
+        startPacketTimer();
+      }
+      if (this.#options.tls !== undefined) {
+        try {
+          await this.#wait(c, () => (conn as Deno.TlsConn).handshake(), startPacketTimer);
+        } catch (error) {
+          if (error instanceof ShuttingDown || c.closeReason !== undefined) throw error;
+          throw new DropConnection(
+            `TLS handshake failed: ${(error as Error).message}` +
+              (/corrupt message|InvalidContentType/i.test((error as Error).message)
+                ? " (a plain rap:// client?)"
+                : ""),
+          );
+        }
+        if (this.#tokens === undefined) endPacketTimer();
+      }
       // Replies to a batch of pipelined requests are held back (corked) until the batch is
       // answered, then leave in one write.
       writer.cork();
@@ -433,29 +650,40 @@ export class RapServer implements AsyncDisposable {
         let header: PacketHeader | null | undefined = reader.bufferedHeader();
         if (header === undefined) {
           writer.uncork();
-          header = await reader.header();
+          header = await this.#wait(c, () => reader.header(), startPacketTimer);
           writer.cork();
         }
         if (!header) break;
         if (header.opcode === ExtOpcode.WRITE_AT && header.payloadSize > SERVER_BUFFERS.piece) {
-          await this.#streamWrite(c, header);
+          if (!c.authenticated) throw new DropConnection(this.#unauthenticated());
+          await this.#streamWrite(c, header, startPacketTimer, endPacketTimer);
           continue;
         }
         let packet: RapPacket | null | undefined = reader.buffered();
         if (packet === undefined) {
           writer.uncork();
-          packet = await reader.next();
+          packet = await this.#wait(c, () => reader.next(), startPacketTimer);
           writer.cork();
         }
         if (!packet) break;
-        await this.#handle(c, packet);
+        endPacketTimer();
+        if (!c.authenticated) await this.#authenticate(c, packet);
+        else await this.#handle(c, packet);
       }
       writer.uncork();
       await writer.flush();
     } catch (error) {
       writer.uncork();
-      if (error instanceof DropConnection || error instanceof RapProtocolError) {
+      if (c.closeReason !== undefined) {
+        reason = c.closeReason;
+      } else if (error instanceof ShuttingDown) {
+        reason = "closed: server shutting down";
+        await writer.flush().catch(() => {});
+      } else if (error instanceof DropConnection || error instanceof RapProtocolError) {
         reason = `closed: ${error.message}`;
+        if (error instanceof RapProtocolError && error.opcode === 0x16 && !c.ext) {
+          reason += " (a TLS client? serve raps:// with --cert and --key)";
+        }
         if (c.ext !== undefined && error instanceof RapProtocolError) {
           const code = error instanceof BadLengthError
             ? ExtErrorCode.TOO_LONG
@@ -473,6 +701,7 @@ export class RapServer implements AsyncDisposable {
       }
     } finally {
       clearTimeout(timer);
+      endPacketTimer();
       try {
         conn.close();
       } catch { /* already closed */ }
@@ -483,14 +712,134 @@ export class RapServer implements AsyncDisposable {
     }
   }
 
+  /**
+   * Give a session without a file a view of the default URI's descriptor, opened once for
+   * all sessions (on first use when the server was made with `listen`; a failure is
+   * retried by the next session).
+   */
   async #ensureDefault(session: IoSession, readOnly: boolean): Promise<void> {
     const uri = this.#options.defaultUri;
-    if (uri === undefined || session.current !== undefined) return;
+    if (session.current !== undefined) return;
+    if (uri === undefined && this.#shared === undefined) return;
+    if (this.#shared === undefined && uri !== undefined) {
+      const opening = (this.#options.registry ?? new IoRegistry()).open(uri, { write: !readOnly });
+      this.#shared = opening;
+      opening.catch(() => {
+        if (this.#shared === opening) this.#shared = undefined;
+      });
+    }
+    let shared: IoDescriptor;
     try {
-      await session.open(uri, { write: !readOnly });
+      shared = await this.#shared!;
     } catch (error) {
       throw new DropConnection(`cannot open the default URI: ${(error as Error).message}`);
     }
+    if (session.current === undefined) session.add(new SharedView(shared));
+  }
+
+  /**
+   * Wait for `start()` (a read from the client). While the server shuts down, the wait ends
+   * with {@linkcode ShuttingDown} once the client has been quiet for a moment: requests
+   * already on their way are still answered, a client that sends nothing more is closed.
+   * When a started packet is buffered, `onPartial` starts its deadline.
+   */
+  async #wait<T>(c: Connection, start: () => Promise<T>, onPartial: () => void): Promise<T> {
+    // Before `start`: a read moves the buffered rest of a packet out of the decoder.
+    const partial = c.reader.decoder.buffered > 0;
+    if (partial) onPartial();
+    c.received = false;
+    const op = start();
+    if (!this.#closing) {
+      // A promise of this wait's own (not a long-lived one: each race adds a reaction).
+      const stop = Promise.withResolvers<typeof STOP>();
+      c.interrupt = stop.resolve;
+      try {
+        const first = await Promise.race([op, stop.promise]);
+        if (first !== STOP) return first as T;
+      } finally {
+        c.interrupt = undefined;
+      }
+      op.catch(() => {}); // it fails when the connection closes
+      // Idle when the shutdown began (nothing of a request here): done at once.
+      if (!partial && !c.received) throw new ShuttingDown("server shutting down");
+    }
+    op.catch(() => {}); // it fails when the connection closes
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const quiet = new Promise<typeof STOP>((resolve) => {
+      timer = setTimeout(() => resolve(STOP), SHUTDOWN_QUIET_MS);
+    });
+    try {
+      const result = await Promise.race([op, quiet]);
+      if (result === STOP) throw new ShuttingDown("server shutting down");
+      return result as T;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Why an unauthenticated request closes the connection (the log line). */
+  #unauthenticated(): string {
+    return "refused: the first request is not an extension probe with a token (--token-file); " +
+      "plain radare2 clients cannot authenticate";
+  }
+
+  /**
+   * The first request on a server with a token: an extension probe carrying the right
+   * token lets the client in (and is answered like any probe); anything else closes the
+   * connection. The token is never logged.
+   */
+  async #authenticate(c: Connection, packet: RapPacket): Promise<void> {
+    const probe = packet.type === "cmd" && packet.command !== null
+      ? parseProbe(packet.command)
+      : undefined;
+    if (probe === undefined) throw new DropConnection(this.#unauthenticated());
+    const presented = probe.params.token;
+    if (!await this.#tokens!.verify(presented)) {
+      const auth = presented === undefined ? "required" : "denied";
+      c.writer.write(
+        encodePacket({ type: "cmd_reply", output: `${EXT_OFFER} ${EXT_VERSION} auth=${auth}\n` }),
+      );
+      await c.writer.flush().catch(() => {});
+      throw new DropConnection(
+        presented === undefined
+          ? "refused: no token in the probe (--token-file)"
+          : "refused: wrong token (--token-file)",
+      );
+    }
+    c.authenticated = true;
+    this.#log(`[rap] ${c.peer}: authenticated`);
+    c.writer.write(encodePacket({ type: "cmd_reply", output: this.#negotiate(c, probe.params) }));
+  }
+
+  /** Run a CMD under the command timeout: on expiry, one error line answers it. */
+  async #runCommand(c: Connection, command: string): Promise<string | null> {
+    const limit = this.#options.commandTimeout ?? 5000;
+    const running = this.#handler(command, c.context);
+    if (limit <= 0) return await running;
+    running.catch(() => {}); // a late failure of an abandoned command
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<typeof STOP>((resolve) => {
+      timer = setTimeout(() => resolve(STOP), limit);
+    });
+    try {
+      const result = await Promise.race([running, expired]);
+      if (result !== STOP) return result as string | null;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (c.reversing) {
+      // Its reverse CMD still waits for the client: the stream cannot be kept in step.
+      throw new DropConnection(
+        `command timed out after ${limit} ms during a reverse CMD (--cmd-timeout)`,
+      );
+    }
+    this.#log(`[rap] ${c.peer}: command timed out after ${limit} ms (--cmd-timeout)`);
+    return `Command timed out after ${limit} ms (--cmd-timeout)\n`;
+  }
+
+  /** With `fsync`, sync a written descriptor to disk (those that support it). */
+  async #sync(desc: IoDescriptor | undefined): Promise<void> {
+    if (this.#options.fsync && desc !== undefined) await (desc as Syncable).sync?.();
   }
 
   /** The descriptor an extended request addresses. */
@@ -553,6 +902,9 @@ export class RapServer implements AsyncDisposable {
         } catch (error) {
           // radare2 clients only notice a failed OPEN when the connection closes; a client
           // that negotiated the extensions gets an error reply instead.
+          if (/too many open files/.test((error as Error).message)) {
+            (error as Error).message += " (--max-open-files)";
+          }
           if (c.ext === undefined) {
             throw new DropConnection(
               packet.name === ""
@@ -609,6 +961,15 @@ export class RapServer implements AsyncDisposable {
             if (!(error instanceof IoError)) throw error;
             written = 0;
           }
+          if (written > 0 && this.#options.fsync) {
+            try {
+              await this.#sync(session.current);
+            } catch (error) {
+              // Not on disk: not acknowledged (radare2's reply has no room for a reason).
+              this.#log(`[rap] ${c.peer}: sync failed: ${(error as Error).message}`);
+              written = 0;
+            }
+          }
         }
         reply32(writer, WRITE_REPLY, written);
         return;
@@ -643,7 +1004,7 @@ export class RapServer implements AsyncDisposable {
         }
         await this.#ensureDefault(session, readOnly).catch(() => {});
         writer.uncork(); // a command may take a while: let earlier replies go
-        const output = await this.#handler(packet.command, c.context);
+        const output = await this.#runCommand(c, packet.command);
         writer.cork();
         writer.write(encodePacket({
           type: "cmd_reply",
@@ -678,7 +1039,12 @@ export class RapServer implements AsyncDisposable {
       c.ext = maxData;
       this.#log(`[rap] ${c.peer}: extensions on (maxdata ${maxData})`);
     }
-    return formatOffer({ version: EXT_VERSION, maxData: c.ext, ops: [...EXT_OPS], params: {} });
+    return formatOffer({
+      version: EXT_VERSION,
+      maxData: c.ext,
+      ops: [...EXT_OPS],
+      params: this.#tokens === undefined ? {} : { auth: "ok" },
+    });
   }
 
   async #handleExtended(
@@ -703,6 +1069,9 @@ export class RapServer implements AsyncDisposable {
           : await desc.write(offset, packet.data).catch((error) => {
             throw new ReplyError(ioErrorCode(error), (error as Error).message);
           });
+        await this.#sync(desc).catch((error) => {
+          throw new ReplyError(ExtErrorCode.IO_ERROR, `sync failed: ${(error as Error).message}`);
+        });
         reply32(writer, WRITE_AT_REPLY, written);
         return;
       }
@@ -775,7 +1144,12 @@ export class RapServer implements AsyncDisposable {
   }
 
   /** An extended WRITE too large to hold: its payload goes to the plugin piece by piece. */
-  async #streamWrite(c: Connection, header: PacketHeader): Promise<void> {
+  async #streamWrite(
+    c: Connection,
+    header: PacketHeader,
+    startPacketTimer: () => void,
+    endPacketTimer: () => void,
+  ): Promise<void> {
     const { reader, writer } = c;
     await this.#settleViews(c);
     const head = reader.takeHeader(header);
@@ -797,7 +1171,10 @@ export class RapServer implements AsyncDisposable {
     let written = 0;
     while (left > 0) {
       const data = new Uint8Array(Math.min(SERVER_BUFFERS.piece, left));
-      await reader.readExactly(data);
+      // Each piece has its own deadline: a slow link may take a while for 8 MiB.
+      startPacketTimer();
+      await this.#wait(c, () => reader.readExactly(data), startPacketTimer);
+      endPacketTimer();
       left -= data.length;
       if (failure !== undefined || desc === undefined) continue; // drain the payload
       try {
@@ -809,6 +1186,11 @@ export class RapServer implements AsyncDisposable {
         );
       }
     }
+    if (!failure && written > 0) {
+      await this.#sync(desc).catch((error) => {
+        failure = new ReplyError(ExtErrorCode.IO_ERROR, `sync failed: ${(error as Error).message}`);
+      });
+    }
     if (failure) {
       writer.write(encodePacket({ type: "error", code: failure.code, message: failure.message }));
     } else {
@@ -817,7 +1199,10 @@ export class RapServer implements AsyncDisposable {
   }
 
   /**
-   * Stop accepting, close every connection and wait for them to finish.
+   * Stop gracefully: stop accepting, answer the requests each client has already sent
+   * (those still arriving without waiting count), send the replies, close the sessions'
+   * files, and wait for all of it. Connections still busy after `shutdownTimeout`
+   * milliseconds (e.g. a client that does not read its replies) are closed regardless.
    */
   async close(): Promise<void> {
     if (!this.#closing) {
@@ -825,11 +1210,22 @@ export class RapServer implements AsyncDisposable {
       try {
         this.#listener.close();
       } catch { /* already closed */ }
-      for (const conn of this.#connections.keys()) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
+      for (const c of this.#connections.values()) c?.interrupt?.(STOP);
+      const grace = this.#options.shutdownTimeout ?? 3000;
+      const deadline = setTimeout(() => {
+        if (this.#connections.size > 0) {
+          this.#log(
+            `[rap] closing ${this.#connections.size} connection(s) still busy after ${grace} ms ` +
+              `(shutdown deadline)`,
+          );
+        }
+        for (const conn of this.#connections.keys()) {
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        }
+      }, grace);
+      this.finished.finally(() => clearTimeout(deadline));
     }
     await this.finished;
   }

@@ -156,6 +156,15 @@ export class FileDescriptor implements IoDescriptor {
     return this.#run(() => this.#file.truncate(size));
   }
 
+  /**
+   * Wait until the data written so far is on disk (`fdatasync`), e.g. before a server
+   * acknowledges a write (`serve --fsync`). Does nothing for a read-only file.
+   */
+  sync(): Promise<void> {
+    if (!this.writable) return Promise.resolve();
+    return this.#run(() => this.#file.syncData());
+  }
+
   /** Close the file. */
   async close(): Promise<void> {
     if (this.#closed) return;

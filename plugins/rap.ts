@@ -1,9 +1,16 @@
 /**
  * `rap://HOST:PORT//ABS/PATH`, `rap://HOST:PORT/REL/PATH`, `rap://HOST:PORT` — a file on a
- * remote RAP server (radare2's or ours), through {@linkcode RapClient}. The client probes
- * for the rap extensions (`docs/protocol.md`): with our server, reads and writes go in
- * pieces of up to 1 MiB carrying the file's fd and offset; a radare2 server answers the
- * probe with an empty string and is used with plain 4 KiB RAP requests.
+ * remote RAP server (radare2's or ours), through {@linkcode RapClient}; `raps://` is the
+ * same over TLS. The client probes for the rap extensions (`docs/protocol.md`): with our
+ * server, reads and writes go in pieces of up to 1 MiB carrying the file's fd and offset;
+ * a radare2 server answers the probe with an empty string and is used with plain 4 KiB
+ * RAP requests.
+ *
+ * `raps://` always verifies the server's certificate (system roots, plus the CAs given to
+ * {@linkcode createRapPlugin}); a server started with `--token-file` needs the token,
+ * also given to {@linkcode createRapPlugin}. Register such a plugin in a registry
+ * (`registry.register(createRapPlugin({ caCerts, token }))`), as `rap cat --ca FILE
+ * --token-file FILE` does.
  *
  * @example
  * ```ts
@@ -19,6 +26,7 @@
  */
 
 import { RapClient } from "../lib/client.ts";
+import type { TlsClientOptions } from "../lib/tls.ts";
 import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { Perm, UT64_MAX } from "../lib/protocol/constants.ts";
@@ -122,7 +130,96 @@ class RapDescriptor implements IoDescriptor {
 }
 
 /**
- * The `rap` plugin.
+ * What the `rap` plugin's connections use: trusted CAs for `raps://` and the token for
+ * servers started with `--token-file`.
+ *
+ * @example
+ * ```ts
+ * import type { RapPluginOptions } from "./rap.ts";
+ * const options: RapPluginOptions = { caCerts: [], token: "s3cret" };
+ * console.assert(options.token === "s3cret");
+ * ```
+ */
+export interface RapPluginOptions extends TlsClientOptions {
+  /** The server's token, sent in the extension probe before anything else. */
+  token?: string;
+}
+
+/**
+ * Create a `rap` plugin whose connections trust extra CAs and present a token.
+ *
+ * @param options CAs and token (default: none; the system's roots only).
+ * @returns The plugin, for `IoRegistry.register`.
+ *
+ * @example
+ * ```ts
+ * import { createRapPlugin } from "./rap.ts";
+ * import { IoRegistry } from "../lib/io/registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = new IoRegistry();
+ * registry.register(createRapPlugin({ token: "s3cret" }));
+ * assert.equal((await registry.resolve("raps://h:1//x")).name, "rap");
+ * ```
+ */
+export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
+  return {
+    name: "rap",
+    description: "radare network protocol: a file on a remote RAP server (raps:// over TLS)",
+    schemes: ["rap", "raps"],
+    uriForms: [
+      "rap://HOST:PORT//ABS/PATH",
+      "rap://HOST:PORT/REL/PATH",
+      "rap://HOST:PORT",
+      "raps://HOST:PORT//ABS/PATH",
+    ],
+    capabilities: { read: true, write: true, resize: false, system: true },
+    permissions(uri: string): Deno.PermissionDescriptor[] {
+      const { hostname, port } = parseRapUri(uri);
+      return hostname === "" ? [] : [{ name: "net", host: `${hostname}:${port}` }];
+    },
+    async open(uri: string, openOptions: OpenOptions): Promise<IoDescriptor> {
+      const target = parseRapUri(uri);
+      if (target.hostname === "") {
+        throw new IoError(
+          uri,
+          `Cannot open "${uri}": the listen form starts a server; use "serve --port ${target.port}" or "=:${target.port}"`,
+        );
+      }
+      let client: RapClient;
+      try {
+        // The extension probe is a comment to radare2, which answers it with an empty string.
+        client = await RapClient.connect({
+          hostname: target.hostname,
+          port: target.port,
+          extensions: true,
+          tls: target.tls ? { caCerts: options.caCerts } : undefined,
+          token: options.token,
+        });
+      } catch (error) {
+        if (error instanceof Deno.errors.NotCapable) throw error;
+        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      let fd: number | undefined;
+      if (target.file !== "") {
+        try {
+          fd = await client.open(target.file, Perm.R | Perm.X | (openOptions.write ? Perm.W : 0));
+        } catch (error) {
+          await client.close();
+          throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      }
+      return new RapDescriptor(uri, client, openOptions.write ?? false, fd);
+    },
+  };
+}
+
+/**
+ * The `rap` plugin, with the system's CA roots and no token (see {@linkcode createRapPlugin}).
  *
  * @example
  * ```ts
@@ -134,52 +231,6 @@ class RapDescriptor implements IoDescriptor {
  * ]);
  * ```
  */
-const rap: IoPlugin = {
-  name: "rap",
-  description: "radare network protocol: a file on a remote RAP server",
-  schemes: ["rap", "raps"],
-  uriForms: ["rap://HOST:PORT//ABS/PATH", "rap://HOST:PORT/REL/PATH", "rap://HOST:PORT"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    const { hostname, port } = parseRapUri(uri);
-    return hostname === "" ? [] : [{ name: "net", host: `${hostname}:${port}` }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    const target = parseRapUri(uri);
-    if (target.hostname === "") {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": the listen form starts a server; use "serve --port ${target.port}" or "=:${target.port}"`,
-      );
-    }
-    if (target.tls) {
-      throw new IoError(uri, `Cannot open "${uri}": raps:// (TLS) is not supported yet`);
-    }
-    let client: RapClient;
-    try {
-      // The extension probe is a comment to radare2, which answers it with an empty string.
-      client = await RapClient.connect({
-        hostname: target.hostname,
-        port: target.port,
-        extensions: true,
-      });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error });
-    }
-    let fd: number | undefined;
-    if (target.file !== "") {
-      try {
-        fd = await client.open(target.file, Perm.R | Perm.X | (options.write ? Perm.W : 0));
-      } catch (error) {
-        await client.close();
-        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-    }
-    return new RapDescriptor(uri, client, options.write ?? false, fd);
-  },
-};
+const rap: IoPlugin = createRapPlugin();
 
 export default rap;
