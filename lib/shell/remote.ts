@@ -292,28 +292,11 @@ export class RemoteState {
           port: target.port,
           onReverseCommand: createReverseCommandHandler(this.#shell),
         };
-        let client: RapClient;
-        if (target.proto === "raps") {
-          let conn: Deno.TlsConn | undefined;
-          try {
-            conn = await Deno.connectTls({
-              hostname: target.host,
-              port: target.port,
-              caCerts: this.#shell.options.caCerts,
-            });
-            await conn.handshake();
-          } catch (error) {
-            try {
-              conn?.close();
-            } catch { /* already closed */ }
-            throw new Error(
-              `Cannot connect to raps://${target.host}:${target.port}: ${(error as Error).message}`,
-            );
-          }
-          client = RapClient.fromConn(conn, options);
-        } else {
-          client = await RapClient.connect(options);
-        }
+        // raps:// verifies the server's certificate (system roots plus the shell's caCerts).
+        const client = await RapClient.connect({
+          ...options,
+          tls: target.proto === "raps" ? { caCerts: this.#shell.options.caCerts } : undefined,
+        });
         if (target.file !== "") {
           try {
             // radare2's =+ always sends OPEN with permission 0.
