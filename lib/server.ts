@@ -598,9 +598,6 @@ export class RapServer implements AsyncDisposable {
         readOnly,
         remoteAddr: conn.remoteAddr as Deno.NetAddr,
         reverseCommand: async (command) => {
-          if (!c.reversing && c.closeReason !== undefined) {
-            throw new DropConnection("reverse CMD after the connection was given up");
-          }
           writer.write(encodePacket({ type: "cmd", command }));
           writer.uncork();
           c.reversing = true;
@@ -814,8 +811,18 @@ export class RapServer implements AsyncDisposable {
   /** Run a CMD under the command timeout: on expiry, one error line answers it. */
   async #runCommand(c: Connection, command: string): Promise<string | null> {
     const limit = this.#options.commandTimeout ?? 5000;
-    const running = this.#handler(command, c.context);
-    if (limit <= 0) return await running;
+    if (limit <= 0) return await this.#handler(command, c.context);
+    // A command given up must not reach the client later: its reverse CMDs would
+    // interleave with the next requests' replies.
+    let abandoned = false;
+    const context: CommandContext = {
+      ...c.context,
+      reverseCommand: (text) =>
+        abandoned
+          ? Promise.reject(new Error(`The command timed out (--cmd-timeout)`))
+          : c.context.reverseCommand(text),
+    };
+    const running = this.#handler(command, context);
     running.catch(() => {}); // a late failure of an abandoned command
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<typeof STOP>((resolve) => {
@@ -827,6 +834,7 @@ export class RapServer implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
     }
+    abandoned = true;
     if (c.reversing) {
       // Its reverse CMD still waits for the client: the stream cannot be kept in step.
       throw new DropConnection(

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { startServe } from "../bench/_serve_process.ts";
 import { RapClient } from "../lib/client.ts";
 import { IoRegistry } from "../lib/io/registry.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
@@ -371,4 +372,41 @@ Deno.test("close() ends an idle connection with a logged reason", async () => {
   await server.close();
   await assert.rejects(idle.read(0, 2), RapConnectionError);
   assert.ok(logs.some((l) => /closed: server shutting down/.test(l)), logs.join("\n"));
+});
+
+Deno.test("serve takes every limit flag; a limit that triggers logs its flag; bad values are usage errors", async () => {
+  await using server = await startServe({
+    args: [
+      "--max-open-files",
+      "2",
+      "--packet-timeout",
+      "5000",
+      "--cmd-timeout",
+      "2000",
+      "--backlog",
+      "16",
+      "--shutdown-timeout",
+      "1000",
+      "--idle-timeout",
+      "0",
+      "--fsync",
+      "hex://00ff",
+    ],
+  });
+  const client = await RapClient.connect({ hostname: "127.0.0.1", port: server.port });
+  assert.deepEqual([...await client.read(0, 2)], [0x00, 0xff]); // the shared default: fd 3
+  await client.open("hex://01");
+  await assert.rejects(client.open("hex://02"), RapConnectionError);
+  await client.close();
+  const { status } = await server.stop();
+  assert.equal(status.code, 0);
+  assert.match(server.log, /closed: OPEN failed: .*too many open files \(2\) \(--max-open-files\)/);
+  for (const [flag, value] of [["--packet-timeout", "soon"], ["--max-open-files", "0"]]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-net=127.0.0.1", CLI, "serve", flag, value],
+      stdin: "null",
+    }).output();
+    assert.equal(out.code, 2, `${flag} ${value}`);
+    assert.match(new TextDecoder().decode(out.stderr), new RegExp(`^rap: ${flag}`));
+  }
 });
