@@ -12,6 +12,7 @@
  * @module
  */
 
+import { reversePrompt } from "./reverse_prompt.ts";
 import { RapClient } from "../client.ts";
 import { type HttpEndpoint, serveHttp } from "../http.ts";
 import { IoRegistry } from "../io/registry.ts";
@@ -611,6 +612,7 @@ const HELP = `Usage: =[:!+-=hH] [...]  # connect with other instances of r2 or r
 | =&:port                 serve rap in the background (=&- stops those servers)
 | =:host:port cmd         run cmd on a rap server (one connection)
 | =r port                 same as =:port
+| =r host:port, =R ...    reverse prompt: let host:port type commands here (=R retries)
 | =t port                 plain-TCP command server, in the foreground
 | =t [host:]port cmd      send cmd to a =t server and print the reply
 | =h [port]               start the HTTP endpoint in the background (default port 9090)
@@ -719,9 +721,17 @@ async function equals(env: CommandEnv): Promise<void> {
     }
     case "r":
     case "R": {
-      // help: "=r port start the rap server" (radare2's code opens a reverse prompt).
-      if (!/^\d+$/.test(rest)) throw new SyntaxError("Usage: =r port");
-      return await state.serveForeground(Number(rest), out);
+      // help: "=r port start the rap server"; radare2's code: "=r host:port" opens a
+      // reverse prompt (=R retries the connection every second). Both work here.
+      if (/^\d+$/.test(rest)) return await state.serveForeground(Number(rest), out);
+      if (rest === "") throw new SyntaxError("Usage: =r port (serve), =r host:port, =R host:port");
+      const { host, port } = parseHostPort(rest, "localhost");
+      const count = await reversePrompt(shell, host, port, {
+        retry: first === "R",
+        policy: shell.options.peerPolicy ?? CommandPolicy.RESTRICTED,
+      });
+      out.message(`INFO: reverse prompt to ${host}:${port} closed after ${count} command(s)`);
+      return;
     }
     case "&": {
       if (rest === "-") return await state.stopBackground();
