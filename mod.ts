@@ -33,6 +33,10 @@ export * from "./lib/packet_reader.ts";
 export * from "./lib/write_all.ts";
 export * from "./lib/version.ts";
 export * from "./lib/address_filter.ts";
+export * from "./lib/tls.ts";
+export * from "./lib/auth.ts";
+export * from "./lib/remote_registry.ts";
+export * from "./lib/listen_warning.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

@@ -10,8 +10,8 @@
  * Each connection has one read in flight at a time: a SEEK and a READ of 1 to `--max-read`
  * bytes at a random offset (a read over 4096 bytes is split and pipelined by RapClient), and
  * every byte is checked (malloc:// is zero-filled). `--uri file` serves a 64 MiB file of
- * zeros instead: each session then holds a file descriptor rather than its own 64 MiB
- * buffer (the server opens the default URI once per connection). The server is started with
+ * zeros instead (the server opens the default URI once and shares it between sessions).
+ * The server is started with
  * `--max-connections` above the connection count, through `bash -c 'ulimit -n ...'` so its
  * open file limit is high enough; the limits both processes got are printed.
  *

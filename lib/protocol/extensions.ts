@@ -45,7 +45,7 @@ export interface ExtensionProbe {
   version: number;
   /**
    * Further `key=value` words. Known keys: `maxdata` (the largest payload the client wants
-   * to handle) and `token` (reserved for authentication). Unknown keys are ignored.
+   * to handle) and `token` (the secret of a server started with `--token-file`). Unknown keys are ignored.
    */
   params: Record<string, string>;
 }
