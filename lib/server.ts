@@ -346,6 +346,8 @@ interface Connection {
   interrupt: ((stop: typeof STOP) => void) | undefined;
   /** Bytes arrived during the current wait. */
   received: boolean;
+  /** The read from the client under way, if any (settled before the connection ends). */
+  pending: Promise<unknown> | undefined;
 }
 
 /**
@@ -593,6 +595,7 @@ export class RapServer implements AsyncDisposable {
       reversing: false,
       interrupt: undefined,
       received: false,
+      pending: undefined,
       context: {
         session,
         readOnly,
@@ -702,6 +705,9 @@ export class RapServer implements AsyncDisposable {
       try {
         conn.close();
       } catch { /* already closed */ }
+      // A read still under way fails once the connection is closed: let it settle, so no
+      // operation outlives the connection's task (and the server's `finished`).
+      await c?.pending?.catch(() => {});
       await session.closeAll().catch((error) =>
         this.#log(`[rap] ${peer}: error closing files: ${(error as Error).message}`)
       );
@@ -746,6 +752,7 @@ export class RapServer implements AsyncDisposable {
     if (partial) onPartial();
     c.received = false;
     const op = start();
+    c.pending = op;
     if (!this.#closing) {
       // A promise of this wait's own (not a long-lived one: each race adds a reaction).
       const stop = Promise.withResolvers<typeof STOP>();
