@@ -72,6 +72,8 @@ Security:
 Limits:
   --max-connections N   most clients at once; more are closed at accept (default 256)
   --max-open-files N    most files one client may have open (default 64)
+  --max-session-memory N  most RAM the files one client opens may hold (malloc://, gzip://,
+                        sparse:// ...; r2 numbers like 256M; default 1G)
   --idle-timeout MS     close connections idle this long (default 0: never)
   --packet-timeout MS   a started request must arrive whole within this (default 10000)
   --cmd-timeout MS      answer a command still running after this with an error (default 5000)
@@ -144,6 +146,7 @@ async function serve(args: string[]): Promise<number> {
     "read-only": { type: "boolean" },
     "max-connections": { type: "string" },
     "max-open-files": { type: "string" },
+    "max-session-memory": { type: "string" },
     "idle-timeout": { type: "string" },
     "packet-timeout": { type: "string" },
     "cmd-timeout": { type: "string" },
@@ -174,6 +177,7 @@ async function serve(args: string[]): Promise<number> {
   const limits = {
     maxConnections: number("max-connections", values["max-connections"], 256),
     maxOpenFiles: number("max-open-files", values["max-open-files"], 64),
+    maxSessionMemory: number("max-session-memory", values["max-session-memory"], 2 ** 30),
     idleTimeout: number("idle-timeout", values["idle-timeout"], 0),
     packetTimeout: number("packet-timeout", values["packet-timeout"], 10_000),
     commandTimeout: number("cmd-timeout", values["cmd-timeout"], 5000),
@@ -255,6 +259,7 @@ async function serve(args: string[]): Promise<number> {
       const session = new IoSession({
         registry: new RemoteRegistry(registry),
         maxOpenFiles: limits.maxOpenFiles,
+        maxMemory: limits.maxSessionMemory,
       });
       if (shared !== undefined) session.add(new BorrowedDescriptor(shared));
       return Promise.resolve(session);

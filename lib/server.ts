@@ -136,6 +136,8 @@ export interface RapServerOptions {
   idleTimeout?: number;
   /** Most files one session may have open (default 64). */
   maxOpenFiles?: number;
+  /** Most RAM the files one session opens may hold, in bytes (default 1 GiB). */
+  maxSessionMemory?: number;
   /** The registry that opens URIs (default: the built-in plugins). */
   registry?: IoRegistry;
   /** Runs CMD packets (default {@linkcode basicCommandHandler}). */
@@ -540,6 +542,7 @@ export class RapServer implements AsyncDisposable {
     const session = new IoSession({
       registry: this.#registry,
       maxOpenFiles: this.#options.maxOpenFiles,
+      maxMemory: this.#options.maxSessionMemory ?? 2 ** 30,
     });
     const reader = new PacketReader(conn, { role: "server", maxData: RAP_PACKET_MAX });
     const writer = new QueuedWriter(conn, { highWaterMark: SERVER_BUFFERS.highWaterMark });
@@ -879,6 +882,11 @@ export class RapServer implements AsyncDisposable {
         ExtErrorCode.READ_ONLY,
         `Cannot write to "${desc.uri}": opened read-only`,
       );
+    }
+    try {
+      c.session.checkWriteMemory(desc);
+    } catch (error) {
+      throw new ReplyError(ExtErrorCode.NOT_PERMITTED, (error as Error).message);
     }
   }
 

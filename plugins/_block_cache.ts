@@ -90,6 +90,11 @@ export class BlockCache {
     this.#options = options;
   }
 
+  /** Bytes the cache can hold at most for its blocks now (block size × blocks). */
+  get cachedBytes(): number {
+    return this.#blocks.size * this.#options.blockSize;
+  }
+
   /** The number of blocks held (fetched or being fetched). */
   get cachedBlocks(): number {
     return this.#blocks.size;

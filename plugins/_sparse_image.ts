@@ -236,6 +236,15 @@ export class SparseImageDescriptor implements IoDescriptor {
     }
   }
 
+  /**
+   * The RAM the image holds.
+   *
+   * @returns Bytes stored for the written ranges.
+   */
+  memoryUsage(): number {
+    return this.#store.storedBytes;
+  }
+
   /** Call `onClose` (which may save the image), then release it. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -119,6 +119,15 @@ export class CyclicDescriptor implements IoDescriptor {
     return Promise.resolve(data.length);
   }
 
+  /**
+   * The RAM the ring holds.
+   *
+   * @returns Its size in bytes.
+   */
+  memoryUsage(): number {
+    return this.#ring.length;
+  }
+
   /** Release the ring. */
   close(): Promise<void> {
     this.#closed = true;

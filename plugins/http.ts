@@ -278,6 +278,15 @@ export class HttpDescriptor implements IoDescriptor {
     );
   }
 
+  /**
+   * The RAM the cached blocks (or the whole body, without Range support) hold.
+   *
+   * @returns Bytes held.
+   */
+  memoryUsage(): number {
+    return (this.#whole?.length ?? 0) + (this.#cache?.cachedBytes ?? 0);
+  }
+
   /** Drop the cache and close the connections. */
   close(): Promise<void> {
     if (!this.#closed) {

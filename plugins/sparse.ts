@@ -44,6 +44,13 @@ interface Chunk {
 export class SparseStore {
   #chunks: Chunk[] = [];
 
+  /** Bytes held in memory by the chunks (their buffers, spare capacity included). */
+  get storedBytes(): number {
+    let total = 0;
+    for (const c of this.#chunks) total += c.bytes.buffer.byteLength;
+    return total;
+  }
+
   /** The end of the highest chunk (0 when empty). */
   get end(): number {
     const last = this.#chunks.at(-1);
@@ -168,6 +175,10 @@ class SparseDescriptor implements IoDescriptor {
     }
     this.#store.write(offset, data);
     return Promise.resolve(data.length);
+  }
+
+  memoryUsage(): number {
+    return this.#store.storedBytes;
   }
 
   close(): Promise<void> {

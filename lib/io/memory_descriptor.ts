@@ -143,6 +143,15 @@ export class MemoryDescriptor implements IoDescriptor {
     return Promise.resolve();
   }
 
+  /**
+   * The RAM the buffer holds.
+   *
+   * @returns Its length in bytes.
+   */
+  memoryUsage(): number {
+    return this.#bytes.length;
+  }
+
   /** Release the buffer, calling `onClose` first. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -46,6 +46,12 @@ export interface IoSessionOptions {
   registry?: IoRegistry;
   /** The most files open at once (default 64). */
   maxOpenFiles?: number;
+  /**
+   * The most RAM the session's files may hold, in bytes (default: no limit). An open that
+   * goes over it fails; once over (a sparse buffer grows with writes), writes fail too.
+   * Files whose bytes live elsewhere (files on disk, processes, remote peers) do not count.
+   */
+  maxMemory?: number;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -75,6 +81,7 @@ export class IoSession implements AsyncDisposable {
   blockSize = 256;
   readonly #files = new Map<number, IoDescriptor>();
   readonly #maxOpenFiles: number;
+  readonly #maxMemory: number;
   #nextFd = 3;
   #current: number | undefined;
 
@@ -86,6 +93,7 @@ export class IoSession implements AsyncDisposable {
   constructor(options: IoSessionOptions = {}) {
     this.registry = options.registry ?? new IoRegistry();
     this.#maxOpenFiles = options.maxOpenFiles ?? 64;
+    this.#maxMemory = options.maxMemory ?? Infinity;
   }
 
   /**
@@ -113,9 +121,9 @@ export class IoSession implements AsyncDisposable {
         throw error;
       }
       if (many.length === 0) throw error;
-      return this.#addAll(uri, many)[0];
+      return (await this.#admit(uri, this.#addAll(uri, many)))[0];
     }
-    return this.add(descriptor);
+    return (await this.#admit(uri, [this.add(descriptor)]))[0];
   }
 
   /**
@@ -127,7 +135,49 @@ export class IoSession implements AsyncDisposable {
    */
   async openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
     this.#checkRoom(uri, 1);
-    return this.#addAll(uri, await this.registry.openMany(uri, options));
+    return await this.#admit(uri, this.#addAll(uri, await this.registry.openMany(uri, options)));
+  }
+
+  /** Keep newly opened files only while the session stays within its memory limit. */
+  async #admit(uri: string, fds: number[]): Promise<number[]> {
+    const used = this.memoryUsage();
+    if (used <= this.#maxMemory) return fds;
+    for (const fd of fds) await this.close(fd).catch(() => {});
+    throw new IoError(
+      uri,
+      `Cannot open "${uri}": the session's files would hold ${used} bytes in memory, ` +
+        `over its limit of ${this.#maxMemory} (--max-session-memory)`,
+    );
+  }
+
+  /**
+   * The RAM the session's files hold (the sum of their `memoryUsage()`).
+   *
+   * @returns Bytes.
+   */
+  memoryUsage(): number {
+    let total = 0;
+    for (const desc of this.#files.values()) total += desc.memoryUsage?.() ?? 0;
+    return total;
+  }
+
+  /**
+   * Check that a write to `desc` may grow the session's memory: refused once the session
+   * holds more than its limit (a sparse buffer grew past it).
+   *
+   * @param desc The descriptor about to be written.
+   * @throws {IoError} When the session is over its memory limit.
+   */
+  checkWriteMemory(desc: IoDescriptor): void {
+    if (this.#maxMemory === Infinity || desc.memoryUsage === undefined) return;
+    const used = this.memoryUsage();
+    if (used > this.#maxMemory) {
+      throw new IoError(
+        desc.uri,
+        `Cannot write to "${desc.uri}": the session's files hold ${used} bytes in memory, ` +
+          `over its limit of ${this.#maxMemory} (--max-session-memory)`,
+      );
+    }
   }
 
   #checkRoom(uri: string, count: number): void {
@@ -275,6 +325,7 @@ export class IoSession implements AsyncDisposable {
       throw new IoError(desc.uri, `Cannot write to "${desc.uri}": opened read-only`);
     }
     if (offset > MAX_SAFE) throw new IoError(desc.uri, `Cannot write at 0x${offset.toString(16)}`);
+    this.checkWriteMemory(desc);
     return await desc.write(Number(offset), data);
   }
 

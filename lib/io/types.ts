@@ -85,6 +85,11 @@ export interface IoDescriptor extends AsyncDisposable {
   write(offset: number, data: Uint8Array): Promise<number>;
   /** Change the size (only when the plugin can resize). */
   resize?(size: number): Promise<void>;
+  /**
+   * Bytes of RAM the descriptor holds (for per-session memory limits); absent for
+   * descriptors whose bytes live in files, processes or remote peers.
+   */
+  memoryUsage?(): number;
   /** Run a plugin command (`=!cmd` / `:cmd`) and return its output. */
   system?(command: string): Promise<string>;
   /** Release the descriptor; writes made through it are saved by then. */
