@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
 import { RapClient } from "../lib/client.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
 import { RapServer } from "../lib/server.ts";
@@ -360,95 +361,10 @@ Deno.test("the command output buffer keeps messages in order with the output", (
   assert.equal(out.text(), "a\nERROR: b\nc\n");
 });
 
-async function hasOpenssl(): Promise<boolean> {
+Deno.test("=+ raps:// talks RAP over TLS", { ignore: !HAS_OPENSSL }, async () => {
+  const certificates = await makeCertificates();
+  const { ca, cert, key, dir } = certificates;
   try {
-    const out = await new Deno.Command("openssl", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
-/** A CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`. */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const openssl = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-    if (!out.success) throw new Error(`openssl ${args[0]}: ${decoder.decode(out.stderr)}`);
-  };
-  await openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=rap test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  );
-  await openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "leaf.key",
-    "-out",
-    "leaf.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  );
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-  );
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "leaf.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  );
-  return {
-    ca: await Deno.readTextFile(`${dir}/ca.pem`),
-    cert: await Deno.readTextFile(`${dir}/leaf.pem`),
-    key: await Deno.readTextFile(`${dir}/leaf.key`),
-  };
-}
-
-Deno.test("=+ raps:// talks RAP over TLS", { ignore: !await hasOpenssl() }, async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const { ca, cert, key } = await makeCertificates(dir);
     using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
     const port = (listener.addr as Deno.NetAddr).port;
     const peer = (async () => {
