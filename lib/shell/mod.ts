@@ -38,3 +38,4 @@ export * from "./line_editor.ts";
 export * from "./line_reader.ts";
 export * from "../shell_cli.ts";
 export * from "./reverse_prompt.ts";
+export * from "./sessions.ts";

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { formatSessions, listSessions, registerSession, unregisterSession } from "./sessions.ts";
 import { reversePrompt } from "./reverse_prompt.ts";
 import { RapClient } from "../client.ts";
 import { type HttpEndpoint, serveHttp } from "../http.ts";
@@ -557,10 +558,20 @@ export class RemoteState {
     });
     this.#http = endpoint;
     const url = `http://${endpoint.addr.hostname}:${endpoint.addr.port}`;
+    // Registered for =l, as radare2 does (best effort: needs write access to $TMPDIR/r2).
+    await registerSession(
+      `r2web://${endpoint.addr.hostname}:${endpoint.addr.port}/cmd`,
+      this.#shell.session.current?.uri ?? "",
+    ).catch((error) => out.message(`WARN: session not registered for =l: ${error.message}`));
     out.message(
       `INFO: http server listening on ${url}/ (r2 -C ${url}/cmd/, r2 r2web://${endpoint.addr.hostname}:${endpoint.addr.port}/cmd/)`,
     );
     return endpoint;
+  }
+
+  /** Whether the `=h` endpoint runs. */
+  get httpRunning(): boolean {
+    return this.#http !== undefined;
   }
 
   /** `=h-`: stop the HTTP endpoint. */
@@ -568,6 +579,7 @@ export class RemoteState {
     const http = this.#http;
     this.#http = undefined;
     if (!http) return false;
+    await unregisterSession();
     await http.shutdown();
     return true;
   }
@@ -617,6 +629,8 @@ const HELP = `Usage: =[:!+-=hH] [...]  # connect with other instances of r2 or r
 | =t [host:]port cmd      send cmd to a =t server and print the reply
 | =h [port]               start the HTTP endpoint in the background (default port 9090)
 | =h-                     stop the HTTP endpoint
+| =l, =lj                 list the sessions registered by =h ($TMPDIR/r2/PID.pid)
+| =ll, =l-                serve =h on a free port and register it / stop it
 `;
 
 async function equals(env: CommandEnv): Promise<void> {
@@ -754,8 +768,21 @@ async function equals(env: CommandEnv): Promise<void> {
       out.write(withNewline(await client.cmd(query[3])));
       return;
     }
-    case "l":
-      throw new Error("=l (session files) is not supported; use =h and =+ http://");
+    case "l": {
+      // =l list, =lj JSON, =ll serve =h on a free port and register, =l- stop it.
+      if (rest === "" || rest === "j") {
+        return out.write(formatSessions(await listSessions(), rest === "j"));
+      }
+      if (rest === "l") {
+        if (!state.httpRunning) await state.startHttp(0, out);
+        return;
+      }
+      if (rest === "-") {
+        if (!await state.stopHttp()) out.message("INFO: the http server is not running");
+        return;
+      }
+      throw new SyntaxError("Usage: =l (list sessions), =lj, =ll (serve and register), =l-");
+    }
     case "g":
       throw new Error("=g (gdbserver) is not supported");
   }
