@@ -83,7 +83,7 @@ function alive(pid: number): boolean {
 export async function registerSession(
   uri: string,
   file: string,
-  dir = sessionDir(),
+  dir: string = sessionDir(),
 ): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/${Deno.pid}.pid`;
@@ -102,7 +102,7 @@ export async function registerSession(
  * await unregisterSession(await Deno.makeTempDir()); // nothing registered: no error
  * ```
  */
-export async function unregisterSession(dir = sessionDir()): Promise<void> {
+export async function unregisterSession(dir: string = sessionDir()): Promise<void> {
   await Deno.remove(`${dir}/${Deno.pid}.pid`).catch(() => {});
 }
 
@@ -121,7 +121,7 @@ export async function unregisterSession(dir = sessionDir()): Promise<void> {
  * assert.deepEqual(await listSessions("/nonexistent/r2"), []);
  * ```
  */
-export async function listSessions(dir = sessionDir()): Promise<SessionRecord[]> {
+export async function listSessions(dir: string = sessionDir()): Promise<SessionRecord[]> {
   const out: SessionRecord[] = [];
   let entries: Deno.DirEntry[];
   try {
