@@ -125,3 +125,18 @@ export async function makeCertificates(): Promise<Certificates> {
     otherCaFile: `${dir}/other.pem`,
   };
 }
+
+/**
+ * Make a CA and server certificates, run `fn` with them, and remove them afterwards.
+ *
+ * @param fn What to run with the certificates.
+ * @returns What `fn` returns.
+ */
+export async function withCertificates<T>(fn: (certs: Certificates) => Promise<T>): Promise<T> {
+  const certs = await makeCertificates();
+  try {
+    return await fn(certs);
+  } finally {
+    await Deno.remove(certs.dir, { recursive: true });
+  }
+}

@@ -12,7 +12,7 @@ import { RapClient } from "../lib/client.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
 import { RapConnectionError } from "../lib/protocol/errors.ts";
 import { RapServer } from "../lib/server.ts";
-import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
+import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const TOKEN = "tok-3f9a0c1e5b7d2468ace13579bdf02468";
@@ -207,8 +207,7 @@ Deno.test(
   "a token over TLS: the token server works with raps:// clients",
   { ignore: !HAS_OPENSSL },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       const logs: string[] = [];
       await using server = tokenServer(logs, { tls: { cert: certs.cert, key: certs.key } });
       await using client = await RapClient.connect({
@@ -221,8 +220,6 @@ Deno.test(
       await client.close();
       await server.close();
       assertNoToken(logs);
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );

@@ -18,7 +18,7 @@ import { basicCommandHandler, RapServer } from "../lib/server.ts";
 import { createShellCommandHandler } from "../lib/shell/handler.ts";
 import { parseCommandPolicy } from "../lib/shell/policy.ts";
 import { FileDescriptor } from "../plugins/file.ts";
-import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
+import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -143,8 +143,7 @@ Deno.test(
   "--packet-timeout bounds a TLS handshake that never comes",
   { ignore: !HAS_OPENSSL },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       const logs: string[] = [];
       const timedOut = Promise.withResolvers<void>();
       await using server = RapServer.listen({
@@ -161,9 +160,7 @@ Deno.test(
       using _conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
       await timedOut.promise;
       assert.match(logs.join("\n"), /closed: request not complete within 100 ms/);
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 

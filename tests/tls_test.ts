@@ -13,7 +13,7 @@ import { RapServer } from "../lib/server.ts";
 import { connectTls, INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "../lib/tls.ts";
 import { IoRegistry } from "../lib/io/registry.ts";
 import { createRapPlugin } from "../plugins/rap.ts";
-import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
+import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const ignore = !HAS_OPENSSL;
@@ -44,8 +44,7 @@ Deno.test(
   "a raps:// client that trusts the server's CA reads and writes over TLS",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       const logs: string[] = [];
       await using server = tlsServer(certs.cert, certs.key, logs);
       assert.match(server.url, /^raps:\/\/127\.0\.0\.1:\d+\/$/);
@@ -69,9 +68,7 @@ Deno.test(
         tls: { caCerts: [certs.ca] },
       });
       assert.deepEqual([...await byName.read(0, 2)], [0x00, 0x11]);
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -79,8 +76,7 @@ Deno.test(
   "a client that does not trust the server's CA fails with a clear error; the server logs it and keeps serving",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       const logs: string[] = [];
       await using server = tlsServer(certs.cert, certs.key, logs);
       const port = server.addr.port;
@@ -110,9 +106,7 @@ Deno.test(
         2,
         logs.join("\n"),
       );
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -120,8 +114,7 @@ Deno.test(
   "a plain rap:// client at a TLS server fails cleanly; the server logs why and keeps serving",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       const logs: string[] = [];
       await using server = tlsServer(certs.cert, certs.key, logs);
       const port = server.addr.port;
@@ -146,9 +139,7 @@ Deno.test(
         logs.some((l) => /closed: TLS handshake failed: .*\(a plain rap:\/\/ client\?\)/.test(l)),
         logs.join("\n"),
       );
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -169,8 +160,7 @@ Deno.test(
   "loadCertificate takes a certificate and a key, or one PEM holding both; bad files are clear errors",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       const pair = await loadCertificate(certs.certFile, certs.keyFile);
       const both = await loadCertificate(certs.bothFile);
       assert.deepEqual(both, pair);
@@ -182,9 +172,7 @@ Deno.test(
         /Cannot read the certificate file/,
       );
       assert.equal((await loadCaCerts(certs.caFile)).length, 1);
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -192,8 +180,7 @@ Deno.test(
   "the rap plugin opens raps:// with the CAs given to createRapPlugin",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       await using server = tlsServer(certs.cert, certs.key, []);
       const uri = `raps://127.0.0.1:${server.addr.port}//hex://cafe`;
       const registry = new IoRegistry();
@@ -201,9 +188,7 @@ Deno.test(
       registry.register(createRapPlugin({ caCerts: [certs.ca] }));
       await using desc = await registry.open(uri);
       assert.deepEqual([...await desc.read(0, 2)], [0xca, 0xfe]);
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -211,8 +196,7 @@ Deno.test(
   "serve --cert with one PEM and cat raps:// --ca work across processes",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       await using server = await startServe({
         flags: ["--allow-net=127.0.0.1", `--allow-read=${certs.dir}`],
         args: ["--cert", certs.bothFile, "hex://cafebabe"],
@@ -230,9 +214,7 @@ Deno.test(
       );
       const { status } = await server.stop();
       assert.equal(status.code, 0);
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
 
@@ -240,8 +222,7 @@ Deno.test(
   "cat --insecure is refused and names Deno's --unsafely-ignore-certificate-errors, which does skip the check",
   { ignore },
   async () => {
-    const certs = await makeCertificates();
-    try {
+    await withCertificates(async (certs) => {
       await using server = tlsServer(certs.cert, certs.key, []);
       const uri = `raps://127.0.0.1:${server.addr.port}//hex://41`;
       const refused = await runCli(["--allow-net=127.0.0.1"], ["cat", "--insecure", uri]);
@@ -258,8 +239,6 @@ Deno.test(
         unsafe.stderr,
         /DANGER: TLS certificate validation is disabled for: 127\.0\.0\.1/,
       );
-    } finally {
-      await Deno.remove(certs.dir, { recursive: true });
-    }
+    });
   },
 );
