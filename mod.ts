@@ -37,6 +37,7 @@ export * from "./lib/tls.ts";
 export * from "./lib/auth.ts";
 export * from "./lib/remote_registry.ts";
 export * from "./lib/listen_warning.ts";
+export * from "./lib/net/accept_loop.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

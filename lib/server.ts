@@ -6,6 +6,7 @@
  */
 
 import type { AddressFilter } from "./address_filter.ts";
+import { AcceptLoop } from "./net/accept_loop.ts";
 import { TokenVerifier } from "./auth.ts";
 import { IoError, PermissionDeniedError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
@@ -377,7 +378,7 @@ export class RapServer implements AsyncDisposable {
   readonly addr: Deno.NetAddr;
   /** Resolves when the server has stopped and every connection is closed. */
   readonly finished: Promise<void>;
-  readonly #listener: Deno.Listener;
+  readonly #accepting: AcceptLoop;
   readonly #options: RapServerOptions;
   readonly #registry: IoRegistry;
   readonly #handler: CommandHandler;
@@ -395,7 +396,6 @@ export class RapServer implements AsyncDisposable {
     options: RapServerOptions,
     shared?: IoDescriptor,
   ) {
-    this.#listener = listener;
     this.addr = listener.addr as Deno.NetAddr;
     this.#options = options;
     // Remote sessions open through the server's registry, minus the server's own stdin.
@@ -416,7 +416,12 @@ export class RapServer implements AsyncDisposable {
       token: options.token !== undefined,
     });
     if (warning !== undefined) this.#log(warning);
-    this.finished = this.#acceptLoop();
+    this.#accepting = new AcceptLoop(listener, {
+      label: "[rap]",
+      log: this.#log,
+      onConnection: (conn) => this.#admit(conn),
+    });
+    this.finished = this.#run();
   }
 
   /**
@@ -501,37 +506,49 @@ export class RapServer implements AsyncDisposable {
     return total;
   }
 
-  async #acceptLoop(): Promise<void> {
+  /** Take an accepted connection, or refuse it with a logged reason. */
+  #admit(conn: Deno.Conn): void {
+    const peer = formatAddr(conn.remoteAddr);
     const max = this.#options.maxConnections ?? 256;
+    const allowFrom = this.#options.allowFrom;
+    if (allowFrom && !allowFrom.allows((conn.remoteAddr as Deno.NetAddr).hostname)) {
+      this.#log(`[rap] ${peer}: refused, address not in --allow-from ${allowFrom}`);
+      conn.close();
+      return;
+    }
+    if (this.#connections.size >= max) {
+      this.#log(`[rap] ${peer}: refused, ${max} connections already open (--max-connections)`);
+      conn.close();
+      return;
+    }
+    this.#connections.set(conn, undefined);
+    const task = this.#serve(conn).finally(() => {
+      this.#connections.delete(conn);
+      this.#tasks.delete(task);
+    });
+    this.#tasks.add(task);
+  }
+
+  /**
+   * Accept until closed, then wait for the connections and close the shared default. If
+   * accepting ends any other way, the open connections are closed as in a shutdown and
+   * `finished` rejects with the reason.
+   */
+  async #run(): Promise<void> {
+    let failure: unknown;
     try {
-      for await (const conn of this.#listener) {
-        const peer = formatAddr(conn.remoteAddr);
-        const allowFrom = this.#options.allowFrom;
-        if (allowFrom && !allowFrom.allows((conn.remoteAddr as Deno.NetAddr).hostname)) {
-          this.#log(`[rap] ${peer}: refused, address not in --allow-from ${allowFrom}`);
-          conn.close();
-          continue;
-        }
-        if (this.#connections.size >= max) {
-          this.#log(`[rap] ${peer}: refused, ${max} connections already open (--max-connections)`);
-          conn.close();
-          continue;
-        }
-        this.#connections.set(conn, undefined);
-        const task = this.#serve(conn).finally(() => {
-          this.#connections.delete(conn);
-          this.#tasks.delete(task);
-        });
-        this.#tasks.add(task);
-      }
+      await this.#accepting.finished;
     } catch (error) {
-      if (!this.#closing) this.#log(`[rap] accept failed: ${(error as Error).message}`);
+      failure = error;
+      this.#log(`[rap] ${(error as Error).message}`);
+      this.close().catch(() => {});
     }
     await Promise.allSettled([...this.#tasks]);
     const shared = this.#ownsShared ? await this.#shared?.catch(() => undefined) : undefined;
     await shared?.close().catch((error) =>
       this.#log(`[rap] error closing ${shared.uri}: ${(error as Error).message}`)
     );
+    if (failure !== undefined) throw failure;
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {
@@ -1230,9 +1247,7 @@ export class RapServer implements AsyncDisposable {
   async close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
-      try {
-        this.#listener.close();
-      } catch { /* already closed */ }
+      this.#accepting.close();
       for (const c of this.#connections.values()) c?.interrupt?.(STOP);
       const grace = this.#options.shutdownTimeout ?? 3000;
       const deadline = setTimeout(() => {

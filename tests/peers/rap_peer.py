@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Outside peers for the rap server's resilience tests: another process, raw sockets.
+
+Subcommands (each prints one JSON object on stdout when it ends):
+
+  check HOST PORT PATH --seconds S [--size N] [--write]
+      A checker client: opens PATH over plain RAP (as radare2 does), then reads random
+      blocks (SEEK SET + READ) for S seconds and compares every byte with the local file
+      PATH. With --write it also writes random blocks to the first half and reads them
+      back. Prints {"ops": N, "errors": [...], "wrong": N}.
+  reset HOST PORT --count N
+      N connections closed with SO_LINGER 0 (an RST) right after connecting, as a port
+      scanner's connect scan or a health check does. Prints {"sent": N}.
+  hold HOST PORT --count N [--seconds S] [--send HEX]
+      Opens N connections and keeps them idle (sending HEX on each first, if given) for S
+      seconds or until stdin closes. Prints {"connected": N, "closed_by_server": N}.
+
+Only 127.0.0.1 is ever dialled: HOST must be a loopback address.
+"""
+import argparse
+import json
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import time
+
+OPEN, READ, WRITE, SEEK, CLOSE, CMD = 1, 2, 3, 4, 5, 7
+REPLY = 0x80
+
+
+def loopback(host):
+    if not (host.startswith("127.") or host in ("::1", "localhost")):
+        sys.exit(f"refusing to dial {host}: tests only talk to loopback")
+    return host
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+class RapConn:
+    """A plain RAP client: one request at a time, as radare2's own client."""
+
+    def __init__(self, host, port, timeout=10.0):
+        self.sock = socket.create_connection((loopback(host), port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def open(self, path, write=False):
+        name = path.encode()
+        self.sock.sendall(struct.pack(">BBB", OPEN, 1 if write else 0, len(name)) + name)
+        op, fd = struct.unpack(">BI", recv_exact(self.sock, 5))
+        if op != OPEN | REPLY:
+            raise ValueError(f"OPEN reply opcode {op:#x}")
+        return fd
+
+    def seek(self, offset, whence=0):
+        self.sock.sendall(struct.pack(">BBQ", SEEK, whence, offset))
+        op, at = struct.unpack(">BQ", recv_exact(self.sock, 9))
+        if op != SEEK | REPLY:
+            raise ValueError(f"SEEK reply opcode {op:#x}")
+        return at
+
+    def read(self, length):
+        self.sock.sendall(struct.pack(">BI", READ, length))
+        op, n = struct.unpack(">BI", recv_exact(self.sock, 5))
+        if op != READ | REPLY:
+            raise ValueError(f"READ reply opcode {op:#x}")
+        return recv_exact(self.sock, n)
+
+    def write(self, data):
+        self.sock.sendall(struct.pack(">BI", WRITE, len(data)) + data)
+        op, n = struct.unpack(">BI", recv_exact(self.sock, 5))
+        if op != WRITE | REPLY:
+            raise ValueError(f"WRITE reply opcode {op:#x}")
+        return n
+
+    def cmd(self, text):
+        body = text.encode() + b"\0"
+        self.sock.sendall(struct.pack(">BI", CMD, len(body)) + body)
+        op, n = struct.unpack(">BI", recv_exact(self.sock, 5))
+        if op != CMD | REPLY:
+            raise ValueError(f"CMD reply opcode {op:#x}")
+        return recv_exact(self.sock, n).rstrip(b"\0").decode(errors="replace")
+
+    def close(self):
+        self.sock.close()
+
+
+def check(args):
+    with open(args.path, "rb") as f:
+        expected = bytearray(f.read())
+    size = len(expected)
+    rng = random.Random(args.seed)
+    ops, wrong, errors = 0, 0, []
+    deadline = time.monotonic() + args.seconds
+    conn = None
+    while time.monotonic() < deadline and len(errors) < 20:
+        try:
+            if conn is None:
+                conn = RapConn(args.host, args.port)
+                conn.open(args.path, write=args.write)
+            if args.write and rng.random() < 0.3 and size > 1:
+                at = rng.randrange(0, size // 2)
+                data = bytes(rng.randrange(256) for _ in range(min(64, size // 2 - at) or 1))
+                conn.seek(at)
+                if conn.write(data) != len(data):
+                    errors.append(f"short write at {at}")
+                expected[at:at + len(data)] = data
+            else:
+                at = rng.randrange(0, max(1, size))
+                n = min(args.block, size - at) or 1
+                if conn.seek(at) != at:
+                    errors.append(f"seek to {at} landed elsewhere")
+                got = conn.read(n)
+                if got != bytes(expected[at:at + n]):
+                    wrong += 1
+                    errors.append(f"wrong bytes at {at}+{n}")
+            ops += 1
+        except Exception as e:  # any failure of the checker is an error the test reports
+            errors.append(f"{type(e).__name__}: {e}")
+            if conn is not None:
+                conn.close()
+            conn = None
+            time.sleep(0.05)
+    if conn is not None:
+        conn.close()
+    print(json.dumps({"ops": ops, "errors": errors, "wrong": wrong}))
+
+
+def reset(args):
+    sent = 0
+    for _ in range(args.count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            s.connect((loopback(args.host), args.port))
+            sent += 1
+        except OSError:
+            pass
+        s.close()
+    print(json.dumps({"sent": sent}))
+
+
+def hold(args):
+    socks = []
+    payload = bytes.fromhex(args.send) if args.send else b""
+    for _ in range(args.count):
+        try:
+            s = socket.create_connection((loopback(args.host), args.port), timeout=5)
+            if payload:
+                s.sendall(payload)
+            socks.append(s)
+        except OSError:
+            break
+    print(json.dumps({"event": "holding", "connected": len(socks)}), flush=True)
+    deadline = time.monotonic() + args.seconds
+    closed = set()
+    while time.monotonic() < deadline:
+        r, _, _ = select.select(socks + [sys.stdin], [], [], 0.1)
+        if sys.stdin in r:
+            if not os.read(sys.stdin.fileno(), 1):
+                break
+        for s in r:
+            if s is sys.stdin or s in closed:
+                continue
+            try:
+                if not s.recv(4096):
+                    closed.add(s)
+            except OSError:
+                closed.add(s)
+    for s in socks:
+        s.close()
+    print(json.dumps({"connected": len(socks), "closed_by_server": len(closed)}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check")
+    c.add_argument("host")
+    c.add_argument("port", type=int)
+    c.add_argument("path")
+    c.add_argument("--seconds", type=float, default=3)
+    c.add_argument("--block", type=int, default=4096)
+    c.add_argument("--write", action="store_true")
+    c.add_argument("--seed", type=int, default=1)
+    c.set_defaults(run=check)
+    r = sub.add_parser("reset")
+    r.add_argument("host")
+    r.add_argument("port", type=int)
+    r.add_argument("--count", type=int, default=100)
+    r.set_defaults(run=reset)
+    h = sub.add_parser("hold")
+    h.add_argument("host")
+    h.add_argument("port", type=int)
+    h.add_argument("--count", type=int, default=100)
+    h.add_argument("--seconds", type=float, default=5)
+    h.add_argument("--send", default="")
+    h.set_defaults(run=hold)
+    args = p.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
