@@ -116,7 +116,8 @@ function formatAddress(addr: Deno.Addr): string {
  *   },
  * });
  * for (let i = 0; i < 2; i++) {
- *   const conn = await Deno.connect(listener.addr as Deno.NetAddr);
+ *   const { port } = listener.addr as Deno.NetAddr;
+ *   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
  *   await conn.read(new Uint8Array(1)); // ends when the server closes it
  *   conn.close();
  * }
