@@ -66,10 +66,21 @@ export interface CommandContext {
    * @returns The client's output (`null` for a zero-length reply).
    */
   reverseCommand(command: string): Promise<string | null>;
+  /**
+   * The most UTF-8 bytes the reply may hold (16383 for RAP: radare2 clients take no more).
+   * A handler should stop producing output there; the server cuts longer replies.
+   */
+  maxOutput?: number;
+  /**
+   * Aborted when the server gives up on the command (`--cmd-timeout`): a handler should
+   * stop its work then (its reply is not sent anyway).
+   */
+  signal?: AbortSignal;
 }
 
 /**
- * Runs the text of a CMD packet and returns its output (`null` answers with length 0).
+ * Runs the text of a CMD packet and returns its output (`null` answers with length 0),
+ * at most `context.maxOutput` bytes; it should stop when `context.signal` is aborted.
  *
  * @example
  * ```ts
@@ -170,8 +181,9 @@ export interface RapServerOptions {
   packetTimeout?: number;
   /**
    * Milliseconds one CMD may run before it is answered with an error line (default 5000;
-   * 0 = no limit). radare2 clients give up after about 1 s anyway. The command is not
-   * stopped, its output is dropped.
+   * 0 = no limit). radare2 clients give up after about 1 s anyway. The command is stopped
+   * through `CommandContext.signal` (the shell's commands check it as they go), and its
+   * output is dropped.
    */
   commandTimeout?: number;
   /** Length of the kernel's queue of connections not yet accepted (default 511, Deno's). */
@@ -269,7 +281,11 @@ function formatAddr(addr: Deno.Addr): string {
     : addr.transport;
 }
 
-/** Cut `text` so that it encodes to at most `max` UTF-8 bytes. */
+/**
+ * Cut `text` so that it encodes to at most `max` UTF-8 bytes: a guard of the wire for
+ * handlers that ignore `CommandContext.maxOutput` (the shell's handler cuts its output
+ * itself, while it is produced, and never reaches it).
+ */
 function capOutput(text: string, max: number): string {
   const bytes = encoder.encode(text);
   if (bytes.length <= max) return text;
@@ -620,6 +636,7 @@ export class RapServer implements AsyncDisposable {
         session,
         readOnly,
         remoteAddr: conn.remoteAddr as Deno.NetAddr,
+        maxOutput: RAP_CMD_REPLY_MAX - 1,
         reverseCommand: async (command) => {
           writer.write(encodePacket({ type: "cmd", command }));
           writer.uncork();
@@ -840,10 +857,12 @@ export class RapServer implements AsyncDisposable {
     const limit = this.#options.commandTimeout ?? 5000;
     if (limit <= 0) return await this.#handler(command, c.context);
     // A command given up must not reach the client later: its reverse CMDs would
-    // interleave with the next requests' replies.
+    // interleave with the next requests' replies. Its signal stops it.
     let abandoned = false;
+    const stop = new AbortController();
     const context: CommandContext = {
       ...c.context,
+      signal: stop.signal,
       reverseCommand: (text) =>
         abandoned
           ? Promise.reject(new Error(`The command timed out (--cmd-timeout)`))
@@ -862,6 +881,7 @@ export class RapServer implements AsyncDisposable {
       clearTimeout(timer);
     }
     abandoned = true;
+    stop.abort(new Error(`The command timed out after ${limit} ms (--cmd-timeout)`));
     if (c.reversing) {
       // Its reverse CMD still waits for the client: the stream cannot be kept in step.
       throw new DropConnection(

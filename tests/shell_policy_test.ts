@@ -122,9 +122,7 @@ Deno.test("CMD output over 16383 bytes is cut with a note, so radare2 clients ac
   const out = await client.cmd("px 4096"); // 17990 bytes in radare2
   assert.ok(new TextEncoder().encode(out).length <= 16383);
   assert.match(out, /^- offset -/);
-  assert.match(
-    out,
-    /\n\[output truncated: 17990 bytes, radare2 clients take at most 16383; use @ and a smaller size\]\n$/,
-  );
+  // Cut while produced: the whole size is not known, the note names the limit.
+  assert.match(out, /\n\[output truncated at 16383 bytes; use @ and a smaller size\]\n$/);
   assert.equal(truncateOutput("é".repeat(10), 12).startsWith("\n[output"), true);
 });

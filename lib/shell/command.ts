@@ -14,7 +14,10 @@ import type { Shell } from "./shell.ts";
  * @example
  * ```ts
  * import type { CommandEnv } from "@rap/cli/shell";
- * const echo = (env: CommandEnv) => env.out.write(env.args + "\n");
+ * const echo = async (env: CommandEnv) => {
+ *   await env.pace();
+ *   env.out.write(env.args + "\n");
+ * };
  * console.assert(typeof echo === "function");
  * ```
  */
@@ -25,8 +28,15 @@ export interface CommandEnv {
   name: string;
   /** Everything after the name, trimmed. */
   args: string;
-  /** Where the command writes. */
+  /** Where the command writes (it may be full: writing then throws and ends the command). */
   out: ShellOutput;
+  /** Stops the command (`--cmd-timeout`, a client gone): checked by {@linkcode CommandEnv.pace}. */
+  signal: AbortSignal;
+  /**
+   * Call between pieces of a long command (rows, blocks, iterations): throws once `signal`
+   * is aborted, and lets the event loop run after each slice of CPU time.
+   */
+  pace(): Promise<void>;
 }
 
 /**

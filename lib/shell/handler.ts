@@ -6,6 +6,7 @@
 
 import type { CommandHandler } from "../server.ts";
 import type { IoSession } from "../io/session.ts";
+import { OutputBuffer, OutputLimitError } from "./output.ts";
 import { CommandPolicy } from "./policy.ts";
 import { Shell } from "./shell.ts";
 
@@ -20,11 +21,9 @@ import { Shell } from "./shell.ts";
  */
 export const RAP_CMD_OUTPUT_MAX = 16383;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /**
- * Cut output to at most `max` UTF-8 bytes, ending with a note line that says so.
+ * Cut output to at most `max` UTF-8 bytes, ending with a note line that says so (for text
+ * made whole; the shell cuts its output while it is produced, see `ExecuteOptions.maxOutput`).
  *
  * @param text The output.
  * @param max The most bytes.
@@ -42,13 +41,14 @@ const decoder = new TextDecoder();
  * ```
  */
 export function truncateOutput(text: string, max: number = RAP_CMD_OUTPUT_MAX): string {
-  const bytes = encoder.encode(text);
-  if (bytes.length <= max) return text;
-  const note = `\n[output truncated: ${bytes.length} bytes, ` +
-    `radare2 clients take at most ${max}; use @ and a smaller size]\n`;
-  let cut = Math.max(0, max - encoder.encode(note).length);
-  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--; // stay on a character boundary
-  return decoder.decode(bytes.subarray(0, cut)) + note;
+  const out = new OutputBuffer(undefined, { limit: max });
+  try {
+    out.write(text);
+  } catch (error) {
+    if (!(error instanceof OutputLimitError)) throw error;
+    return out.text();
+  }
+  return text;
 }
 
 /**
@@ -64,14 +64,20 @@ export function truncateOutput(text: string, max: number = RAP_CMD_OUTPUT_MAX): 
 export interface ShellCommandHandlerOptions {
   /** What clients may run (default {@linkcode CommandPolicy.RESTRICTED}). */
   policy?: CommandPolicy;
-  /** Longest output sent back, in bytes (default 16383, what radare2 clients accept). */
+  /**
+   * Longest output sent back, in bytes: the server's limit (`CommandContext.maxOutput`,
+   * 16383 for RAP, what radare2 clients accept) or this one if it is smaller. Output is cut
+   * while the command produces it.
+   */
   maxOutput?: number;
 }
 
 /**
  * A `CommandHandler` for `RapServer` that runs each CMD in a shell bound to the client's
  * own session, under a command policy. Refused and failing commands answer one
- * `ERROR: ...` line; output longer than radare2 clients accept is cut with a note.
+ * `ERROR: ...` line; output longer than the server's limit (`CommandContext.maxOutput`:
+ * what radare2 clients accept) is cut with a note while it is produced, and the command is
+ * stopped there. The context's `signal` (`--cmd-timeout`) stops a running command.
  *
  * @param options See {@linkcode ShellCommandHandlerOptions}.
  * @returns The handler.
@@ -96,7 +102,7 @@ export function createShellCommandHandler(
 ): CommandHandler {
   const shells = new WeakMap<IoSession, Shell>();
   const policy = options.policy ?? CommandPolicy.RESTRICTED;
-  const max = options.maxOutput ?? RAP_CMD_OUTPUT_MAX;
+  const own = options.maxOutput ?? Infinity;
   return async (command, context) => {
     let shell = shells.get(context.session);
     if (!shell) {
@@ -109,14 +115,16 @@ export function createShellCommandHandler(
       });
       shells.set(context.session, shell);
     }
-    return truncateOutput(await shell.run(command), max);
+    const maxOutput = Math.min(own, context.maxOutput ?? RAP_CMD_OUTPUT_MAX);
+    return await shell.run(command, { maxOutput, signal: context.signal });
   };
 }
 
 /**
  * The `onReverseCommand` callback of a `RapClient`: runs a server's reverse CMD in the
  * local shell, under a policy (default {@linkcode CommandPolicy.RESTRICTED}: the server
- * may read and write the shell's files, nothing more).
+ * may read and write the shell's files, nothing more), its output cut at
+ * {@linkcode RAP_CMD_OUTPUT_MAX} bytes while it is produced.
  *
  * @param shell The local shell.
  * @param policy What the server may run.
@@ -137,5 +145,5 @@ export function createReverseCommandHandler(
   shell: Shell,
   policy: CommandPolicy = CommandPolicy.RESTRICTED,
 ): (command: string) => Promise<string> {
-  return (command) => shell.run(command, { policy, peer: true });
+  return (command) => shell.run(command, { policy, peer: true, maxOutput: RAP_CMD_OUTPUT_MAX });
 }

@@ -6,6 +6,12 @@
  */
 
 const HEX = "0123456789ABCDEF";
+/** Lowercase hex pairs and printable characters of every byte value. */
+const PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+const ASCII = Array.from(
+  { length: 256 },
+  (_, b) => b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : ".",
+);
 
 /**
  * Format an address the way radare2 prints it in dumps: `0x` and at least 8 lowercase hex
@@ -25,10 +31,6 @@ const HEX = "0123456789ABCDEF";
  */
 export function formatAddress(address: bigint): string {
   return "0x" + address.toString(16).padStart(8, "0");
-}
-
-function printable(byte: number): string {
-  return byte >= 0x20 && byte <= 0x7e ? String.fromCharCode(byte) : ".";
 }
 
 /**
@@ -54,10 +56,12 @@ function header(address: bigint, columns: number): string {
 /**
  * Format bytes as radare2's `px` does: a header line, then one row per 16 bytes with the
  * address, the bytes in groups of two, and an ASCII column. Every line ends in `\n`;
- * no bytes give an empty string.
+ * no bytes give an empty string. A long dump can be made piece by piece: the first piece
+ * with the header, the next ones (each a multiple of 16 bytes but the last) without.
  *
  * @param bytes The bytes.
  * @param address The address of the first byte.
+ * @param withHeader Start with the header line (default true).
  * @returns The dump.
  *
  * @example
@@ -72,10 +76,10 @@ function header(address: bigint, columns: number): string {
  * );
  * ```
  */
-export function hexdump(bytes: Uint8Array, address: bigint): string {
+export function hexdump(bytes: Uint8Array, address: bigint, withHeader = true): string {
   if (bytes.length === 0) return "";
   const columns = 16;
-  const lines = [header(address, columns)];
+  const lines = withHeader ? [header(address, columns)] : [];
   for (let row = 0; row < bytes.length; row += columns) {
     let text = formatAddress(address + BigInt(row)) + "  ";
     let ascii = "";
@@ -85,9 +89,9 @@ export function hexdump(bytes: Uint8Array, address: bigint): string {
         text += i & 1 ? "   " : "  ";
         continue;
       }
-      text += bytes[j].toString(16).padStart(2, "0");
+      text += PAIRS[bytes[j]];
       if (i & 1) text += " ";
-      ascii += printable(bytes[j]);
+      ascii += ASCII[bytes[j]];
     }
     lines.push(text + " " + ascii + "\n");
   }
@@ -130,7 +134,7 @@ export function hexdumpWords(bytes: Uint8Array, address: bigint, bigEndian = fal
         continue;
       }
       text += "0x" + view.getUint32(j, !bigEndian).toString(16).padStart(8, "0") + " ";
-      for (let b = j; b < j + 4; b++) ascii += printable(bytes[b]);
+      for (let b = j; b < j + 4; b++) ascii += ASCII[bytes[b]];
     }
     out += text + " " + ascii + "\n";
   }

@@ -1,7 +1,8 @@
 /**
  * The command-line syntax of the shell, as in radare2: `;` separates commands, `@ addr`
- * gives a temporary seek, `~filter` filters the output lines, `> file` / `>> file` send
- * the output to a file. Text inside double quotes is never split, and a command wholly in
+ * gives a temporary seek, `@@= a b ...` / `@@s:from to step` run the command at each of
+ * several addresses, a number before the command repeats it (`3s+ 1`), `~filter` filters
+ * the output lines, `> file` / `>> file` send the output to a file. Text inside double quotes is never split, and a command wholly in
  * double quotes runs as it is (`"w a;b"`).
  *
  * @module
@@ -22,6 +23,10 @@ export interface ParsedCommand {
   command: string;
   /** The temporary seek expression after `@`, if any. */
   at?: string;
+  /** The iterator after `@@` (e.g. `= 0 16 32`, `s:0 0x100 16`), if any. */
+  foreach?: string;
+  /** The count of a repeat prefix (`3px 4` runs `px 4` three times), if any. */
+  repeat?: number;
   /** The `~` filters, in order (without the `~`). */
   filters: string[];
   /** The file after `>` or `>>`, if any. */
@@ -61,7 +66,7 @@ export function splitCommands(line: string): string[] {
   return out.map((s) => s.trim()).filter((s) => s !== "");
 }
 
-/** The index of the first `ch` outside quotes at or after `from`, or -1. */
+/** The index of the first `ch` (one or more characters) outside quotes at or after `from`, or -1. */
 function findUnquoted(text: string, ch: string, from = 0): number {
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
@@ -70,7 +75,7 @@ function findUnquoted(text: string, ch: string, from = 0): number {
       i++;
     } else if (c === '"') {
       quoted = !quoted;
-    } else if (c === ch && !quoted && i >= from) {
+    } else if (!quoted && i >= from && text.startsWith(ch, i)) {
       return i;
     }
   }
@@ -87,9 +92,9 @@ function isPassThrough(command: string): boolean {
 }
 
 /**
- * Split one command into the command text, its temporary seek, its filters and its
- * redirection. For `=`, `:` and `!` commands `@` is left in the command text: it is the
- * peer's seek that matters there. A command wholly in double quotes is taken literally.
+ * Split one command into the command text, its temporary seek or `@@` iterator, its repeat
+ * count, its filters and its redirection. For `=`, `:` and `!` commands `@` is left in the
+ * command text: it is the peer's seek that matters there. A command wholly in double quotes is taken literally.
  *
  * @param text One command (see {@linkcode splitCommands}).
  * @returns Its parts.
@@ -106,6 +111,9 @@ function isPassThrough(command: string): boolean {
  *   command: "=0 px 16 @ 0x10", filters: ["0x0"],
  * });
  * assert.deepEqual(parseCommand('"?e a@b~c"'), { command: "?e a@b~c", filters: [] });
+ * assert.deepEqual(parseCommand("2px 4 @@s:0 32 16~0x"), {
+ *   command: "px 4", foreach: "s:0 32 16", repeat: 2, filters: ["0x"],
+ * });
  * ```
  */
 export function parseCommand(text: string): ParsedCommand {
@@ -128,11 +136,21 @@ export function parseCommand(text: string): ParsedCommand {
     rest = rest.slice(0, tilde).trim();
   }
   if (!isPassThrough(rest)) {
+    const each = findUnquoted(rest, "@@");
+    if (each >= 0) {
+      result.foreach = rest.slice(each + 2).trim();
+      rest = rest.slice(0, each).trim();
+    }
     const at = findUnquoted(rest, "@");
     if (at >= 0) {
       const addr = rest.slice(at + 1).trim();
       rest = rest.slice(0, at).trim();
       if (addr !== "") result.at = addr;
+    }
+    const repeat = /^(\d+)\s*/.exec(rest);
+    if (repeat && Number(repeat[1]) >= 1) {
+      result.repeat = Number(repeat[1]);
+      rest = rest.slice(repeat[0].length);
     }
   }
   result.command = rest;

@@ -666,7 +666,7 @@ async function equals(env: CommandEnv): Promise<void> {
       const command = m ? m[2] : rest;
       if (command === "") throw new SyntaxError("Usage: =<[n] cmd");
       const buffer = new OutputBuffer(out);
-      await shell.execute(command, buffer);
+      await shell.execute(command, buffer, { signal: env.signal });
       await state.push(slot, buffer.bytes());
       return;
     }

@@ -12,8 +12,10 @@ import { parseNumber } from "../io/uri.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
 import { BUILTIN_COMMANDS } from "./commands/mod.ts";
 import { applyFilter } from "./filter.ts";
+import { iterations } from "./foreach.ts";
 import { Mutex } from "./mutex.ts";
-import { OutputBuffer, type ShellOutput } from "./output.ts";
+import { LimitedOutput, OutputBuffer, OutputLimitError, type ShellOutput } from "./output.ts";
+import { Pacer } from "./pace.ts";
 import { parseCommand, splitCommands } from "./parse.ts";
 import { CommandPolicy, CommandRefusedError } from "./policy.ts";
 import { REMOTE_COMMANDS, RemoteState } from "./remote.ts";
@@ -72,6 +74,40 @@ export interface ExecuteOptions {
   policy?: CommandPolicy;
   /** The line comes from a remote peer: `q` does nothing. */
   peer?: boolean;
+  /**
+   * The most bytes of output the call produces, messages and the truncation note included
+   * (default: no limit, as for the local user). Output is cut while it is produced: once
+   * the limit is reached the command writing is stopped, the rest of the line is skipped
+   * and the output ends with `[output truncated at N bytes; ...]`. The input of `~` filters
+   * and `>` redirections is then limited too, to {@linkcode FILTER_INPUT_MAX} bytes (or
+   * `maxOutput` if larger). A RAP server passes 16383 (what radare2 clients accept).
+   */
+  maxOutput?: number;
+  /**
+   * Stops the line: checked between commands and at each pause point of long commands
+   * (rows of a dump, blocks read, loop iterations). The call then rejects with the signal's
+   * reason; `run` drops the output so far.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * The most bytes a `~` filter or `>` redirection takes as input under an output limit
+ * (see {@linkcode ExecuteOptions.maxOutput}).
+ *
+ * @example
+ * ```ts
+ * import { FILTER_INPUT_MAX } from "@rap/cli/shell";
+ * console.assert(FILTER_INPUT_MAX === 1048576);
+ * ```
+ */
+export const FILTER_INPUT_MAX = 1 << 20;
+
+/** What one execute() call carries down to its commands. */
+interface Call {
+  pacer: Pacer;
+  /** The input limit of filters and redirections (undefined: none). */
+  captureLimit: number | undefined;
 }
 
 const sessionLocks = new WeakMap<IoSession, Mutex>();
@@ -98,7 +134,8 @@ const HELP_COMMAND: CommandSpec = {
     const rows = [...shellCommands()].filter((c) => c.name !== "?")
       .sort((a, b) => a.name.localeCompare(b.name));
     const width = Math.max(...rows.map((c) => c.name.length + c.usage.length + 1));
-    let text = "Usage: cmd [args][~filter][@ addr][> file] ; cmd ...\n";
+    let text = "Usage: [N]cmd [args][~filter][@ addr|@@= addr ...|@@s:from to step][> file]" +
+      " ; cmd ...\n";
     for (const c of rows) {
       text += `| ${(c.name + (c.usage ? " " + c.usage : "")).padEnd(width)}  ${c.help}\n`;
     }
@@ -256,29 +293,44 @@ export class Shell implements AsyncDisposable {
 
   /**
    * Run one line. Output and messages go to `out`; errors of one command are reported as
-   * `ERROR: ...` messages and the next command still runs.
+   * `ERROR: ...` messages and the next command still runs. When `out` is full (an
+   * {@linkcode OutputBuffer} with a limit, or `maxOutput`), the rest of the line is skipped.
    *
    * @param line The line.
    * @param out Where output goes.
    * @param options See {@linkcode ExecuteOptions}.
+   * @throws The reason of `options.signal` once it is aborted.
    */
   async execute(line: string, out: ShellOutput, options: ExecuteOptions = {}): Promise<void> {
     const saved = [this.#activePolicy, this.#activePeer] as const;
     this.#activePolicy = options.policy ?? this.#activePolicy;
     this.#activePeer = options.peer ?? this.#activePeer;
+    const sink = options.maxOutput === undefined ? out : new LimitedOutput(out, options.maxOutput);
+    const limit = options.maxOutput ?? (out instanceof OutputBuffer ? out.limit : Infinity);
+    const call: Call = {
+      pacer: new Pacer(options.signal),
+      captureLimit: limit === Infinity ? undefined : Math.max(limit, FILTER_INPUT_MAX),
+    };
     try {
       const trimmed = line.trim();
       if (this.remote.mode !== undefined && !/^(=|!=)/.test(trimmed) && trimmed !== "") {
-        await this.#guard(out, () => this.remote.forward(trimmed, out));
+        await this.#guard(sink, call, () => this.remote.forward(trimmed, sink));
         return;
       }
       for (const command of splitCommands(line)) {
         if (this.quitRequested) break;
-        await this.#guard(out, () => this.#runOne(command, out));
+        await call.pacer.pace();
+        await this.#guard(sink, call, () => this.#runOne(command, sink, call));
+      }
+    } catch (error) {
+      // The line's output is full: the rest of the line is skipped.
+      if (!(error instanceof OutputLimitError && (error.output === sink || error.output === out))) {
+        throw error;
       }
     } finally {
       [this.#activePolicy, this.#activePeer] = saved;
     }
+    if (sink instanceof LimitedOutput) sink.finish();
   }
 
   /**
@@ -286,18 +338,22 @@ export class Shell implements AsyncDisposable {
    *
    * @param line The line.
    * @param options See {@linkcode ExecuteOptions}.
-   * @returns The output text.
+   * @returns The output text (at most `options.maxOutput` bytes).
+   * @throws The reason of `options.signal` once it is aborted.
    */
   async run(line: string, options: ExecuteOptions = {}): Promise<string> {
-    const out = new OutputBuffer();
-    await this.execute(line, out, options);
+    const { maxOutput, ...rest } = options;
+    const out = new OutputBuffer(undefined, { limit: maxOutput });
+    await this.execute(line, out, rest);
     return out.text();
   }
 
-  async #guard(out: ShellOutput, task: () => Promise<void>): Promise<void> {
+  async #guard(out: ShellOutput, call: Call, task: () => Promise<void>): Promise<void> {
     try {
       await task();
     } catch (error) {
+      // A full output or a stopped line ends the line, not just the command.
+      if (error instanceof OutputLimitError || call.pacer.signal.aborted) throw error;
       const message = error instanceof Error ? error.message : String(error);
       out.message(`ERROR: ${message}`);
     }
@@ -308,12 +364,13 @@ export class Shell implements AsyncDisposable {
     if (cap && !this.activePolicy.allows(cap)) throw new CommandRefusedError(name, cap);
   }
 
-  async #runOne(text: string, out: ShellOutput): Promise<void> {
+  async #runOne(text: string, out: ShellOutput, call: Call): Promise<void> {
     if (text.startsWith("#")) return;
     const parsed = parseCommand(text);
     if (parsed.redirect && !this.activePolicy.allows("fs")) {
       throw new CommandRefusedError(">", "fs");
     }
+    if (parsed.command === "" && parsed.repeat !== undefined) return; // radare2: nothing
     const found = lookup(parsed.command);
     if (!found) {
       const name = parsed.command.split(/\s/, 1)[0];
@@ -322,22 +379,46 @@ export class Shell implements AsyncDisposable {
     const { spec, args } = found;
     this.#check(spec.name, spec, args);
     const capture = parsed.filters.length > 0 || parsed.redirect !== undefined;
-    const buffer = new OutputBuffer(out);
-    const sink = capture ? buffer : out;
-    const env: CommandEnv = { shell: this, name: spec.name, args, out: sink };
+    const buffer = capture ? new OutputBuffer(out, { limit: call.captureLimit }) : undefined;
+    const { pacer } = call;
+    const env: CommandEnv = {
+      shell: this,
+      name: spec.name,
+      args,
+      out: buffer ?? out,
+      signal: pacer.signal,
+      pace: () => pacer.pace(),
+    };
+    const loops = parsed.at !== undefined || parsed.foreach !== undefined ||
+      parsed.repeat !== undefined;
     const task = async () => {
-      if (parsed.at === undefined) return await spec.run(env);
+      if (!loops) return await spec.run(env);
+      const loop = await iterations(this, parsed); // counts checked before anything runs
       const saved = this.session.seek;
-      this.session.seek = await this.number(parsed.at);
       try {
-        await spec.run(env);
+        for (const at of loop.addresses) {
+          if (at !== undefined) this.session.seek = at;
+          await spec.run(env);
+          await pacer.pace();
+        }
       } finally {
-        this.session.seek = saved;
+        // A repeat alone keeps its seek (`3s+ 1`), as in radare2; `@` and `@@` do not.
+        if (parsed.at !== undefined || parsed.foreach !== undefined) this.session.seek = saved;
       }
     };
-    if (spec.unlocked && parsed.at === undefined) await task();
-    else await this.#locked(task);
-    if (!capture) return;
+    try {
+      if (spec.unlocked && !loops) await task();
+      else await this.#locked(task);
+    } catch (error) {
+      if (error instanceof OutputLimitError && error.output === buffer) {
+        throw new RangeError(
+          `Output of "${spec.name}" is over ${error.limit} bytes, too much for ` +
+            `${parsed.redirect ? ">" : "~"}: use a smaller size`,
+        );
+      }
+      throw error;
+    }
+    if (!buffer) return;
     let result: string | Uint8Array = buffer.bytes();
     if (parsed.filters.length > 0) {
       let text = new TextDecoder().decode(result);

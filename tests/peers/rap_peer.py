@@ -95,20 +95,25 @@ class RapConn:
         self.sock.close()
 
 
-def check(args):
-    with open(args.path, "rb") as f:
+def check_loop(host, port, path, seconds, block=4096, write=False, seed=1, stop=None,
+               on_op=None):
+    """The checker's loop: reads (and with write, writes) and compares bytes until the time
+    is up or stop() is true; on_op(start, end) is called after each op (monotonic times).
+    Returns {"ops": N, "errors": [...], "wrong": N}."""
+    with open(path, "rb") as f:
         expected = bytearray(f.read())
     size = len(expected)
-    rng = random.Random(args.seed)
+    rng = random.Random(seed)
     ops, wrong, errors = 0, 0, []
-    deadline = time.monotonic() + args.seconds
+    deadline = time.monotonic() + seconds
     conn = None
-    while time.monotonic() < deadline and len(errors) < 20:
+    while time.monotonic() < deadline and len(errors) < 20 and not (stop and stop()):
+        started = time.monotonic()
         try:
             if conn is None:
-                conn = RapConn(args.host, args.port)
-                conn.open(args.path, write=args.write)
-            if args.write and rng.random() < 0.3 and size > 1:
+                conn = RapConn(host, port)
+                conn.open(path, write=write)
+            if write and rng.random() < 0.3 and size > 1:
                 at = rng.randrange(0, size // 2)
                 data = bytes(rng.randrange(256) for _ in range(min(64, size // 2 - at) or 1))
                 conn.seek(at)
@@ -117,7 +122,7 @@ def check(args):
                 expected[at:at + len(data)] = data
             else:
                 at = rng.randrange(0, max(1, size))
-                n = min(args.block, size - at) or 1
+                n = min(block, size - at) or 1
                 if conn.seek(at) != at:
                     errors.append(f"seek to {at} landed elsewhere")
                 got = conn.read(n)
@@ -125,6 +130,8 @@ def check(args):
                     wrong += 1
                     errors.append(f"wrong bytes at {at}+{n}")
             ops += 1
+            if on_op:
+                on_op(started, time.monotonic())
         except Exception as e:  # any failure of the checker is an error the test reports
             errors.append(f"{type(e).__name__}: {e}")
             if conn is not None:
@@ -133,7 +140,13 @@ def check(args):
             time.sleep(0.05)
     if conn is not None:
         conn.close()
-    print(json.dumps({"ops": ops, "errors": errors, "wrong": wrong}))
+    return {"ops": ops, "errors": errors, "wrong": wrong}
+
+
+def check(args):
+    result = check_loop(args.host, args.port, args.path, args.seconds, args.block, args.write,
+                        args.seed)
+    print(json.dumps(result))
 
 
 def reset(args):

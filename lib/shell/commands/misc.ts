@@ -15,7 +15,9 @@ import { currentFile } from "./_args.ts";
  *
  * @param env The command environment; `env.args` is the plugin command.
  */
-export async function ioSystem(env: CommandEnv): Promise<void> {
+export async function ioSystem(
+  env: Pick<CommandEnv, "shell" | "name" | "args" | "out">,
+): Promise<void> {
   const { descriptor } = currentFile(env.shell);
   if (!descriptor.system) {
     throw new Error(`The "${descriptor.plugin}" plugin has no commands (=!cmd, :cmd)`);

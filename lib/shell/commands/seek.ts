@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec } from "../command.ts";
+import { MAX_LENGTH } from "./_args.ts";
 
 const hex = (n: bigint | number) => `0x${n.toString(16)}\n`;
 const U64 = (1n << 64n) - 1n;
@@ -69,7 +70,7 @@ export const SEEK_COMMANDS: readonly CommandSpec[] = [
     async run({ shell, args, out }) {
       if (args === "") return out.write(hex(shell.session.blockSize));
       const size = await shell.number(args);
-      if (size < 1n || size > 32n * 1024n * 1024n) {
+      if (size < 1n || size > BigInt(MAX_LENGTH)) {
         throw new RangeError(`Block size must be 1 to 32M, got ${args}`);
       }
       shell.session.blockSize = Number(size);

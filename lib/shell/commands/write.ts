@@ -6,7 +6,7 @@
 
 import { IoError } from "../../io/errors.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
-import { firstWord, lengthArg } from "./_args.ts";
+import { firstWord, lengthArg, MAX_LENGTH, readPieces } from "./_args.ts";
 
 const encoder = new TextEncoder();
 
@@ -74,6 +74,17 @@ export function parseHexPairs(text: string): Uint8Array {
   return out;
 }
 
+/** Refuse write data longer than a print command may read, before decoding it. */
+function dataArg(env: CommandEnv): string {
+  if (env.args.length > MAX_LENGTH) {
+    throw new RangeError(
+      `Data of ${env.args.length} characters is too long for "${env.name}": ` +
+        `at most ${MAX_LENGTH} (32M) per command`,
+    );
+  }
+  return env.args;
+}
+
 async function writeHere(env: CommandEnv, data: Uint8Array): Promise<void> {
   if (data.length === 0) return;
   const { session } = env.shell;
@@ -101,14 +112,14 @@ export const WRITE_COMMANDS: readonly CommandSpec[] = [
     name: "w",
     usage: "text",
     help: "write a string (escapes: \\n \\t \\xNN ...)",
-    run: (env) => writeHere(env, unescapeString(env.args)),
+    run: (env) => writeHere(env, unescapeString(dataArg(env))),
   },
   {
     name: "wz",
     usage: "text",
     help: "write a string and a NUL",
     run: (env) => {
-      const bytes = unescapeString(env.args);
+      const bytes = unescapeString(dataArg(env));
       const z = new Uint8Array(bytes.length + 1);
       z.set(bytes);
       return writeHere(env, z);
@@ -118,19 +129,23 @@ export const WRITE_COMMANDS: readonly CommandSpec[] = [
     name: "wx",
     usage: "hex",
     help: "write hex pairs",
-    run: (env) => writeHere(env, parseHexPairs(env.args)),
+    run: (env) => writeHere(env, parseHexPairs(dataArg(env))),
   },
   {
     name: "wtf",
     usage: "file [n]",
     help: "dump n bytes (default: the block size) from the seek into a local file",
     capability: "fs",
-    async run({ shell, args, out }) {
+    async run(env) {
+      const { shell, args, out } = env;
       const [path, size] = firstWord(args);
       if (path === "") throw new SyntaxError("Usage: wtf file [n]");
       const n = await lengthArg(shell, size);
-      const bytes = await shell.session.readAt(shell.session.seek, n);
-      await Deno.writeFile(path, bytes);
+      // Block by block: the dump is never held whole.
+      await using file = await Deno.open(path, { write: true, create: true, truncate: true });
+      await readPieces(env, n, async (bytes) => {
+        for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+      }, 1 << 16);
       out.message(
         `INFO: Dumped ${n} bytes from 0x${
           shell.session.seek.toString(16).padStart(8, "0")
