@@ -113,3 +113,17 @@ export async function runPeer(
   await peer.release();
   return await peer.result;
 }
+
+/**
+ * Write a temporary file of `size` patterned bytes for a checker client to compare.
+ *
+ * @param size Its size.
+ * @returns Its path (the caller removes it).
+ */
+export async function sampleFile(size: number): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".bin" });
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 131 + (i >> 8)) & 0xff;
+  await Deno.writeFile(path, bytes);
+  return path;
+}

@@ -7,15 +7,7 @@
 import assert from "node:assert/strict";
 import { AcceptLoop, AcceptLoopError } from "../lib/net/accept_loop.ts";
 import { startServe } from "../bench/_serve_process.ts";
-import { HAS_PYTHON, runPeer, startPeer } from "./_peer.ts";
-
-async function sampleFile(size: number): Promise<string> {
-  const path = await Deno.makeTempFile({ suffix: ".bin" });
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 131 + (i >> 8)) & 0xff;
-  await Deno.writeFile(path, bytes);
-  return path;
-}
+import { HAS_PYTHON, runPeer, sampleFile, startPeer } from "./_peer.ts";
 
 Deno.test({
   name: "serve keeps accepting after 400 connections reset before accept (SO_LINGER 0)",
