@@ -21,6 +21,7 @@ import { createShellCommandHandler } from "./lib/shell/handler.ts";
 import { parseCommandPolicy } from "./lib/shell/policy.ts";
 import { serveHttp } from "./lib/http.ts";
 import { IoSession } from "./lib/io/session.ts";
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from "./lib/io/memory_budget.ts";
 import { VERSION } from "./lib/version.ts";
 import { AddressFilter } from "./lib/address_filter.ts";
 import { readTokenFile } from "./lib/auth.ts";
@@ -74,6 +75,9 @@ Limits:
   --max-open-files N    most files one client may have open (default 64)
   --max-session-memory N  most RAM the files one client opens may hold (malloc://, gzip://,
                         sparse:// ...; r2 numbers like 256M; default 1G)
+  --max-memory N        most RAM the files of all clients (RAP and HTTP) may hold together
+                        (default 2G); archives and compressed files are checked against
+                        what is left before they are inflated
   --idle-timeout MS     close connections idle this long (default 0: never)
   --packet-timeout MS   a started request must arrive whole within this (default 10000)
   --cmd-timeout MS      answer a command still running after this with an error (default 5000)
@@ -147,6 +151,7 @@ async function serve(args: string[]): Promise<number> {
     "max-connections": { type: "string" },
     "max-open-files": { type: "string" },
     "max-session-memory": { type: "string" },
+    "max-memory": { type: "string" },
     "idle-timeout": { type: "string" },
     "packet-timeout": { type: "string" },
     "cmd-timeout": { type: "string" },
@@ -178,6 +183,7 @@ async function serve(args: string[]): Promise<number> {
     maxConnections: number("max-connections", values["max-connections"], 256),
     maxOpenFiles: number("max-open-files", values["max-open-files"], 64),
     maxSessionMemory: number("max-session-memory", values["max-session-memory"], 2 ** 30),
+    maxMemory: number("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY),
     idleTimeout: number("idle-timeout", values["idle-timeout"], 0),
     packetTimeout: number("packet-timeout", values["packet-timeout"], 10_000),
     commandTimeout: number("cmd-timeout", values["cmd-timeout"], 5000),
@@ -212,6 +218,14 @@ async function serve(args: string[]): Promise<number> {
   const shared = defaultUri === undefined
     ? undefined
     : await registry.open(defaultUri, { write: !readOnly });
+  // One budget for every session, RAP and HTTP; the default URI's RAM is part of it.
+  const memoryBudget = new MemoryBudget(limits.maxMemory);
+  try {
+    memoryBudget.reserve(shared?.memoryUsage?.() ?? 0, `the default URI "${defaultUri}"`);
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
   let server: RapServer;
   try {
     server = RapServer.listen({
@@ -221,6 +235,7 @@ async function serve(args: string[]): Promise<number> {
       defaultUri,
       defaultDescriptor: shared,
       ...limits,
+      maxMemory: memoryBudget,
       tls,
       token,
       allowFrom,
@@ -260,6 +275,7 @@ async function serve(args: string[]): Promise<number> {
         registry: new RemoteRegistry(registry),
         maxOpenFiles: limits.maxOpenFiles,
         maxMemory: limits.maxSessionMemory,
+        memoryBudget,
       });
       if (shared !== undefined) session.add(new BorrowedDescriptor(shared));
       return Promise.resolve(session);

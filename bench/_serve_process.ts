@@ -29,6 +29,11 @@ export interface ServeOptions {
    * hard limit when N is above it; {@linkcode ServeProcess.fileLimit} tells what it got).
    */
   fileLimit?: number;
+  /**
+   * A command to run the server through, e.g. `["systemd-run", "--scope", "--quiet", "-p",
+   * "MemoryMax=1G", "--"]` for a real memory limit (it must exec the command it is given).
+   */
+  wrap?: string[];
   /** Called with every line the server writes on stderr (its log). */
   onLog?: (line: string) => void;
   /** Log lines kept in {@linkcode ServeProcess.logTail} (default 200). */
@@ -111,26 +116,18 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const args = [...(options.args ?? [])];
   if (!args.includes("--port")) args.push("--port", "0");
   const denoArgs = ["run", "--quiet", ...flags, CLI_PATH, "serve", ...args];
-  const command = options.fileLimit
-    ? new Deno.Command("bash", {
-      args: [
-        "-c",
-        `ulimit -n ${options.fileLimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
-        Deno.execPath(),
-        ...denoArgs,
-      ],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    })
-    : new Deno.Command(Deno.execPath(), {
-      args: denoArgs,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    });
+  const argv = [...(options.wrap ?? []), Deno.execPath(), ...denoArgs];
+  if (options.fileLimit) {
+    const ulimit = `ulimit -n ${options.fileLimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;
+    argv.unshift("bash", "-c", `${ulimit}; exec "$0" "$@"`);
+  }
+  const command = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
   const child = command.spawn();
   let exited = false;
   const status = child.status.then((s) => {

@@ -11,6 +11,7 @@ import { TokenVerifier } from "./auth.ts";
 import { IoError, PermissionDeniedError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
 import { IoSession } from "./io/session.ts";
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from "./io/memory_budget.ts";
 import { MemoryDescriptor } from "./io/memory_descriptor.ts";
 import type { IoDescriptor } from "./io/types.ts";
 import { listenWarning } from "./listen_warning.ts";
@@ -150,6 +151,13 @@ export interface RapServerOptions {
   maxOpenFiles?: number;
   /** Most RAM the files one session opens may hold, in bytes (default 1 GiB). */
   maxSessionMemory?: number;
+  /**
+   * Most RAM the files of all sessions together may hold, in bytes, or a
+   * {@linkcode MemoryBudget} shared with other servers (e.g. the HTTP endpoint's sessions)
+   * (default {@linkcode DEFAULT_MAX_MEMORY}, 2 GiB; `--max-memory`). `maxSessionMemory`
+   * applies to each session on top of it.
+   */
+  maxMemory?: number | MemoryBudget;
   /** The registry that opens URIs (default: the built-in plugins). */
   registry?: IoRegistry;
   /** Runs CMD packets (default {@linkcode basicCommandHandler}). */
@@ -394,6 +402,8 @@ export class RapServer implements AsyncDisposable {
   readonly addr: Deno.NetAddr;
   /** Resolves when the server has stopped and every connection is closed. */
   readonly finished: Promise<void>;
+  /** The memory budget every session's files draw from (`maxMemory`). */
+  readonly memoryBudget: MemoryBudget;
   readonly #accepting: AcceptLoop;
   readonly #options: RapServerOptions;
   readonly #registry: IoRegistry;
@@ -414,6 +424,9 @@ export class RapServer implements AsyncDisposable {
   ) {
     this.addr = listener.addr as Deno.NetAddr;
     this.#options = options;
+    this.memoryBudget = options.maxMemory instanceof MemoryBudget
+      ? options.maxMemory
+      : new MemoryBudget(options.maxMemory ?? DEFAULT_MAX_MEMORY);
     // Remote sessions open through the server's registry, minus the server's own stdin.
     this.#registry = new RemoteRegistry(options.registry ?? new IoRegistry());
     this.#tokens = options.token === undefined ? undefined : new TokenVerifier(options.token);
@@ -576,6 +589,7 @@ export class RapServer implements AsyncDisposable {
       registry: this.#registry,
       maxOpenFiles: this.#options.maxOpenFiles,
       maxMemory: this.#options.maxSessionMemory ?? 2 ** 30,
+      memoryBudget: this.memoryBudget,
     });
     const reader = new PacketReader(conn, { role: "server", maxData: RAP_PACKET_MAX });
     const writer = new QueuedWriter(conn, { highWaterMark: SERVER_BUFFERS.highWaterMark });
@@ -1126,7 +1140,7 @@ export class RapServer implements AsyncDisposable {
         const offset = this.#offset(packet.offset);
         const written = packet.data.length === 0
           ? 0
-          : await desc.write(offset, packet.data).catch((error) => {
+          : await c.session.writeTo(desc, offset, packet.data).catch((error) => {
             throw new ReplyError(ioErrorCode(error), (error as Error).message);
           });
         await this.#sync(desc).catch((error) => {
@@ -1238,7 +1252,7 @@ export class RapServer implements AsyncDisposable {
       left -= data.length;
       if (failure !== undefined || desc === undefined) continue; // drain the payload
       try {
-        written += await desc.write(offset + written, data);
+        written += await c.session.writeTo(desc, offset + written, data);
       } catch (error) {
         failure = new ReplyError(
           ioErrorCode(error),

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { MemoryAllowance } from "../lib/io/types.ts";
 import { readAt } from "./_file_range.ts";
 
 /**
@@ -42,6 +43,8 @@ const utf8 = new TextDecoder();
  * List the members of the ar archive in `file`.
  *
  * @param file The open archive.
+ * @param memory The open's memory budget: the long-name table, read into RAM, is claimed
+ * from it first.
  * @returns The members, in archive order (symbol and name tables left out).
  * @throws {SyntaxError} When the archive is malformed or truncated.
  *
@@ -60,7 +63,10 @@ const utf8 = new TextDecoder();
  * await Deno.remove(path);
  * ```
  */
-export async function readArMembers(file: Deno.FsFile): Promise<ArMember[]> {
+export async function readArMembers(
+  file: Deno.FsFile,
+  memory?: MemoryAllowance,
+): Promise<ArMember[]> {
   const fileSize = (await file.stat()).size;
   const magic = latin1.decode(await readAt(file, 0, 8));
   if (magic === THIN_MAGIC) {
@@ -97,6 +103,7 @@ export async function readArMembers(file: Deno.FsFile): Promise<ArMember[]> {
     if (rawName === "//") {
       if (names) throw new SyntaxError("invalid ar archive: two long-name tables");
       if (size > MAX_NAME_TABLE) throw new SyntaxError("ar long-name table is too large");
+      memory?.claim(size, "the long-name table");
       names = await readAt(file, offset, size);
       continue;
     }

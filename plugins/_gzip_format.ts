@@ -7,7 +7,7 @@
  */
 
 import { adler32, crc32 } from "./_checksum.ts";
-import { InflateError, inflateRaw } from "./_inflate.ts";
+import { InflateError, type InflateOptions, inflateRaw } from "./_inflate.ts";
 
 /**
  * A decoded gzip or zlib file.
@@ -109,6 +109,9 @@ function gzipHeaderEnd(bytes: Uint8Array, at: number): number {
  *
  * @param bytes The file contents.
  * @param maxOutput The most decompressed bytes allowed.
+ * @param onAllocate Called before each output buffer is allocated, with its size and the
+ * bytes produced so far; throwing stops the inflate (a running memory budget: gzip's ISIZE
+ * is only the size modulo 2^32 and may lie, so it is only a hint for the first buffer).
  * @returns The decoded file.
  * @throws {InflateError} On a bad header, corrupt or truncated data, a checksum mismatch, or
  * output over `maxOutput`.
@@ -126,7 +129,11 @@ function gzipHeaderEnd(bytes: Uint8Array, at: number): number {
  * assert.equal(new TextDecoder().decode(file.data), "hi");
  * ```
  */
-export function decodeCompressed(bytes: Uint8Array, maxOutput: number): CompressedFile {
+export function decodeCompressed(
+  bytes: Uint8Array,
+  maxOutput: number,
+  onAllocate?: InflateOptions["onAllocate"],
+): CompressedFile {
   if (isGzip(bytes)) {
     const parts: Uint8Array[] = [];
     let total = 0;
@@ -136,7 +143,12 @@ export function decodeCompressed(bytes: Uint8Array, maxOutput: number): Compress
     do {
       const start = gzipHeaderEnd(bytes, at);
       if (members === 0) header = bytes.slice(0, start);
-      const { output, end } = inflateRaw(bytes, start, maxOutput - total);
+      // The last four bytes are the ISIZE of a file with one member and nothing after it.
+      const sizeHint = members === 0 && bytes.length >= 18 ? u32le(bytes, bytes.length - 4) : 0;
+      const { output, end } = inflateRaw(bytes, start, maxOutput - total, {
+        sizeHint,
+        onAllocate: onAllocate && ((size, produced) => onAllocate(size, total + produced)),
+      });
       if (end + 8 > bytes.length) throw new InflateError("Truncated gzip data: missing trailer");
       if (crc32(output) !== u32le(bytes, end)) {
         throw new InflateError("Corrupt gzip data: CRC-32 mismatch");
@@ -149,6 +161,7 @@ export function decodeCompressed(bytes: Uint8Array, maxOutput: number): Compress
       members++;
       at = end + 8;
     } while (isGzip(bytes, at));
+    if (parts.length > 1) onAllocate?.(total, total);
     const data = parts.length === 1 ? parts[0] : joinParts(parts, total);
     return { format: "gzip", header, data, members };
   }
@@ -156,7 +169,7 @@ export function decodeCompressed(bytes: Uint8Array, maxOutput: number): Compress
     if (bytes[1] & 0x20) {
       throw new InflateError("Unsupported zlib data: it needs a preset dictionary");
     }
-    const { output, end } = inflateRaw(bytes, 2, maxOutput);
+    const { output, end } = inflateRaw(bytes, 2, maxOutput, { onAllocate });
     if (end + 4 > bytes.length) throw new InflateError("Truncated zlib data: missing checksum");
     const want =
       ((bytes[end] << 24) | (bytes[end + 1] << 16) | (bytes[end + 2] << 8) | bytes[end + 3]) >>>

@@ -47,6 +47,27 @@ export interface InflateResult {
   end: number;
 }
 
+/**
+ * How {@linkcode inflateRaw} sizes and accounts for its output buffer.
+ *
+ * @example
+ * ```ts
+ * import type { InflateOptions } from "./_inflate.ts";
+ * const options: InflateOptions = { sizeHint: 4096, onAllocate: (bytes) => console.log(bytes) };
+ * console.assert(options.sizeHint === 4096);
+ * ```
+ */
+export interface InflateOptions {
+  /** The expected output size (gzip's ISIZE): the first buffer has this size when it fits. */
+  sizeHint?: number;
+  /**
+   * Called before each output buffer is allocated, with its size and the bytes produced so
+   * far; throwing stops the inflate (a running memory budget). While a buffer grows, the
+   * old one is still held: the sizes add up.
+   */
+  onAllocate?: (bytes: number, produced: number) => void;
+}
+
 const LENGTH_BASE = [
   3,
   4,
@@ -232,6 +253,7 @@ function fixed(): { literal: Huffman; distance: Huffman } {
  * @param input The compressed bytes.
  * @param start Where the stream starts.
  * @param maxOutput The most bytes the output may have.
+ * @param options A size hint and a running budget (see {@linkcode InflateOptions}).
  * @returns The output and where the stream ended.
  * @throws {InflateError} On corrupt or truncated data, or output over `maxOutput`.
  *
@@ -250,14 +272,28 @@ function fixed(): { literal: Huffman; distance: Huffman } {
  * assert.equal(end, raw.length);
  * ```
  */
-export function inflateRaw(input: Uint8Array, start = 0, maxOutput = Infinity): InflateResult {
+export function inflateRaw(
+  input: Uint8Array,
+  start = 0,
+  maxOutput = Infinity,
+  options: InflateOptions = {},
+): InflateResult {
   let pos = start;
   let bitBuf = 0;
   let bitCount = 0;
   /** Zero bytes fed past the end of the input (a peek may look a little ahead). */
   let overrun = 0;
-  let out = new Uint8Array(Math.min(maxOutput, Math.max(1024, (input.length - start) * 4)));
   let outLen = 0;
+  const allocate = (size: number): Uint8Array => {
+    options.onAllocate?.(size, outLen);
+    return new Uint8Array(size);
+  };
+  const hint = options.sizeHint;
+  let out = allocate(
+    hint !== undefined && hint > 0 && hint <= maxOutput
+      ? hint
+      : Math.min(maxOutput, Math.max(1024, (input.length - start) * 4)),
+  );
 
   const truncated = () => new InflateError("Truncated deflate data");
   const need = (n: number) => {
@@ -292,7 +328,7 @@ export function inflateRaw(input: Uint8Array, start = 0, maxOutput = Infinity): 
       throw new InflateError(`Inflated data exceeds the limit of ${maxOutput} bytes`);
     }
     if (wanted > out.length) {
-      const grown = new Uint8Array(Math.min(maxOutput, Math.max(wanted, out.length * 2)));
+      const grown = allocate(Math.min(maxOutput, Math.max(wanted, out.length * 2)));
       grown.set(out.subarray(0, outLen));
       out = grown;
     }

@@ -47,8 +47,25 @@ const EOCD64_LOCATOR = 0x07064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 /** Central directories larger than this are refused (millions of entries). */
-const MAX_CENTRAL_DIRECTORY = 256 * 1024 * 1024;
+const MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024;
+
+/**
+ * The most entries an archive may have: 100,000 (a large APK or JAR has tens of
+ * thousands). More are refused before the central directory is parsed.
+ *
+ * @example
+ * ```ts
+ * import { ZIP_MAX_ENTRIES } from "./_zip_archive.ts";
+ * console.assert(ZIP_MAX_ENTRIES === 100_000);
+ * ```
+ */
+export const ZIP_MAX_ENTRIES = 100_000;
 const CHUNK = 256 * 1024;
+/**
+ * Compressed bytes handed to the inflater at a time: a piece of a bomb inflates to at most
+ * 16.5 MiB at once, so inflating holds the member plus one such chunk.
+ */
+const INFLATE_PIECE = 16 * 1024;
 /** The most a DEFLATE stream can expand: 258 bytes per 2-bit length/distance pair. */
 const MAX_DEFLATE_RATIO = 1032;
 
@@ -151,15 +168,16 @@ export class ZipArchive implements Disposable {
   /** The entries, in central directory order. */
   readonly entries: readonly ZipEntry[];
   readonly #file: Deno.FsFile;
-  readonly #fileSize: number;
   /** Bytes prepended to the archive (a self-extractor stub), added to every offset. */
   readonly #shift: number;
+  /** Where each entry's data must end: the next local header or the central directory. */
+  readonly #limits: Map<ZipEntry, number>;
 
-  private constructor(file: Deno.FsFile, fileSize: number, entries: ZipEntry[], shift: number) {
+  private constructor(file: Deno.FsFile, directory: Directory) {
     this.#file = file;
-    this.#fileSize = fileSize;
-    this.entries = entries;
-    this.#shift = shift;
+    this.entries = directory.entries;
+    this.#shift = directory.shift;
+    this.#limits = directory.limits;
   }
 
   /**
@@ -167,15 +185,17 @@ export class ZipArchive implements Disposable {
    *
    * @param path The archive.
    * @returns The archive (close it, or use `using`).
-   * @throws {SyntaxError} When the file is not a valid zip archive.
+   * @throws {SyntaxError} When the file is not a valid zip archive, or its entries overlap
+   * each other or the central directory (several entries sharing one deflate stream are
+   * how a 1 MB file inflates to gigabytes).
+   * @throws {RangeError} When it has more than {@linkcode ZIP_MAX_ENTRIES} entries.
    */
   static async open(path: string): Promise<ZipArchive> {
     const file = await Deno.open(path, { read: true });
     try {
       const info = await file.stat();
       if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
-      const { entries, shift } = await readDirectory(file, info.size);
-      return new ZipArchive(file, info.size, entries, shift);
+      return new ZipArchive(file, await readDirectory(file, info.size));
     } catch (error) {
       file.close();
       throw error;
@@ -226,8 +246,11 @@ export class ZipArchive implements Disposable {
       throw new SyntaxError(`member "${entry.name}": bad local header at offset ${at}`);
     }
     const start = at + 30 + view.getUint16(26, true) + view.getUint16(28, true);
-    if (start + entry.compressedSize > this.#fileSize) {
-      throw new SyntaxError(`member "${entry.name}" is truncated`);
+    if (start + entry.compressedSize > this.#limits.get(entry)!) {
+      throw new SyntaxError(
+        `member "${entry.name}": its data runs into the next entry or the central directory ` +
+          `(overlapping entries are refused)`,
+      );
     }
     let data: Uint8Array;
     if (entry.method === 0) {
@@ -262,7 +285,10 @@ export class ZipArchive implements Disposable {
         const chunk = await readAt(file, position, Math.min(CHUNK, end - position));
         if (chunk.length === 0) return controller.error(new SyntaxError("truncated"));
         position += chunk.length;
-        controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
+        // Small pieces: each inflates to one output chunk, at most 1032 times its size.
+        for (let at = 0; at < chunk.length; at += INFLATE_PIECE) {
+          controller.enqueue(chunk.subarray(at, at + INFLATE_PIECE) as Uint8Array<ArrayBuffer>);
+        }
       },
     });
     const out = new Uint8Array(entry.size);
@@ -306,10 +332,14 @@ export class ZipArchive implements Disposable {
   }
 }
 
-async function readDirectory(
-  file: Deno.FsFile,
-  fileSize: number,
-): Promise<{ entries: ZipEntry[]; shift: number }> {
+/** The parsed central directory. */
+interface Directory {
+  entries: ZipEntry[];
+  shift: number;
+  limits: Map<ZipEntry, number>;
+}
+
+async function readDirectory(file: Deno.FsFile, fileSize: number): Promise<Directory> {
   if (fileSize < 22) throw new SyntaxError("not a zip archive (too short)");
   const tailStart = Math.max(0, fileSize - (22 + 0xffff + 20));
   const tail = await readAt(file, tailStart, fileSize - tailStart);
@@ -346,6 +376,11 @@ async function readDirectory(
     } else if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       throw new SyntaxError("not a zip archive (bad zip64 end of central directory record)");
     }
+  }
+  if (count > ZIP_MAX_ENTRIES) {
+    throw new RangeError(
+      `the archive has ${count} entries, more than the ${ZIP_MAX_ENTRIES} allowed`,
+    );
   }
   if (cdSize > MAX_CENTRAL_DIRECTORY) {
     throw new SyntaxError(`central directory of ${cdSize} bytes is too large`);
@@ -392,7 +427,42 @@ async function readDirectory(
     entries.push(entry);
     p = next;
   }
-  return { entries, shift };
+  const cdStart = cdOffset + shift;
+  return { entries, shift, limits: dataLimits(entries, shift, cdStart, cdStart + cdSize, cdEnd) };
+}
+
+/**
+ * Check that no two entries overlap (each spans at least its 30-byte local header and its
+ * compressed data) and none overlaps the central directory; return where each entry's data
+ * must end (the next local header, or the central directory).
+ */
+function dataLimits(
+  entries: readonly ZipEntry[],
+  shift: number,
+  cdStart: number,
+  cdEnd: number,
+  fileEnd: number,
+): Map<ZipEntry, number> {
+  const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  const limits = new Map<ZipEntry, number>();
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i];
+    const at = entry.localHeaderOffset + shift;
+    const end = at + 30 + entry.compressedSize;
+    const next = sorted[i + 1];
+    const nextAt = next === undefined ? Infinity : next.localHeaderOffset + shift;
+    if (end > nextAt) {
+      throw new SyntaxError(
+        `entries "${entry.name}" and "${next.name}" overlap (local headers at ${at} and ` +
+          `${nextAt}): archives whose entries share data are refused`,
+      );
+    }
+    if (at < cdEnd && end > cdStart) {
+      throw new SyntaxError(`entry "${entry.name}" overlaps the central directory`);
+    }
+    limits.set(entry, Math.min(nextAt, at < cdStart ? cdStart : fileEnd));
+  }
+  return limits;
 }
 
 /** Replace 0xffffffff sizes and offset with the zip64 extended information (tag 0x0001). */

@@ -114,7 +114,7 @@ const ar: IoPlugin = {
     let file: Deno.FsFile | undefined;
     try {
       file = await openArchive(archive);
-      const members = await readArMembers(file);
+      const members = await readArMembers(file, options.memoryBudget);
       if (member === "") {
         throw new IoError(
           uri,
@@ -145,9 +145,17 @@ const ar: IoPlugin = {
     let file: Deno.FsFile | undefined;
     try {
       file = await openArchive(archive);
-      const members = await readArMembers(file);
+      const members = await readArMembers(file, options.memoryBudget);
       if (members.length === 0) {
         throw new IoError(uri, `Cannot open "${uri}": archive "${archive}" has no members`);
+      }
+      const room = options.maxFiles ?? Infinity;
+      if (members.length > room) {
+        throw new IoError(
+          uri,
+          `Cannot open "${uri}": it has ${members.length} members, more than the ${room} ` +
+            `files the session may still open (--max-open-files)`,
+        );
       }
       const shared = new SharedFile(file);
       file = undefined;

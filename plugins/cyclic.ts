@@ -18,7 +18,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { parseSizeUri } from "../lib/io/uri.ts";
 
 /**
@@ -158,9 +158,11 @@ const cyclic: IoPlugin = {
   uriForms: ["cyclic://SIZE"],
   capabilities: { read: true, write: true, resize: false, system: false },
   permissions: () => [],
-  open(uri: string): Promise<IoDescriptor> {
+  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
     try {
-      return Promise.resolve(new CyclicDescriptor(uri, new Uint8Array(parseSizeUri(uri))));
+      const size = parseSizeUri(uri);
+      options.memoryBudget?.claim(size, "the ring");
+      return Promise.resolve(new CyclicDescriptor(uri, new Uint8Array(size)));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -2,7 +2,10 @@
  * `gzip://PATH` — the decompressed contents of a gzip or zlib file (detected from the
  * header, as zlib's `MAX_WBITS + 32`), inflated once at open into RAM. At most
  * {@linkcode GZIP_MAX_OUTPUT} bytes (radare2's 50,000,000), so a decompression bomb fails
- * the open instead of exhausting memory. Every checksum is verified.
+ * the open instead of exhausting memory. Every checksum is verified. Opened by a session,
+ * the compressed file and every output buffer are claimed from its memory budget
+ * (`OpenOptions.memoryBudget`) before they are allocated: the inflate stops as soon as it
+ * would pass what is left (ISIZE, only the size modulo 2^32, is a hint, not trusted).
  *
  * Opened for writing, writes and resizes change the RAM copy and, on close, the file is
  * compressed again (same container, same gzip header) and saved atomically through a
@@ -29,6 +32,7 @@
  */
 
 import { atomicWrite, atomicWritePermissions } from "../lib/io/atomic_write.ts";
+import { formatBytes } from "../lib/io/memory_budget.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
@@ -79,7 +83,17 @@ const gzip: IoPlugin = {
       if (info.size > MAX_INPUT) {
         throw new RangeError(`compressed file is over ${MAX_INPUT} bytes`);
       }
-      const file = decodeCompressed(await Deno.readFile(path), GZIP_MAX_OUTPUT);
+      // A running budget: every output buffer is claimed before it is allocated, so a bomb
+      // stops as soon as it passes what is left of the budget.
+      const budget = options.memoryBudget;
+      budget?.claim(info.size, "reading the compressed file");
+      const file = decodeCompressed(
+        await Deno.readFile(path),
+        GZIP_MAX_OUTPUT,
+        budget &&
+          ((size, produced) =>
+            budget.claim(size, `inflating it (${formatBytes(produced)} so far)`)),
+      );
       return new MemoryDescriptor(uri, "gzip", file.data, {
         writable: write,
         resizable: write,

@@ -5,7 +5,8 @@
  * `206` with the total size in `Content-Range`; later reads fetch only the 64 KiB blocks they
  * need with further Range requests, and keep the most recent blocks (64 by default, 4 MiB)
  * so repeated reads do not fetch again. A server without Range support answers `200` with
- * the whole body, which is then kept in memory and served from there. Redirects are
+ * the whole body, which is then kept in memory (up to {@linkcode HTTP_MAX_BODY}, claimed from
+ * the open's memory budget as it arrives) and served from there. Redirects are
  * followed. Unlike radare2 (which keeps the body of any status code and lets writes change
  * the in-RAM copy), an error status fails the open and writes are refused.
  *
@@ -23,13 +24,33 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import type { IoDescriptor, IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
 import { BlockCache } from "./_block_cache.ts";
+import { readBounded } from "./_bounded_read.ts";
 
 /** Bytes per cached block (and the size of the probe at open). */
 export const HTTP_BLOCK_SIZE = 64 * 1024;
 /** Blocks kept per descriptor. */
 export const HTTP_CACHE_BLOCKS = 64;
+/** The largest body kept whole in RAM (a server without Range support): 1 GiB. */
+export const HTTP_MAX_BODY = 1024 ** 3;
+
+/** Read a response body of at most `max` bytes, claiming it from `memory` as it arrives. */
+function readBody(
+  uri: string,
+  response: Response,
+  max: number,
+  memory?: MemoryAllowance,
+): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new IoError(uri, `Cannot open "${uri}": the server sent more than ${max} bytes`);
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  if (length > max) {
+    return response.body!.cancel().then(() => Promise.reject(tooLarge()));
+  }
+  if (!response.body) return Promise.resolve(new Uint8Array(0));
+  return readBounded(response.body, { max, tooLarge, memory, what: "the body" });
+}
 
 function parseHttpUri(uri: string): URL {
   let url: URL;
@@ -94,6 +115,8 @@ export class HttpDescriptor implements IoDescriptor {
   readonly #size: number;
   #whole: Uint8Array | undefined;
   readonly #cache: BlockCache | undefined;
+  /** The largest whole body a server that stops honouring ranges may send later. */
+  #maxWhole = HTTP_MAX_BODY;
   #closed = false;
 
   private constructor(
@@ -123,10 +146,13 @@ export class HttpDescriptor implements IoDescriptor {
    * Open `uri`: probe with a ranged GET to learn the size and whether ranges work.
    *
    * @param uri The URL.
+   * @param options The open's memory budget: a whole body (no Range support) is claimed
+   * from it as it arrives, and cut off past what is left.
    * @returns The descriptor.
-   * @throws {IoError} For an error status, an empty body or a network failure.
+   * @throws {IoError} For an error status, an empty body, a body over the budget or
+   * {@linkcode HTTP_MAX_BODY}, or a network failure.
    */
-  static async open(uri: string): Promise<HttpDescriptor> {
+  static async open(uri: string, options: OpenOptions = {}): Promise<HttpDescriptor> {
     const url = parseHttpUri(uri);
     const client = Deno.createHttpClient({});
     try {
@@ -141,10 +167,11 @@ export class HttpDescriptor implements IoDescriptor {
       };
       if (response.status === 206) {
         const range = parseContentRange(response.headers.get("content-range"));
-        const body = new Uint8Array(await response.arrayBuffer());
+        const body = await readBody(uri, response, HTTP_BLOCK_SIZE);
         if (range && range.start === 0 && Number.isSafeInteger(range.total)) {
           if (range.total === 0) fail("empty body");
           const desc = new HttpDescriptor(uri, url, client, range.total, undefined);
+          desc.#maxWhole = Math.min(HTTP_MAX_BODY, options.memoryBudget?.remaining ?? Infinity);
           desc.#cache!.seed(0, body.subarray(0, Math.min(body.length, range.total)));
           return desc;
         }
@@ -154,16 +181,16 @@ export class HttpDescriptor implements IoDescriptor {
           await whole.body?.cancel();
           fail(`HTTP ${whole.status} ${whole.statusText}`.trim());
         }
-        return await HttpDescriptor.#wholeBody(uri, url, client, whole);
+        return await HttpDescriptor.#wholeBody(uri, url, client, whole, options);
       }
       if (response.status === 416) {
         await response.body?.cancel();
         const range = parseContentRange(response.headers.get("content-range"));
         if (range?.total === 0) fail("empty body");
         const whole = await HttpDescriptor.#get(uri, url, client);
-        return await HttpDescriptor.#wholeBody(uri, url, client, whole);
+        return await HttpDescriptor.#wholeBody(uri, url, client, whole, options);
       }
-      return await HttpDescriptor.#wholeBody(uri, url, client, response);
+      return await HttpDescriptor.#wholeBody(uri, url, client, response, options);
     } catch (error) {
       client.close();
       throw error;
@@ -175,6 +202,7 @@ export class HttpDescriptor implements IoDescriptor {
     url: URL,
     client: Deno.HttpClient,
     response: Response,
+    options: OpenOptions,
   ): Promise<HttpDescriptor> {
     if (!response.ok) {
       await response.body?.cancel();
@@ -183,7 +211,7 @@ export class HttpDescriptor implements IoDescriptor {
         `Cannot open "${uri}": HTTP ${response.status} ${response.statusText}`.trim(),
       );
     }
-    const body = new Uint8Array(await response.arrayBuffer());
+    const body = await readBody(uri, response, HTTP_MAX_BODY, options.memoryBudget);
     if (body.length === 0) throw new IoError(uri, `Cannot open "${uri}": empty body`);
     return new HttpDescriptor(uri, url, client, body.length, body);
   }
@@ -223,7 +251,7 @@ export class HttpDescriptor implements IoDescriptor {
     }
     if (response.status === 206) {
       const range = parseContentRange(response.headers.get("content-range"));
-      const body = new Uint8Array(await response.arrayBuffer());
+      const body = await readBody(this.uri, response, end - start);
       if (range && range.start !== start) {
         throw new IoError(this.uri, `Cannot read "${this.uri}": the server sent the wrong range`);
       }
@@ -231,7 +259,7 @@ export class HttpDescriptor implements IoDescriptor {
     }
     if (response.status === 200) {
       // The server stopped honouring ranges: keep the whole body from now on.
-      this.#whole = new Uint8Array(await response.arrayBuffer());
+      this.#whole = await readBody(this.uri, response, this.#maxWhole);
       return this.#whole.slice(start, end);
     }
     await response.body?.cancel();
@@ -279,12 +307,15 @@ export class HttpDescriptor implements IoDescriptor {
   }
 
   /**
-   * The RAM the cached blocks (or the whole body, without Range support) hold.
+   * The RAM the descriptor may hold: the whole body (without Range support), or what the
+   * block cache holds when full (it fills as reads go, after the open was counted).
    *
-   * @returns Bytes held.
+   * @returns Bytes.
    */
   memoryUsage(): number {
-    return (this.#whole?.length ?? 0) + (this.#cache?.cachedBytes ?? 0);
+    const cacheMax = Math.min(this.#size, HTTP_BLOCK_SIZE * HTTP_CACHE_BLOCKS);
+    return (this.#whole?.length ?? 0) +
+      (this.#cache ? Math.max(cacheMax, this.#cache.cachedBytes) : 0);
   }
 
   /** Drop the cache and close the connections. */
@@ -324,8 +355,8 @@ const http: IoPlugin = {
   permissions(uri: string): Deno.PermissionDescriptor[] {
     return [{ name: "net", host: netHost(parseHttpUri(uri)) }];
   },
-  async open(uri: string): Promise<IoDescriptor> {
-    return await HttpDescriptor.open(uri);
+  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+    return await HttpDescriptor.open(uri, options);
   },
 };
 

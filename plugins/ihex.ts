@@ -33,7 +33,11 @@ import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { formatIntelHex, parseIntelHex } from "./_intel_hex.ts";
 import { openFailure } from "./_open_error.ts";
-import { buildSparseImage, SparseImageDescriptor } from "./_sparse_image.ts";
+import {
+  buildSparseImage,
+  SparseImageDescriptor,
+  TEXT_IMAGE_RAM_PER_BYTE,
+} from "./_sparse_image.ts";
 
 /** Text files larger than this are refused (a hex file is about 2.8 bytes per data byte). */
 const MAX_FILE = 1024 * 1024 * 1024;
@@ -65,6 +69,7 @@ const ihex: IoPlugin = {
       const info = await Deno.stat(path);
       if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
       if (info.size > MAX_FILE) throw new RangeError(`file is over ${MAX_FILE} bytes`);
+      options.memoryBudget?.claim(info.size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file");
       const file = parseIntelHex(new TextDecoder().decode(await Deno.readFile(path)));
       const store = buildSparseImage(file.records);
       return new SparseImageDescriptor(uri, "ihex", store, {

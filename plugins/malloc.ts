@@ -15,7 +15,7 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { parseSizeUri, splitUri } from "../lib/io/uri.ts";
 
 /**
@@ -71,7 +71,7 @@ const malloc: IoPlugin = {
   uriForms: ["malloc://SIZE", "hex://HEXBYTES"],
   capabilities: { read: true, write: true, resize: true, system: false },
   permissions: () => [],
-  open(uri: string): Promise<IoDescriptor> {
+  open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     const scheme = splitUri(uri)?.scheme;
     if (scheme === "hex") {
       const text = uri.slice("hex://".length);
@@ -95,6 +95,7 @@ const malloc: IoPlugin = {
     }
     try {
       const size = parseSizeUri(uri);
+      options.memoryBudget?.claim(size, "the buffer");
       return Promise.resolve(
         new MemoryDescriptor(uri, "malloc", new Uint8Array(size), { resizable: true }),
       );

@@ -28,7 +28,7 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import type { IoDescriptor, IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
 
@@ -62,10 +62,19 @@ export function parseHexFile(text: string): Uint8Array {
   return out;
 }
 
-async function readWholeFile(uri: string, path: string): Promise<Uint8Array> {
+/** RAM a `hexfile://` open holds per byte of text: the bytes, the text and two copies. */
+const HEXFILE_RAM_PER_BYTE = 4;
+
+async function readWholeFile(
+  uri: string,
+  path: string,
+  memory: MemoryAllowance | undefined,
+  perByte = 1,
+): Promise<Uint8Array> {
   try {
     const info = await Deno.stat(path);
     if (info.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
+    memory?.claim(info.size * perByte, perByte === 1 ? "the file" : "decoding the file");
     return await Deno.readFile(path);
   } catch (error) {
     throw openFailure(uri, error, path);
@@ -108,8 +117,9 @@ const slurp: IoPlugin = {
     if (splitUri(uri)?.scheme === "stdin") return [];
     return [{ name: "read", path: uriRest(uri, "a path") }];
   },
-  async open(uri: string): Promise<IoDescriptor> {
+  async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     const scheme = splitUri(uri)?.scheme;
+    const memory = options.memoryBudget;
     let bytes: Uint8Array;
     if (scheme === "stdin") {
       if (uri.length !== "stdin://".length) {
@@ -120,7 +130,7 @@ const slurp: IoPlugin = {
         throw new IoError(uri, `Cannot open "${uri}": standard input is empty`);
       }
     } else if (scheme === "hexfile") {
-      const data = await readWholeFile(uri, uriRest(uri, "a path"));
+      const data = await readWholeFile(uri, uriRest(uri, "a path"), memory, HEXFILE_RAM_PER_BYTE);
       try {
         bytes = parseHexFile(new TextDecoder().decode(data));
       } catch (error) {
@@ -129,7 +139,7 @@ const slurp: IoPlugin = {
         });
       }
     } else {
-      bytes = await readWholeFile(uri, uriRest(uri, "a path"));
+      bytes = await readWholeFile(uri, uriRest(uri, "a path"), memory);
       if (bytes.length === 0) throw new IoError(uri, `Cannot open "${uri}": the file is empty`);
     }
     return new MemoryDescriptor(uri, "slurp", bytes, { resizable: true });

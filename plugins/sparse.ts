@@ -80,16 +80,11 @@ export class SparseStore {
   }
 
   /**
-   * Store `data` at `offset`, merging with overlapping or adjacent chunks. Finding them is a
-   * binary search, and a chunk that grows keeps spare room, so many scattered writes or a
-   * long run of appending writes cost about linear time, not quadratic.
-   *
-   * @param offset Where.
-   * @param data What.
+   * How a write of `length` bytes at `offset` lands: in place in one chunk with room, or as
+   * a new buffer (`length + spare` bytes) replacing chunks `first` to `last - 1`.
    */
-  write(offset: number, data: Uint8Array): void {
-    if (data.length === 0) return;
-    const end = offset + data.length;
+  #plan(offset: number, length: number) {
+    const end = offset + length;
     const chunks = this.#chunks;
     const first = this.#firstEndingFrom(offset);
     let last = first;
@@ -99,21 +94,58 @@ export class SparseStore {
       const c = chunks[first];
       const capacity = c.bytes.buffer.byteLength - c.bytes.byteOffset;
       if (c.start <= offset && end - c.start <= capacity) {
-        if (end - c.start > c.bytes.length) {
-          c.bytes = new Uint8Array(c.bytes.buffer, c.bytes.byteOffset, end - c.start);
-        }
-        c.bytes.set(data, offset - c.start);
-        return;
+        return { inPlace: c, first, last, start: 0, size: 0, spare: 0 };
       }
     }
     const start = last > first ? Math.min(offset, chunks[first].start) : offset;
     const lastEnd = last > first ? chunks[last - 1].start + chunks[last - 1].bytes.length : end;
-    const stop = Math.max(end, lastEnd);
-    const length = stop - start;
+    const size = Math.max(end, lastEnd) - start;
     // Spare room only when a chunk grows, half its size (at most 16 MiB).
-    const grows = last > first && length > chunks[first].bytes.length;
-    const spare = grows ? Math.min(length >>> 1, 16 * 1024 * 1024) : 0;
-    const merged = new Uint8Array(new ArrayBuffer(length + spare), 0, length);
+    const grows = last > first && size > chunks[first].bytes.length;
+    const spare = grows ? Math.min(size >>> 1, 16 * 1024 * 1024) : 0;
+    return { inPlace: undefined, first, last, start, size, spare };
+  }
+
+  /**
+   * The bytes a write of `length` bytes at `offset` would allocate: 0 when it lands in a
+   * chunk with room, else the whole new chunk (its spare room included), which is held
+   * alongside the chunks it replaces while they are copied.
+   *
+   * @param offset Where.
+   * @param length How many bytes.
+   * @returns Bytes to allocate.
+   */
+  growth(offset: number, length: number): number {
+    if (length <= 0) return 0;
+    const plan = this.#plan(offset, length);
+    return plan.inPlace ? 0 : plan.size + plan.spare;
+  }
+
+  /**
+   * Store `data` at `offset`, merging with overlapping or adjacent chunks. Finding them is a
+   * binary search, and a chunk that grows keeps spare room, so many scattered writes or a
+   * long run of appending writes cost about linear time, not quadratic.
+   *
+   * @param offset Where.
+   * @param data What.
+   */
+  write(offset: number, data: Uint8Array): void {
+    if (data.length === 0) return;
+    const { inPlace, first, last, start, size, spare } = this.#plan(offset, data.length);
+    if (inPlace) {
+      const end = offset + data.length;
+      if (end - inPlace.start > inPlace.bytes.length) {
+        inPlace.bytes = new Uint8Array(
+          inPlace.bytes.buffer,
+          inPlace.bytes.byteOffset,
+          end - inPlace.start,
+        );
+      }
+      inPlace.bytes.set(data, offset - inPlace.start);
+      return;
+    }
+    const chunks = this.#chunks;
+    const merged = new Uint8Array(new ArrayBuffer(size + spare), 0, size);
     for (let i = first; i < last; i++) merged.set(chunks[i].bytes, chunks[i].start - start);
     merged.set(data, offset - start);
     chunks.splice(first, last - first, { start, bytes: merged });
@@ -179,6 +211,10 @@ class SparseDescriptor implements IoDescriptor {
 
   memoryUsage(): number {
     return this.#store.storedBytes;
+  }
+
+  memoryGrowth(offset: number, length: number): number {
+    return this.#store.growth(offset, length);
   }
 
   close(): Promise<void> {

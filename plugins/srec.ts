@@ -26,7 +26,11 @@ import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
-import { buildSparseImage, SparseImageDescriptor } from "./_sparse_image.ts";
+import {
+  buildSparseImage,
+  SparseImageDescriptor,
+  TEXT_IMAGE_RAM_PER_BYTE,
+} from "./_sparse_image.ts";
 import { parseSRecords } from "./_srec_format.ts";
 
 /** Text files larger than this are refused. */
@@ -61,6 +65,7 @@ const srec: IoPlugin = {
       const info = await Deno.stat(path);
       if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
       if (info.size > MAX_FILE) throw new RangeError(`file is over ${MAX_FILE} bytes`);
+      options.memoryBudget?.claim(info.size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file");
       const file = parseSRecords(new TextDecoder().decode(await Deno.readFile(path)));
       return new SparseImageDescriptor(uri, "srec", buildSparseImage(file.records), {
         format: "S-record",

@@ -24,6 +24,7 @@
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { readBounded } from "./_bounded_read.ts";
 
 /** The most bytes a peer may send (1 GiB). */
 export const TCP_SLURP_MAX = 1024 ** 3;
@@ -105,26 +106,14 @@ export interface SlurpTcpOptions extends OpenOptions {
   signal?: AbortSignal;
 }
 
-async function readAll(conn: Deno.Conn, uri: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of conn.readable) {
-    total += chunk.length;
-    if (total > TCP_SLURP_MAX) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": the peer sent more than ${TCP_SLURP_MAX} bytes`,
-      );
-    }
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+function readAll(conn: Deno.Conn, uri: string, options: OpenOptions): Promise<Uint8Array> {
+  return readBounded(conn.readable, {
+    max: TCP_SLURP_MAX,
+    tooLarge: () =>
+      new IoError(uri, `Cannot open "${uri}": the peer sent more than ${TCP_SLURP_MAX} bytes`),
+    memory: options.memoryBudget,
+    what: "the bytes the peer sent",
+  });
 }
 
 /**
@@ -162,7 +151,7 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
     if (target.mode === "connect") {
       const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
       try {
-        bytes = await readAll(conn, uri);
+        bytes = await readAll(conn, uri, options);
       } finally {
         try {
           conn.close();
@@ -188,7 +177,7 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
         }
       }
       try {
-        bytes = await readAll(conn, uri);
+        bytes = await readAll(conn, uri, options);
       } finally {
         try {
           conn.close();

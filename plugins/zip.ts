@@ -17,6 +17,13 @@
  * into RAM (up to {@linkcode ZIP_MAX_MEMBER} bytes). Opening for writing fails, as in
  * radare2.
  *
+ * Before anything is inflated: archives with more than {@linkcode ZIP_MAX_ENTRIES} entries,
+ * or whose entries overlap each other or the central directory (entries sharing one
+ * deflate stream: a 1 MB file that inflates to gigabytes), are refused; the declared sizes
+ * of the members to load are claimed from the open's memory budget
+ * (`OpenOptions.memoryBudget`), so what does not fit is refused before it is inflated; a
+ * `*all://` open with more members than `OpenOptions.maxFiles` is refused.
+ *
  * @example
  * ```ts
  * import zip, { parseZipUri } from "./zip.ts";
@@ -33,10 +40,13 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
+import { formatBytes } from "../lib/io/memory_budget.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
-import { ZipArchive, type ZipEntry } from "./_zip_archive.ts";
+import { ZIP_MAX_ENTRIES, ZipArchive, type ZipEntry } from "./_zip_archive.ts";
+
+export { ZIP_MAX_ENTRIES };
 
 /**
  * The largest member (uncompressed) the plugin loads: 1 GiB.
@@ -127,7 +137,7 @@ function isDirectory(entry: ZipEntry): boolean {
   return entry.name.endsWith("/") && entry.size === 0;
 }
 
-async function openSingle(uri: string): Promise<IoDescriptor> {
+async function openSingle(uri: string, options: OpenOptions): Promise<IoDescriptor> {
   const parsed = parseZipUri(uri);
   using zip = await ZipArchive.open(parsed.archive);
   let entry: ZipEntry | undefined;
@@ -160,11 +170,36 @@ async function openSingle(uri: string): Promise<IoDescriptor> {
       );
     }
   }
+  options.memoryBudget?.claim(entry.size, `member "${entry.name}"`);
   const data = await zip.read(entry, ZIP_MAX_MEMBER);
   return new MemoryDescriptor(uri, "zip", data, { writable: false });
 }
 
-async function openMany(uri: string): Promise<IoDescriptor[]> {
+/** Refuse a many-open over the session's file room or memory budget before inflating. */
+function claimMany(uri: string, chosen: readonly ZipEntry[], options: OpenOptions): void {
+  const room = options.maxFiles ?? Infinity;
+  if (chosen.length > room) {
+    throw new IoError(
+      uri,
+      `Cannot open "${uri}": it has ${chosen.length} files, more than the ${room} the ` +
+        `session may still open (--max-open-files)`,
+    );
+  }
+  for (const entry of chosen) {
+    if (entry.size > ZIP_MAX_MEMBER) {
+      throw new RangeError(
+        `member "${entry.name}" is ${entry.size} bytes, over the limit of ${ZIP_MAX_MEMBER} bytes`,
+      );
+    }
+  }
+  const total = chosen.reduce((sum, e) => sum + e.size, 0);
+  options.memoryBudget?.claim(
+    total,
+    `opening ${chosen.length} members (${formatBytes(total)} declared)`,
+  );
+}
+
+async function openMany(uri: string, options: OpenOptions): Promise<IoDescriptor[]> {
   const scheme = splitUri(uri)?.scheme ?? "";
   const archive = uriRest(uri, "an archive path");
   using zip = await ZipArchive.open(archive);
@@ -177,6 +212,7 @@ async function openMany(uri: string): Promise<IoDescriptor[]> {
   if (chosen.length === 0) {
     throw new IoError(uri, `Cannot open "${uri}": no matching files in archive "${archive}"`);
   }
+  claimMany(uri, chosen, options);
   const descriptors: IoDescriptor[] = [];
   for (const entry of chosen) {
     const data = await zip.read(entry, ZIP_MAX_MEMBER);
@@ -234,7 +270,7 @@ const zip: IoPlugin = {
       );
     }
     try {
-      return await openSingle(uri);
+      return await openSingle(uri, options);
     } catch (error) {
       throw openFailure(uri, error);
     }
@@ -249,7 +285,7 @@ const zip: IoPlugin = {
       );
     }
     try {
-      return await openMany(uri);
+      return await openMany(uri, options);
     } catch (error) {
       throw openFailure(uri, error);
     }

@@ -18,12 +18,18 @@ Deno.test("IoSession counts the RAM of its files and refuses an open over maxMem
   assert.equal(session.memoryUsage(), 2000);
 });
 
-Deno.test("IoSession refuses writes once a growing sparse buffer took it over maxMemory", async () => {
+Deno.test("IoSession refuses a write that would take a growing sparse buffer over maxMemory", async () => {
   await using session = new IoSession({ maxMemory: 4096 });
   await session.open("sparse://16", { write: true });
   assert.equal(await session.writeAt(0n, new Uint8Array(3000)), 3000);
-  assert.equal(await session.writeAt(10000n, new Uint8Array(3000)), 3000); // goes over
-  await assert.rejects(session.writeAt(20000n, new Uint8Array(1)), /--max-session-memory/);
+  await assert.rejects(
+    session.writeAt(10000n, new Uint8Array(3000)), // would go over: refused before it is made
+    /would hold 6000 bytes in memory, over its limit of 4096 \(--max-session-memory\)/,
+  );
+  assert.equal(session.memoryUsage(), 3000, "the refused write allocated nothing");
+  assert.equal(await session.writeAt(10000n, new Uint8Array(1000)), 1000); // what fits
+  await assert.rejects(session.writeAt(20000n, new Uint8Array(200)), /--max-session-memory/);
+  assert.ok(session.memoryUsage() <= 4096);
 });
 
 Deno.test("the server bounds each session's RAM (--max-session-memory), plain and extended", async () => {
@@ -39,7 +45,9 @@ Deno.test("the server bounds each session's RAM (--max-session-memory), plain an
     extensions: true,
   });
   const fd = await ext.open("sparse://16", 7);
-  await ext.write(0, new Uint8Array((1 << 20) + 16), fd); // the write that takes it over
+  // Streamed in 1 MiB pieces: the first fills the budget, the piece that would pass it fails.
+  await assert.rejects(ext.write(0, new Uint8Array((1 << 20) + 16), fd), /--max-session-memory/);
+  assert.equal(await ext.write(0, new Uint8Array(512 << 10), fd), 512 << 10); // in place
   await assert.rejects(ext.write(4 << 20, new Uint8Array(16), fd), /--max-session-memory/);
   // Another session has its own budget.
   await using other = await test.connect();

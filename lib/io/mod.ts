@@ -19,6 +19,7 @@ export * from "./errors.ts";
 export * from "./uri.ts";
 export * from "./permissions.ts";
 export * from "./memory_descriptor.ts";
+export * from "./memory_budget.ts";
 export * from "./registry.ts";
 export * from "./session.ts";
 export * from "./plugin_loader.ts";

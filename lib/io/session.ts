@@ -8,8 +8,9 @@
 
 import { UT64_MAX } from "../protocol/constants.ts";
 import { IoError } from "./errors.ts";
+import { formatBytes, type MemoryBudget } from "./memory_budget.ts";
 import { IoRegistry } from "./registry.ts";
-import type { IoDescriptor, OpenOptions } from "./types.ts";
+import type { IoDescriptor, MemoryAllowance, OpenOptions } from "./types.ts";
 
 /**
  * One open file of a session.
@@ -48,10 +49,25 @@ export interface IoSessionOptions {
   maxOpenFiles?: number;
   /**
    * The most RAM the session's files may hold, in bytes (default: no limit). An open that
-   * goes over it fails; once over (a sparse buffer grows with writes), writes fail too.
-   * Files whose bytes live elsewhere (files on disk, processes, remote peers) do not count.
+   * would go over it fails, before the plugin allocates when it claims what it needs (see
+   * `OpenOptions.memoryBudget`), else once it is open; a write that would grow a file
+   * (`sparse://`) past it fails before it is made. Files whose bytes live elsewhere (files
+   * on disk, processes, remote peers) do not count.
    */
   maxMemory?: number;
+  /**
+   * A budget shared with other sessions (a server's `--max-memory`): the RAM of this
+   * session's files is reserved from it as well, and given back when they close.
+   */
+  memoryBudget?: MemoryBudget;
+}
+
+/** The allowance of one open in progress, with what it claimed so far. */
+interface OpenClaim extends MemoryAllowance {
+  /** Bytes claimed (reserved from the shared budget, pending in the session). */
+  claimed: number;
+  /** Give back everything claimed (the open failed). */
+  cancel(): void;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -82,6 +98,11 @@ export class IoSession implements AsyncDisposable {
   readonly #files = new Map<number, IoDescriptor>();
   readonly #maxOpenFiles: number;
   readonly #maxMemory: number;
+  readonly #budget: MemoryBudget | undefined;
+  /** Bytes of the shared budget each file holds (its `memoryUsage()` when last counted). */
+  readonly #charged = new Map<IoDescriptor, number>();
+  /** Bytes claimed by opens in progress. */
+  #pending = 0;
   #nextFd = 3;
   #current: number | undefined;
 
@@ -94,36 +115,42 @@ export class IoSession implements AsyncDisposable {
     this.registry = options.registry ?? new IoRegistry();
     this.#maxOpenFiles = options.maxOpenFiles ?? 64;
     this.#maxMemory = options.maxMemory ?? Infinity;
+    this.#budget = options.memoryBudget;
   }
 
   /**
-   * Open a URI; the new file becomes the current one.
+   * Open a URI; the new file becomes the current one. The plugin is told what is left of
+   * the memory budgets (`OpenOptions.memoryBudget`) and how many files may still be opened
+   * (`OpenOptions.maxFiles`); once open, the RAM the file holds is checked again.
    *
    * @param uri The URI or path.
    * @param options How to open it.
    * @returns The new fd.
-   * @throws {IoError} When the session has too many open files, or the open fails.
+   * @throws {IoError} When the session has too many open files, the file would take the
+   * session or the server over its memory budget, or the open fails.
    */
   async open(uri: string, options: OpenOptions = {}): Promise<number> {
     this.#checkRoom(uri, 1);
-    let descriptor: IoDescriptor;
+    const claim = this.#claim(uri);
+    const withBudget = this.#withBudget(options, claim);
+    let descriptors: IoDescriptor[];
     try {
-      descriptor = await this.registry.open(uri, options);
+      descriptors = [await this.registry.open(uri, withBudget)];
     } catch (error) {
+      claim.cancel();
       // Like radare2's r_core_file_open: when a single open fails, a plugin that opens
       // several files at once (apk://, zipall://, arall:// ...) gets its chance.
       const plugin = await this.registry.resolve(uri).catch(() => undefined);
       if (!plugin?.openMany) throw error;
-      let many: IoDescriptor[];
       try {
-        many = await this.registry.openMany(uri, options);
-      } catch {
-        throw error;
+        descriptors = await this.registry.openMany(uri, withBudget);
+      } catch (manyError) {
+        claim.cancel();
+        throw manyError;
       }
-      if (many.length === 0) throw error;
-      return (await this.#admit(uri, this.#addAll(uri, many)))[0];
+      if (descriptors.length === 0) throw error;
     }
-    return (await this.#admit(uri, [this.add(descriptor)]))[0];
+    return (await this.#admit(uri, descriptors, claim))[0];
   }
 
   /**
@@ -135,19 +162,96 @@ export class IoSession implements AsyncDisposable {
    */
   async openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
     this.#checkRoom(uri, 1);
-    return await this.#admit(uri, this.#addAll(uri, await this.registry.openMany(uri, options)));
+    const claim = this.#claim(uri);
+    let descriptors: IoDescriptor[];
+    try {
+      descriptors = await this.registry.openMany(uri, this.#withBudget(options, claim));
+    } catch (error) {
+      claim.cancel();
+      throw error;
+    }
+    return await this.#admit(uri, descriptors, claim);
   }
 
-  /** Keep newly opened files only while the session stays within its memory limit. */
-  async #admit(uri: string, fds: number[]): Promise<number[]> {
-    const used = this.memoryUsage();
-    if (used <= this.#maxMemory) return fds;
-    for (const fd of fds) await this.close(fd).catch(() => {});
-    throw new IoError(
-      uri,
-      `Cannot open "${uri}": the session's files would hold ${used} bytes in memory, ` +
-        `over its limit of ${this.#maxMemory} (--max-session-memory)`,
-    );
+  #withBudget(options: OpenOptions, claim: OpenClaim): OpenOptions {
+    return {
+      ...options,
+      memoryBudget: claim,
+      maxFiles: Math.min(options.maxFiles ?? Infinity, this.#maxOpenFiles - this.#files.size),
+    };
+  }
+
+  /** The allowance of one open: claims count against both limits at once. */
+  #claim(uri: string): OpenClaim {
+    // deno-lint-ignore no-this-alias
+    const session = this;
+    const claim: OpenClaim = {
+      claimed: 0,
+      get remaining(): number {
+        const own = session.#maxMemory - session.memoryUsage() - session.#pending;
+        return Math.max(0, Math.min(own, session.#budget?.available ?? Infinity));
+      },
+      claim(bytes: number, what = "it"): void {
+        if (!(bytes > 0)) return;
+        const total = session.memoryUsage() + session.#pending + bytes;
+        if (total > session.#maxMemory) {
+          throw new IoError(
+            uri,
+            `Cannot open "${uri}": ${what} needs ${formatBytes(bytes)}, but the session's ` +
+              `files would hold ${total} bytes in memory, over its limit of ` +
+              `${session.#maxMemory} (--max-session-memory)`,
+          );
+        }
+        if (session.#budget && !session.#budget.tryReserve(bytes)) {
+          throw new IoError(
+            uri,
+            `Cannot open "${uri}": ${session.#budget.refusal(bytes, what).message}`,
+          );
+        }
+        session.#pending += bytes;
+        claim.claimed += bytes;
+      },
+      cancel(): void {
+        session.#pending -= claim.claimed;
+        session.#budget?.release(claim.claimed);
+        claim.claimed = 0;
+      },
+    };
+    return claim;
+  }
+
+  /**
+   * Keep newly opened files only while the session stays within its file and memory
+   * limits: what they hold replaces what the open claimed.
+   */
+  async #admit(uri: string, descriptors: IoDescriptor[], claim: OpenClaim): Promise<number[]> {
+    const refuse = async (message: string): Promise<never> => {
+      claim.cancel();
+      for (const d of descriptors) await d.close().catch(() => {});
+      throw new IoError(uri, message);
+    };
+    if (this.#files.size + descriptors.length > this.#maxOpenFiles) {
+      await refuse(`Cannot open "${uri}": too many open files (${this.#maxOpenFiles})`);
+    }
+    const usages = descriptors.map((d) => d.memoryUsage?.() ?? 0);
+    const total = usages.reduce((a, b) => a + b, 0);
+    const used = this.memoryUsage() + this.#pending - claim.claimed + total;
+    if (used > this.#maxMemory) {
+      await refuse(
+        `Cannot open "${uri}": the session's files would hold ${used} bytes in memory, ` +
+          `over its limit of ${this.#maxMemory} (--max-session-memory)`,
+      );
+    }
+    const budget = this.#budget;
+    const extra = total - claim.claimed;
+    if (budget && extra > 0 && !budget.tryReserve(extra)) {
+      claim.cancel(); // so the message counts what this open had claimed as left
+      await refuse(`Cannot open "${uri}": ${budget.refusal(total).message}`);
+    }
+    if (budget && extra < 0) budget.release(-extra);
+    this.#pending -= claim.claimed;
+    claim.claimed = 0;
+    return descriptors.map((d, i) => this.#insert(d, usages[i]));
   }
 
   /**
@@ -162,14 +266,14 @@ export class IoSession implements AsyncDisposable {
   }
 
   /**
-   * Check that a write to `desc` may grow the session's memory: refused once the session
-   * holds more than its limit (a sparse buffer grew past it).
+   * Check that a write to `desc` may grow the RAM the session's files hold: refused once the
+   * session holds more than its limit, or the shared budget is overdrawn.
    *
    * @param desc The descriptor about to be written.
-   * @throws {IoError} When the session is over its memory limit.
+   * @throws {IoError} When the session or the shared budget is over its limit.
    */
   checkWriteMemory(desc: IoDescriptor): void {
-    if (this.#maxMemory === Infinity || desc.memoryUsage === undefined) return;
+    if (desc.memoryUsage === undefined) return;
     const used = this.memoryUsage();
     if (used > this.#maxMemory) {
       throw new IoError(
@@ -178,6 +282,67 @@ export class IoSession implements AsyncDisposable {
           `over its limit of ${this.#maxMemory} (--max-session-memory)`,
       );
     }
+    const budget = this.#budget;
+    if (budget && budget.used > budget.limit) {
+      throw new IoError(
+        desc.uri,
+        `Cannot write to "${desc.uri}": ${budget.owner} memory budget is spent ` +
+          `(${formatBytes(budget.used)} held, limit ${formatBytes(budget.limit)}) (${budget.flag})`,
+      );
+    }
+  }
+
+  /**
+   * Write to one of the session's files under its memory limits: a write that would grow
+   * the file (`memoryGrowth`) past the session's limit or the shared budget is refused
+   * before it is made, and what the file holds afterwards is counted.
+   *
+   * @param desc The descriptor (one of the session's files, or a view of a shared one).
+   * @param offset Where to write.
+   * @param data The bytes.
+   * @returns Bytes written.
+   * @throws {IoError} When the write does not fit the memory limits, or the plugin fails.
+   */
+  async writeTo(desc: IoDescriptor, offset: number, data: Uint8Array): Promise<number> {
+    this.checkWriteMemory(desc);
+    const growth = Math.max(0, desc.memoryGrowth?.(offset, data.length) ?? 0);
+    if (growth > 0) {
+      const used = this.memoryUsage() + this.#pending + growth;
+      if (used > this.#maxMemory) {
+        throw new IoError(
+          desc.uri,
+          `Cannot write to "${desc.uri}": the write needs ${formatBytes(growth)}, but the ` +
+            `session's files would hold ${used} bytes in memory, over its limit of ` +
+            `${this.#maxMemory} (--max-session-memory)`,
+        );
+      }
+      if (this.#budget && !this.#budget.tryReserve(growth)) {
+        throw new IoError(
+          desc.uri,
+          `Cannot write to "${desc.uri}": ${this.#budget.refusal(growth, "the write").message}`,
+        );
+      }
+    }
+    try {
+      return await desc.write(offset, data);
+    } finally {
+      this.#recount(desc, growth);
+    }
+  }
+
+  /** After a write: the shared budget holds what `desc` holds now (`reserved` was taken). */
+  #recount(desc: IoDescriptor, reserved: number): void {
+    const budget = this.#budget;
+    const before = this.#charged.get(desc);
+    if (before === undefined) {
+      budget?.release(reserved);
+      return;
+    }
+    const now = desc.memoryUsage?.() ?? 0;
+    const held = before + reserved;
+    if (now <= held) budget?.release(held - now);
+    else budget?.overdraw(now - held);
+    this.#charged.set(desc, now);
   }
 
   #checkRoom(uri: string, count: number): void {
@@ -186,23 +351,24 @@ export class IoSession implements AsyncDisposable {
     }
   }
 
-  #addAll(uri: string, descriptors: IoDescriptor[]): number[] {
-    if (this.#files.size + descriptors.length > this.#maxOpenFiles) {
-      for (const d of descriptors) d.close().catch(() => {});
-      this.#checkRoom(uri, descriptors.length);
-    }
-    return descriptors.map((d) => this.add(d));
-  }
-
   /**
-   * Add an already open descriptor; it becomes the current one.
+   * Add an already open descriptor; it becomes the current one. The RAM it holds is
+   * counted against the shared budget as it is (even past the limit).
    *
    * @param descriptor The descriptor (the session closes it).
    * @returns Its fd.
    */
   add(descriptor: IoDescriptor): number {
+    const usage = descriptor.memoryUsage?.() ?? 0;
+    this.#budget?.overdraw(usage);
+    return this.#insert(descriptor, usage);
+  }
+
+  /** Add a descriptor whose `charged` bytes are already reserved. */
+  #insert(descriptor: IoDescriptor, charged: number): number {
     const fd = this.#nextFd++;
     this.#files.set(fd, descriptor);
+    this.#charged.set(descriptor, charged);
     this.#current = fd;
     return fd;
   }
@@ -265,6 +431,8 @@ export class IoSession implements AsyncDisposable {
     if (!desc) return false;
     this.#files.delete(fd);
     if (this.#current === fd) this.#current = [...this.#files.keys()].at(-1);
+    this.#budget?.release(this.#charged.get(desc) ?? 0);
+    this.#charged.delete(desc);
     await desc.close();
     return true;
   }
@@ -325,8 +493,7 @@ export class IoSession implements AsyncDisposable {
       throw new IoError(desc.uri, `Cannot write to "${desc.uri}": opened read-only`);
     }
     if (offset > MAX_SAFE) throw new IoError(desc.uri, `Cannot write at 0x${offset.toString(16)}`);
-    this.checkWriteMemory(desc);
-    return await desc.write(Number(offset), data);
+    return await this.writeTo(desc, Number(offset), data);
   }
 
   /** Same as {@linkcode IoSession.closeAll}. */

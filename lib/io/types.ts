@@ -19,6 +19,58 @@ export interface OpenOptions {
   write?: boolean;
   /** Create the target when it does not exist (files only). */
   create?: boolean;
+  /**
+   * The RAM this open may take (given by `IoSession.open`: what is left of the
+   * session's `--max-session-memory` and the server's `--max-memory`). A plugin that loads,
+   * inflates or parses data into RAM claims the bytes before allocating them, so an archive
+   * or a compressed file too large for the budget is refused before it is inflated. Absent:
+   * no budget (the plugin's own caps only).
+   */
+  memoryBudget?: MemoryAllowance;
+  /**
+   * The most descriptors an `openMany` may return (the files the session may still open,
+   * `--max-open-files`). Absent: no limit.
+   */
+  maxFiles?: number;
+}
+
+/**
+ * What an open may spend of the memory budgets, and how to claim it: see
+ * {@linkcode OpenOptions.memoryBudget}.
+ *
+ * @example A plugin claims a size before allocating it
+ * ```ts
+ * import { type IoPlugin, IoRegistry, IoSession, MemoryDescriptor } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * const zeros: IoPlugin = {
+ *   name: "zeros", description: "N zeros", schemes: ["zeros"], uriForms: ["zeros://N"],
+ *   capabilities: { read: true, write: false, resize: false, system: false },
+ *   permissions: () => [],
+ *   open: (uri, options) => {
+ *     const size = Number(uri.slice("zeros://".length));
+ *     options.memoryBudget?.claim(size, `${size} zeros`); // throws when it does not fit
+ *     return Promise.resolve(new MemoryDescriptor(uri, "zeros", new Uint8Array(size)));
+ *   },
+ * };
+ * await using session = new IoSession({ maxMemory: 1000, registry: new IoRegistry([zeros]) });
+ * await session.open("zeros://600");
+ * await assert.rejects(session.open("zeros://600"), /600 zeros needs .* \(--max-session-memory\)/);
+ * ```
+ */
+export interface MemoryAllowance {
+  /** Bytes the open may still claim: the least of what the budgets have left. */
+  readonly remaining: number;
+  /**
+   * Claim `bytes` before allocating them. They stay claimed until the open ends: then the
+   * session counts the new descriptors' `memoryUsage()` instead (claims made by a failed
+   * open are given back).
+   *
+   * @param bytes The bytes about to be allocated.
+   * @param what Who needs them, for the message (default `it`), e.g. `member "a.bin"`.
+   * @throws {IoError} When fewer bytes are left; the message names the flag to raise.
+   */
+  claim(bytes: number, what?: string): void;
 }
 
 /**
@@ -90,6 +142,16 @@ export interface IoDescriptor extends AsyncDisposable {
    * descriptors whose bytes live in files, processes or remote peers.
    */
   memoryUsage?(): number;
+  /**
+   * Bytes of RAM a write of `length` bytes at `offset` would allocate, for descriptors that
+   * grow with writes (`sparse://`, `ihex://`); the session refuses the write before it is
+   * made when they do not fit its budgets. Absent: writes never grow the descriptor.
+   *
+   * @param offset Where the write would start.
+   * @param length How many bytes it would write.
+   * @returns The bytes it would allocate (0 when it fits in what is held).
+   */
+  memoryGrowth?(offset: number, length: number): number;
   /** Run a plugin command (`=!cmd` / `:cmd`) and return its output. */
   system?(command: string): Promise<string>;
   /** Release the descriptor; writes made through it are saved by then. */
