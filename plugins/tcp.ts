@@ -1,6 +1,7 @@
 /**
  * `tcp://HOST:PORT` and `tcp-slurp://HOST:PORT` connect to HOST:PORT; `tcp://:PORT` and
- * `tcp-slurp://:PORT` listen on 127.0.0.1:PORT and accept one connection. Either way the
+ * `tcp-slurp://:PORT` listen on 127.0.0.1:PORT and take the first connection that sends
+ * something (connections that are reset, empty or silent do not stand in its way). Either way the
  * bytes the peer sends until it closes become the file, held in memory (radare2's
  * `io_tcpslurp`, plugin name "tcp"). Nothing is ever sent. Writes (when opened for writing)
  * change the in-memory copy only.
@@ -24,6 +25,7 @@
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { FirstBytesListener } from "../lib/net/first_bytes.ts";
 
 /** The most bytes a peer may send (1 GiB). */
 export const TCP_SLURP_MAX = 1024 ** 3;
@@ -105,9 +107,44 @@ export interface SlurpTcpOptions extends OpenOptions {
   signal?: AbortSignal;
 }
 
-async function readAll(conn: Deno.Conn, uri: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+/**
+ * The listen form's peer: the first connection that sends something. Connections reset
+ * before they are accepted, closed without a byte or silent are skipped (the accept loop
+ * and {@linkcode FirstBytesListener}), so a port scan or a health check cannot make the
+ * open fail or hang.
+ */
+async function firstPeer(
+  listener: Deno.Listener,
+  options: SlurpTcpOptions,
+): Promise<{ conn: Deno.Conn; first: Uint8Array }> {
+  const chosen = Promise.withResolvers<{ conn: Deno.Conn; first: Uint8Array }>();
+  let taken = false;
+  const peers = new FirstBytesListener(listener, {
+    label: "[tcp-slurp]",
+    onData: (conn, first) => {
+      if (taken) return conn.close();
+      taken = true;
+      chosen.resolve({ conn, first });
+    },
+  });
+  chosen.promise.catch(() => {}); // an abort may come before it is awaited
+  peers.finished.catch(chosen.reject);
+  const abort = () =>
+    chosen.reject(new DOMException("aborted while waiting for a peer", "AbortError"));
+  options.signal?.addEventListener("abort", abort, { once: true });
+  try {
+    options.onListen?.(listener.addr as Deno.NetAddr);
+    options.signal?.throwIfAborted();
+    return await chosen.promise;
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+    await peers.close();
+  }
+}
+
+async function readAll(conn: Deno.Conn, uri: string, first?: Uint8Array): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = first === undefined ? [] : [first];
+  let total = first?.length ?? 0;
   for await (const chunk of conn.readable) {
     total += chunk.length;
     if (total > TCP_SLURP_MAX) {
@@ -162,6 +199,7 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
     if (target.mode === "connect") {
       const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
       try {
+        options.checkConnection?.(conn);
         bytes = await readAll(conn, uri);
       } finally {
         try {
@@ -171,24 +209,12 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
         }
       }
     } else {
-      const listener = Deno.listen({ hostname: target.hostname, port: target.port });
-      const abort = () => listener.close();
-      options.signal?.addEventListener("abort", abort, { once: true });
-      let conn: Deno.Conn;
+      const { conn, first } = await firstPeer(
+        Deno.listen({ hostname: target.hostname, port: target.port }),
+        options,
+      );
       try {
-        options.onListen?.(listener.addr);
-        options.signal?.throwIfAborted();
-        conn = await listener.accept();
-      } finally {
-        options.signal?.removeEventListener("abort", abort);
-        try {
-          listener.close();
-        } catch {
-          // closed by abort
-        }
-      }
-      try {
-        bytes = await readAll(conn, uri);
+        bytes = await readAll(conn, uri, first);
       } finally {
         try {
           conn.close();

@@ -19,6 +19,13 @@ export interface OpenOptions {
   write?: boolean;
   /** Create the target when it does not exist (files only). */
   create?: boolean;
+  /**
+   * For plugins that connect out: called with each new connection before anything is sent
+   * on it; it throws to refuse the connection (the registry of a server's clients refuses
+   * connections that lead back to the server itself). The plugin then closes it and fails
+   * the open.
+   */
+  checkConnection?: (conn: Deno.Conn) => void;
 }
 
 /**
