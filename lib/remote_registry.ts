@@ -14,7 +14,7 @@ import { IoError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "./io/types.ts";
 import { splitUri } from "./io/uri.ts";
-import { ownConnection, ownListeningAddress } from "./net/own_addresses.ts";
+import { ownListeningAddress, refuseOwnConnection, selfDialing } from "./net/own_addresses.ts";
 
 /** Paths that are the process's own standard input, whatever the scheme before them. */
 const STDIN_PATH =
@@ -70,12 +70,6 @@ export interface RemoteRegistryOptions {
   reserveConnection?: () => () => void;
 }
 
-/** Why connecting there is refused: it is one of the process's own listening addresses. */
-function selfDialing(address: string): string {
-  return `${address} is this server's own listening address; a client cannot make the ` +
-    `server connect to itself`;
-}
-
 /** The `host` and `port` of the `net` permissions a plugin asks for (those with a port). */
 function netTargets(needs: Deno.PermissionDescriptor[]): { hostname: string; port: number }[] {
   const targets = [];
@@ -98,12 +92,6 @@ function releasingOnClose(desc: IoDescriptor, release: () => void): IoDescriptor
     }
   };
   return desc;
-}
-
-/** Refuse a connection a plugin made that leads back to this process (after DNS). */
-function refuseOwnConnection(conn: Deno.Conn): void {
-  const own = ownConnection(conn);
-  if (own !== undefined) throw new Error(selfDialing(own));
 }
 
 /**

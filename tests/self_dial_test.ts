@@ -15,6 +15,8 @@ import { IoRegistry } from "../lib/io/registry.ts";
 import type { IoPlugin } from "../lib/io/types.ts";
 import { ownConnection, ownListeningAddress, registerListening } from "../lib/net/own_addresses.ts";
 import { RemoteRegistry } from "../lib/remote_registry.ts";
+import { createShellCommandHandler } from "../lib/shell/handler.ts";
+import { parseCommandPolicy } from "../lib/shell/policy.ts";
 import rap from "../plugins/rap.ts";
 import { startTestServer } from "../testing.ts";
 import { HAS_PYTHON, runPeer, startChecker, startPeer } from "./_peer.ts";
@@ -89,6 +91,21 @@ Deno.test("a server's clients cannot open its own address through any network pl
     await assert.rejects(client.open(uri), /is this server's own listening address/, uri);
   }
   assert.equal(await client.cmd(""), ""); // the connection goes on
+  assert.equal(test.server.connectionCount, 1);
+});
+
+Deno.test("a client's =+ cannot make the server connect to itself, even with --allow-cmd remote", async () => {
+  await using test = startTestServer({
+    commandHandler: createShellCommandHandler({ policy: parseCommandPolicy(["remote"]) }),
+  });
+  await using client = await test.connect();
+  for (const target of [`rap://127.0.0.1:${test.port}/`, `tcp://localhost:${test.port}`]) {
+    assert.match(
+      await client.cmd(`=+ ${target}`),
+      /^ERROR: .*is this server's own listening address/,
+      target,
+    );
+  }
   assert.equal(test.server.connectionCount, 1);
 });
 

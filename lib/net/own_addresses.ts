@@ -171,3 +171,45 @@ export function ownConnection(conn: Deno.Conn): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Why connecting to `address` is refused: it is one of the process's own listening
+ * addresses.
+ *
+ * @param address The listening address (`host:port`).
+ * @returns The reason, for an error message.
+ *
+ * @example
+ * ```ts
+ * import { selfDialing } from "@rap/cli";
+ * console.assert(selfDialing("127.0.0.1:9999").startsWith("127.0.0.1:9999 is this server's own"));
+ * ```
+ */
+export function selfDialing(address: string): string {
+  return `${address} is this server's own listening address; a client cannot make the ` +
+    `server connect to itself`;
+}
+
+/**
+ * Throw if a connection a plugin has just made leads back to this process (see
+ * {@linkcode ownConnection}); fit for `OpenOptions.checkConnection` and
+ * `RapClientOptions.onConnect`.
+ *
+ * @param conn The new connection.
+ * @throws {Error} Naming the listening address it reached.
+ *
+ * @example
+ * ```ts
+ * import { refuseOwnConnection } from "@rap/cli";
+ * import assert from "node:assert/strict";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // not registered
+ * using conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * assert.doesNotThrow(() => refuseOwnConnection(conn));
+ * (await listener.accept()).close();
+ * ```
+ */
+export function refuseOwnConnection(conn: Deno.Conn): void {
+  const own = ownConnection(conn);
+  if (own !== undefined) throw new Error(selfDialing(own));
+}

@@ -18,6 +18,7 @@ import { RapClient } from "../client.ts";
 import { type HttpEndpoint, serveHttp } from "../http.ts";
 import { IoRegistry } from "../io/registry.ts";
 import { FirstBytesListener } from "../net/first_bytes.ts";
+import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../net/own_addresses.ts";
 import { RapServer } from "../server.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
 import { ioSystem } from "./commands/misc.ts";
@@ -290,6 +291,10 @@ export class RemoteState {
     const slot = this.#slots.findIndex((h) => h === undefined);
     const index = slot >= 0 ? slot : this.#slots.length;
     if (index >= MAX_HOSTS) throw new Error(`Too many hosts (at most ${MAX_HOSTS})`);
+    // A remote peer (with --allow-cmd remote) cannot make the server connect to itself.
+    const peer = this.#shell.activePeer;
+    const own = peer ? ownListeningAddress(target.host, target.port) : undefined;
+    if (own !== undefined) throw new Error(`Cannot add "${text}": ${selfDialing(own)}`);
     const host: RemoteHost = { ...target, fd: target.proto === "http" ? -1 : this.#nextFd++ };
     switch (target.proto) {
       case "rap":
@@ -298,6 +303,7 @@ export class RemoteState {
           hostname: target.host,
           port: target.port,
           onReverseCommand: createReverseCommandHandler(this.#shell),
+          onConnect: peer ? refuseOwnConnection : undefined,
         };
         // raps:// verifies the server's certificate (system roots plus the shell's caCerts).
         const client = await RapClient.connect({
