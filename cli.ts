@@ -71,7 +71,17 @@ Security:
   --allow-from CIDRS    accept only these client addresses (comma-separated, repeatable)
 
 Limits:
-  --max-connections N   most clients at once; more are closed at accept (default 256)
+  --max-connections N   most connections at once, counting the files sessions open over the
+                        network (rap://, tcp:// ...); when full, one that has not completed a
+                        request yet makes room, else the new one is refused (default 256)
+  --max-per-address N   most connections in use from one client address (IPv6: one /64),
+                        counting the files its sessions open over the network (default 64)
+  --max-pending N       most connections that have not completed a first request yet (with
+                        --token-file: not authenticated); when full, the oldest of the address
+                        with the most is closed to make room (default 64)
+  --first-request-timeout MS  close a connection whose first request (with --token-file: the
+                        token; with TLS: the handshake too) is not complete this long after
+                        it connected (default 10000; 0: never)
   --max-open-files N    most files one client may have open (default 64)
   --max-session-memory N  most RAM the files one client opens may hold (malloc://, gzip://,
                         sparse:// ...; r2 numbers like 256M; default 1G)
@@ -149,6 +159,9 @@ async function serve(args: string[]): Promise<number> {
     port: { type: "string" },
     "read-only": { type: "boolean" },
     "max-connections": { type: "string" },
+    "max-per-address": { type: "string" },
+    "max-pending": { type: "string" },
+    "first-request-timeout": { type: "string" },
     "max-open-files": { type: "string" },
     "max-session-memory": { type: "string" },
     "max-memory": { type: "string" },
@@ -181,6 +194,9 @@ async function serve(args: string[]): Promise<number> {
   }
   const limits = {
     maxConnections: number("max-connections", values["max-connections"], 256),
+    maxPerAddress: number("max-per-address", values["max-per-address"], 64),
+    maxPending: number("max-pending", values["max-pending"], 64),
+    firstRequestTimeout: number("first-request-timeout", values["first-request-timeout"], 10_000),
     maxOpenFiles: number("max-open-files", values["max-open-files"], 64),
     maxSessionMemory: number("max-session-memory", values["max-session-memory"], 2 ** 30),
     maxMemory: number("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY),
@@ -191,6 +207,14 @@ async function serve(args: string[]): Promise<number> {
     shutdownTimeout: number("shutdown-timeout", values["shutdown-timeout"], 3000),
   };
   if (limits.maxOpenFiles < 1) throw new UsageError("--max-open-files must be at least 1");
+  const counts = {
+    "max-connections": limits.maxConnections,
+    "max-per-address": limits.maxPerAddress,
+    "max-pending": limits.maxPending,
+  };
+  for (const [flag, value] of Object.entries(counts)) {
+    if (value < 1) throw new UsageError(`--${flag} must be at least 1`);
+  }
   let policy;
   try {
     policy = parseCommandPolicy(values["allow-cmd"] ?? []);

@@ -38,6 +38,9 @@ export * from "./lib/auth.ts";
 export * from "./lib/remote_registry.ts";
 export * from "./lib/listen_warning.ts";
 export * from "./lib/net/accept_loop.ts";
+export * from "./lib/net/connection_slots.ts";
+export * from "./lib/net/first_bytes.ts";
+export * from "./lib/net/own_addresses.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

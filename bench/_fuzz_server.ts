@@ -13,7 +13,7 @@ import { PacketDecoder } from "../lib/protocol/decode.ts";
 import { makeFixtures } from "./_fixtures.ts";
 import { buildStream, recordedRequests } from "./_mutate.ts";
 import { Random } from "./_random.ts";
-import { type ServeProcess, startServe } from "./_serve_process.ts";
+import { connectionLimitArgs, type ServeProcess, startServe } from "./_serve_process.ts";
 
 /**
  * Options of {@linkcode fuzzServer}.
@@ -249,7 +249,10 @@ export async function fuzzServer(options: ServerFuzzOptions): Promise<ServerFuzz
         `--allow-read=${dir}`,
         `--allow-write=${scratch}`,
       ],
-      args: ["malloc://65536", "--max-connections", String(concurrency * 4 + 64)],
+      args: [
+        "malloc://65536",
+        ...connectionLimitArgs(concurrency * 4 + 64),
+      ],
       onLog,
     });
 

@@ -253,6 +253,28 @@ export function freePort(): number {
 }
 
 /**
+ * The `serve` arguments that let `count` clients from this host (all from 127.0.0.1, each
+ * connected before its first request) in at once: `--max-connections`, `--max-per-address`
+ * and `--max-pending`, all set to `count`.
+ *
+ * @param count How many connections.
+ * @returns The arguments.
+ *
+ * @example
+ * ```ts
+ * import { connectionLimitArgs } from "./_serve_process.ts";
+ * console.assert(connectionLimitArgs(300).join(" ") ===
+ *   "--max-connections 300 --max-per-address 300 --max-pending 300");
+ * ```
+ */
+export function connectionLimitArgs(count: number): string[] {
+  return ["--max-connections", "--max-per-address", "--max-pending"].flatMap((flag) => [
+    flag,
+    String(count),
+  ]);
+}
+
+/**
  * Format a byte count as MiB with one decimal.
  *
  * @param bytes The count (undefined prints "n/a").

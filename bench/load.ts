@@ -12,8 +12,10 @@
  * every byte is checked (malloc:// is zero-filled). `--uri file` serves a 64 MiB file of
  * zeros instead (the server opens the default URI once and shares it between sessions).
  * The server is started with
- * `--max-connections` above the connection count, through `bash -c 'ulimit -n ...'` so its
- * open file limit is high enough; the limits both processes got are printed.
+ * `--max-connections`, `--max-per-address` and `--max-pending` above the connection count
+ * (every client comes from 127.0.0.1 and connects before it reads), through
+ * `bash -c 'ulimit -n ...'` so its open file limit is high enough; the limits both
+ * processes got are printed.
  *
  * @module
  */
@@ -21,7 +23,7 @@
 import { parseArgs } from "node:util";
 import { RapClient } from "../lib/client.ts";
 import { Random } from "./_random.ts";
-import { mib, startServe } from "./_serve_process.ts";
+import { connectionLimitArgs, mib, startServe } from "./_serve_process.ts";
 
 const USAGE = `Usage: deno run -A bench/load.ts [options]
 
@@ -126,7 +128,12 @@ export async function runLoad(options: {
   const fileLimit = Math.max(65536, connections * 2 + 256);
   const server = await startServe({
     flags: ["--allow-net=127.0.0.1", "--allow-read"],
-    args: [uri, "--max-connections", String(connections + 64), ...(tempDir ? ["--read-only"] : [])],
+    // Every client comes from 127.0.0.1 and connects before its first request.
+    args: [
+      uri,
+      ...connectionLimitArgs(connections + 64),
+      ...(tempDir ? ["--read-only"] : []),
+    ],
     fileLimit,
   });
   const report: LoadReport = {

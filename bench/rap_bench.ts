@@ -40,6 +40,7 @@ import {
   Samples,
   spawnChild,
 } from "./_bench_support.ts";
+import { connectionLimitArgs } from "./_serve_process.ts";
 
 const USAGE = `Usage: deno task bench [options]
        deno run -A bench/rap_bench.ts [options]
@@ -402,8 +403,7 @@ async function main(args: string[]): Promise<number> {
         "serve",
         "--port",
         "0",
-        "--max-connections",
-        String(clientCount + 16),
+        ...connectionLimitArgs(clientCount + 16),
       ],
       { cpu: pin ? 0 : undefined, ready: /rap:\/\/127\.0\.0\.1:(\d+)\// },
     );

@@ -47,8 +47,25 @@ function parseIPv6(text: string): bigint | undefined {
   return value;
 }
 
-/** An address as (IPv6?, value), with IPv4-mapped IPv6 addresses seen as IPv4. */
-function parseAddress(text: string): { v6: boolean; value: bigint } | undefined {
+/**
+ * An IP address as (IPv6?, value), with IPv4-mapped IPv6 addresses seen as IPv4. Brackets
+ * and a zone (`%eth0`) are ignored.
+ *
+ * @param text The address (`127.0.0.1`, `::1`, `[::ffff:10.0.0.1]` ...).
+ * @returns The family and the value, or `undefined` when `text` is not an IP address.
+ *
+ * @example
+ * ```ts
+ * import { parseIpAddress } from "@rap/cli";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseIpAddress("127.0.0.1"), { v6: false, value: 0x7f000001n });
+ * assert.deepEqual(parseIpAddress("[::ffff:127.0.0.1]"), { v6: false, value: 0x7f000001n });
+ * assert.deepEqual(parseIpAddress("::1"), { v6: true, value: 1n });
+ * assert.equal(parseIpAddress("localhost"), undefined);
+ * ```
+ */
+export function parseIpAddress(text: string): { v6: boolean; value: bigint } | undefined {
   const bare = text.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
   const v4 = parseIPv4(bare);
   if (v4 !== undefined) return { v6: false, value: v4 };
@@ -97,7 +114,7 @@ export class AddressFilter {
       const entry = raw.trim();
       if (entry === "") continue;
       const [addr, prefix, extra] = entry.split("/");
-      const parsed = parseAddress(addr);
+      const parsed = parseIpAddress(addr);
       const max = parsed?.v6 ? 128 : 32;
       const bits = prefix === undefined ? max : Number(prefix);
       if (
@@ -121,7 +138,7 @@ export class AddressFilter {
    * @returns True when allowed.
    */
   allows(address: string): boolean {
-    const parsed = parseAddress(address);
+    const parsed = parseIpAddress(address);
     if (!parsed) return false;
     const max = parsed.v6 ? 128 : 32;
     return this.#blocks.some((b) => {

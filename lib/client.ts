@@ -75,6 +75,11 @@ export interface RapClientOptions {
    * is then the first request (the extensions are negotiated too).
    */
   token?: string;
+  /**
+   * Called with the new connection before anything is sent on it (before the TLS handshake
+   * for `raps://`); an exception closes it and fails {@linkcode RapClient.connect}.
+   */
+  onConnect?: (conn: Deno.Conn) => void;
 }
 
 /**
@@ -257,6 +262,7 @@ export class RapClient implements AsyncDisposable {
         options.hostname,
         options.port,
         options.tls === true ? {} : options.tls,
+        options.onConnect,
       );
     } else {
       try {
@@ -269,6 +275,12 @@ export class RapClient implements AsyncDisposable {
         );
       }
       conn.setNoDelay(true);
+      try {
+        options.onConnect?.(conn);
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
     }
     const client = new RapClient(conn, options);
     if (options.extensions || options.token !== undefined) {

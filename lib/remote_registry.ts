@@ -1,8 +1,11 @@
 /**
  * The registry a server gives its clients' sessions: the server's own registry, minus
- * what only the server's operator may open. Today that is the server process's standard
- * input: `stdin://` needs no Deno permission, so without this any RAP or HTTP client could
- * read (and consume) what was piped into the server.
+ * what only the server's operator may open. That is the server process's standard
+ * input (`stdin://` needs no Deno permission, so without this any RAP or HTTP client could
+ * read and consume what was piped into the server), and connections back to the process's
+ * own listening addresses (a nested `rap://` to the server's own port would take every
+ * connection slot). A file that needs network access can also be counted as one of the
+ * server's connections while it is open.
  *
  * @module
  */
@@ -11,6 +14,7 @@ import { IoError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "./io/types.ts";
 import { splitUri } from "./io/uri.ts";
+import { ownListeningAddress, refuseOwnConnection, selfDialing } from "./net/own_addresses.ts";
 
 /** Paths that are the process's own standard input, whatever the scheme before them. */
 const STDIN_PATH =
@@ -47,8 +51,55 @@ export function readsProcessStdin(uri: string): boolean {
 }
 
 /**
+ * Options of a {@linkcode RemoteRegistry}.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteRegistryOptions } from "@rap/cli";
+ * let open = 0;
+ * const options: RemoteRegistryOptions = { reserveConnection: () => (open++, () => open--) };
+ * console.assert(typeof options.reserveConnection === "function");
+ * ```
+ */
+export interface RemoteRegistryOptions {
+  /**
+   * Count a file that needs network access (its plugin asks for `net`: `rap://`, `tcp://`,
+   * `http://` ...) as one connection while it is open: returns the function that gives the
+   * slot back, or throws (a `RangeError` whose message is the reason) when none is left.
+   */
+  reserveConnection?: () => () => void;
+}
+
+/** The `host` and `port` of the `net` permissions a plugin asks for (those with a port). */
+function netTargets(needs: Deno.PermissionDescriptor[]): { hostname: string; port: number }[] {
+  const targets = [];
+  for (const need of needs) {
+    if (need.name !== "net" || need.host === undefined) continue;
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(need.host);
+    if (m) targets.push({ hostname: m[1], port: Number(m[2]) });
+  }
+  return targets;
+}
+
+/** Let `release` run once `desc` is closed. */
+function releasingOnClose(desc: IoDescriptor, release: () => void): IoDescriptor {
+  const close = desc.close.bind(desc);
+  desc.close = async () => {
+    try {
+      await close();
+    } finally {
+      release();
+    }
+  };
+  return desc;
+}
+
+/**
  * A registry for remote sessions: opens through `inner`, but refuses what would read the
- * server process's standard input (see {@linkcode readsProcessStdin}).
+ * server process's standard input (see {@linkcode readsProcessStdin}) or connect to one of
+ * the process's own listening addresses (see `ownListeningAddress`: judged before the
+ * plugin connects, and again on the connection it made), and counts the files that need
+ * network access with `options.reserveConnection`.
  *
  * @example
  * ```ts
@@ -65,15 +116,54 @@ export function readsProcessStdin(uri: string): boolean {
 export class RemoteRegistry extends IoRegistry {
   /** The registry that does the opening. */
   readonly inner: IoRegistry;
+  readonly #options: RemoteRegistryOptions;
 
   /**
    * Wrap a registry.
    *
    * @param inner The server's registry.
+   * @param options See {@linkcode RemoteRegistryOptions}.
    */
-  constructor(inner: IoRegistry) {
+  constructor(inner: IoRegistry, options: RemoteRegistryOptions = {}) {
     super([], {});
     this.inner = inner;
+    this.#options = options;
+  }
+
+  /**
+   * Refuse a URI that connects to the process itself, and take a connection slot for one
+   * that needs network access.
+   *
+   * @returns The slot's release, or `undefined` for a URI without network access.
+   */
+  async #reserve(uri: string, options: OpenOptions): Promise<(() => void) | undefined> {
+    const plugin = await this.inner.resolve(uri);
+    const targets = netTargets(plugin.permissions(uri, options));
+    for (const { hostname, port } of targets) {
+      const own = ownListeningAddress(hostname, port);
+      if (own !== undefined) throw new IoError(uri, `Cannot open "${uri}": ${selfDialing(own)}`);
+    }
+    return targets.length === 0 ? undefined : this.#reserveAgain(uri);
+  }
+
+  #reserveAgain(uri: string): (() => void) | undefined {
+    try {
+      return this.#options.reserveConnection?.();
+    } catch (error) {
+      throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** The options for the inner registry: connections back to this process are refused. */
+  #dialing(options: OpenOptions): OpenOptions {
+    const given = options.checkConnection;
+    return {
+      ...options,
+      checkConnection: (conn) => {
+        refuseOwnConnection(conn);
+        given?.(conn);
+      },
+    };
   }
 
   #check(uri: string): void {
@@ -119,11 +209,19 @@ export class RemoteRegistry extends IoRegistry {
    * @param uri The URI.
    * @param options How to open it.
    * @returns The descriptor.
-   * @throws {IoError} For `stdin://` and the like.
+   * @throws {IoError} For `stdin://` and the like, connections to this process, and when no
+   *   connection slot is left.
    */
   override async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     this.#check(uri);
-    return await this.inner.open(uri, options);
+    const release = await this.#reserve(uri, options);
+    try {
+      const desc = await this.inner.open(uri, this.#dialing(options));
+      return release === undefined ? desc : releasingOnClose(desc, release);
+    } catch (error) {
+      release?.();
+      throw error;
+    }
   }
 
   /**
@@ -133,10 +231,29 @@ export class RemoteRegistry extends IoRegistry {
    * @param uri The URI.
    * @param options How to open them.
    * @returns The descriptors.
-   * @throws {IoError} For `stdin://` and the like.
+   * @throws {IoError} For `stdin://` and the like, connections to this process, and when no
+   *   connection slot is left.
    */
   override async openMany(uri: string, options: OpenOptions = {}): Promise<IoDescriptor[]> {
     this.#check(uri);
-    return await this.inner.openMany(uri, options);
+    const first = await this.#reserve(uri, options);
+    let descriptors: IoDescriptor[];
+    try {
+      descriptors = await this.inner.openMany(uri, this.#dialing(options));
+    } catch (error) {
+      first?.();
+      throw error;
+    }
+    if (first === undefined) return descriptors;
+    // A network URI may hold a connection per file: one slot each.
+    const releases = [first];
+    try {
+      while (releases.length < descriptors.length) releases.push(this.#reserveAgain(uri)!);
+    } catch (error) {
+      for (const release of releases) release();
+      await Promise.all(descriptors.map((d) => d.close().catch(() => {})));
+      throw error;
+    }
+    return descriptors.map((desc, i) => releasingOnClose(desc, releases[i]));
   }
 }

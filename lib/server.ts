@@ -7,6 +7,7 @@
 
 import type { AddressFilter } from "./address_filter.ts";
 import { AcceptLoop } from "./net/accept_loop.ts";
+import { type ConnectionSlot, ConnectionSlots } from "./net/connection_slots.ts";
 import { TokenVerifier } from "./auth.ts";
 import { IoError, PermissionDeniedError } from "./io/errors.ts";
 import { IoRegistry } from "./io/registry.ts";
@@ -143,8 +144,30 @@ export interface RapServerOptions {
    * after the server has stopped; sessions only get views of it).
    */
   defaultDescriptor?: IoDescriptor;
-  /** Most connections served at once; more are closed at accept (default 256). */
+  /**
+   * Most connections at once, counting the files sessions open over the network
+   * (`rap://`, `tcp://` ...); when full, a connection that has not completed a request yet
+   * is closed to make room, else the new one is refused (default 256).
+   */
   maxConnections?: number;
+  /**
+   * Most connections in use from one client address (an IPv6 /64), counting the files its
+   * sessions open over the network (default 64). Connections that have not completed a
+   * request yet count against `maxPending` instead.
+   */
+  maxPerAddress?: number;
+  /**
+   * Most connections that have not completed a first request (with a token: not
+   * authenticated) yet; when full, the oldest one of the address with the most is closed
+   * to make room for a new one (default 64).
+   */
+  maxPending?: number;
+  /**
+   * Milliseconds from accept to the first complete request (with a token: the probe
+   * carrying it; with TLS, the handshake included); the connection is closed otherwise
+   * (default 10000; 0 = no limit).
+   */
+  firstRequestTimeout?: number;
   /** Close a connection idle for this many milliseconds (default 0 = never). */
   idleTimeout?: number;
   /** Most files one session may have open (default 64). */
@@ -365,6 +388,11 @@ interface Connection {
   views: boolean;
   /** Whether the client may send requests (false until a server with a token saw it). */
   authenticated: boolean;
+  /**
+   * Its connection slot: pending until the first complete request (or the token), and
+   * closed (see {@linkcode RapServer.#evict}) if that does not come in time.
+   */
+  slot: ConnectionSlot;
   /** Why the connection was closed by a timer (logged instead of "disconnected"). */
   closeReason: string | undefined;
   /** A reverse CMD is waiting for the client's reply. */
@@ -406,7 +434,9 @@ export class RapServer implements AsyncDisposable {
   readonly memoryBudget: MemoryBudget;
   readonly #accepting: AcceptLoop;
   readonly #options: RapServerOptions;
+  /** The server's registry; each session opens through a {@linkcode RemoteRegistry} of it. */
   readonly #registry: IoRegistry;
+  readonly #slots: ConnectionSlots;
   readonly #handler: CommandHandler;
   readonly #log: (line: string) => void;
   readonly #maxExtData: number | undefined;
@@ -427,8 +457,13 @@ export class RapServer implements AsyncDisposable {
     this.memoryBudget = options.maxMemory instanceof MemoryBudget
       ? options.maxMemory
       : new MemoryBudget(options.maxMemory ?? DEFAULT_MAX_MEMORY);
-    // Remote sessions open through the server's registry, minus the server's own stdin.
-    this.#registry = new RemoteRegistry(options.registry ?? new IoRegistry());
+    this.#registry = options.registry ?? new IoRegistry();
+    this.#slots = new ConnectionSlots({
+      maxConnections: options.maxConnections,
+      maxPerAddress: options.maxPerAddress,
+      maxPending: options.maxPending,
+      pendingTimeout: options.firstRequestTimeout,
+    });
     this.#tokens = options.token === undefined ? undefined : new TokenVerifier(options.token);
     const given = shared ?? options.defaultDescriptor;
     if (given !== undefined) this.#shared = Promise.resolve(given);
@@ -535,27 +570,51 @@ export class RapServer implements AsyncDisposable {
     return total;
   }
 
-  /** Take an accepted connection, or refuse it with a logged reason. */
+  /**
+   * Take an accepted connection (a pending slot, see `net/connection_slots.ts`), or refuse
+   * it with a logged reason.
+   */
   #admit(conn: Deno.Conn): void {
     const peer = formatAddr(conn.remoteAddr);
-    const max = this.#options.maxConnections ?? 256;
+    const hostname = (conn.remoteAddr as Deno.NetAddr).hostname;
     const allowFrom = this.#options.allowFrom;
-    if (allowFrom && !allowFrom.allows((conn.remoteAddr as Deno.NetAddr).hostname)) {
+    if (allowFrom && !allowFrom.allows(hostname)) {
       this.#log(`[rap] ${peer}: refused, address not in --allow-from ${allowFrom}`);
       conn.close();
       return;
     }
-    if (this.#connections.size >= max) {
-      this.#log(`[rap] ${peer}: refused, ${max} connections already open (--max-connections)`);
+    const slot = this.#slots.admit(hostname, (reason) => this.#evict(conn, reason));
+    if (typeof slot === "string") {
+      this.#log(`[rap] ${peer}: refused, ${slot}`);
       conn.close();
       return;
     }
     this.#connections.set(conn, undefined);
-    const task = this.#serve(conn).finally(() => {
+    const task = this.#serve(conn, slot).finally(() => {
+      slot.release();
       this.#connections.delete(conn);
       this.#tasks.delete(task);
     });
     this.#tasks.add(task);
+  }
+
+  /** Close a pending connection: to make room for a new one, or too late. */
+  #evict(conn: Deno.Conn, reason: string): void {
+    const c = this.#connections.get(conn);
+    if (c !== undefined) c.closeReason ??= reason;
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+
+  /**
+   * The connection completed its first request (with a token: authenticated): it leaves
+   * the pending pool, unless its address already has all the slots it may use.
+   */
+  #proven(c: Connection): void {
+    if (!c.slot.pending) return;
+    const refusal = c.slot.promote();
+    if (refusal !== undefined) throw new DropConnection(`refused, ${refusal}`);
   }
 
   /**
@@ -580,13 +639,17 @@ export class RapServer implements AsyncDisposable {
     if (failure !== undefined) throw failure;
   }
 
-  async #serve(conn: Deno.Conn): Promise<void> {
+  async #serve(conn: Deno.Conn, slot: ConnectionSlot): Promise<void> {
     const peer = formatAddr(conn.remoteAddr);
+    const hostname = (conn.remoteAddr as Deno.NetAddr).hostname;
     const readOnly = this.#options.readOnly ?? false;
     (conn as Deno.TcpConn).setNoDelay?.(true);
     this.#log(`[rap] ${peer}: connected`);
     const session = new IoSession({
-      registry: this.#registry,
+      // Not the server's stdin, not the server itself; network files take connection slots.
+      registry: new RemoteRegistry(this.#registry, {
+        reserveConnection: () => this.#slots.reserveOutbound(hostname),
+      }),
       maxOpenFiles: this.#options.maxOpenFiles,
       maxMemory: this.#options.maxSessionMemory ?? 2 ** 30,
       memoryBudget: this.memoryBudget,
@@ -628,6 +691,7 @@ export class RapServer implements AsyncDisposable {
     };
     reader.onData = () => {
       c.received = true;
+      if (c.slot.pending) c.slot.started();
       armIdle();
       startPacketTimer();
     };
@@ -641,6 +705,7 @@ export class RapServer implements AsyncDisposable {
       ext: undefined,
       views: false,
       authenticated: this.#tokens === undefined,
+      slot,
       closeReason: undefined,
       reversing: false,
       interrupt: undefined,
@@ -707,6 +772,7 @@ export class RapServer implements AsyncDisposable {
         if (!header) break;
         if (header.opcode === ExtOpcode.WRITE_AT && header.payloadSize > SERVER_BUFFERS.piece) {
           if (!c.authenticated) throw new DropConnection(this.#unauthenticated());
+          this.#proven(c);
           await this.#streamWrite(c, header, startPacketTimer, endPacketTimer);
           continue;
         }
@@ -719,7 +785,10 @@ export class RapServer implements AsyncDisposable {
         if (!packet) break;
         endPacketTimer();
         if (!c.authenticated) await this.#authenticate(c, packet);
-        else await this.#handle(c, packet);
+        else {
+          this.#proven(c);
+          await this.#handle(c, packet);
+        }
       }
       writer.uncork();
       await writer.flush();
@@ -862,6 +931,7 @@ export class RapServer implements AsyncDisposable {
       );
     }
     c.authenticated = true;
+    this.#proven(c);
     this.#log(`[rap] ${c.peer}: authenticated`);
     c.writer.write(encodePacket({ type: "cmd_reply", output: this.#negotiate(c, probe.params) }));
   }
@@ -1032,8 +1102,14 @@ export class RapServer implements AsyncDisposable {
           try {
             written = await session.writeAt(session.seek, packet.data);
           } catch (error) {
-            if (!(error instanceof IoError)) throw error;
-            written = 0;
+            // radare2's reply has no room for a reason: 0 written (an error reply once the
+            // extensions are on).
+            return this.#failed(
+              c,
+              `WRITE at 0x${session.seek.toString(16)}`,
+              error,
+              () => reply32(writer, WRITE_REPLY, 0),
+            );
           }
           if (written > 0 && this.#options.fsync) {
             try {
@@ -1053,7 +1129,13 @@ export class RapServer implements AsyncDisposable {
         if (packet.whence === Whence.SET) session.seek = packet.offset;
         else if (packet.whence === Whence.CUR) session.seek = (session.seek + packet.offset) & U64;
         else if (packet.whence === Whence.END) {
-          const size = await session.size();
+          let size: bigint;
+          try {
+            size = await session.size();
+          } catch (error) {
+            // The seek stays; -1 is what radare2 answers for a size it cannot get.
+            return this.#failed(c, "SEEK END", error, () => reply64(writer, SEEK_REPLY, UT64_MAX));
+          }
           session.seek = size === UT64_MAX ? UT64_MAX : (size + packet.offset) & U64;
         }
         reply64(writer, SEEK_REPLY, session.seek);
@@ -1099,6 +1181,18 @@ export class RapServer implements AsyncDisposable {
       default:
         throw new DropConnection(`unexpected "${packet.type}" packet`);
     }
+  }
+
+  /**
+   * A plain request the IO layer failed: logged, then answered with an error reply once
+   * the extensions are on, else with `plain()` (radare2's answer, which has no room for a
+   * reason).
+   */
+  #failed(c: Connection, what: string, error: unknown, plain: () => void): void {
+    const message = (error as Error).message;
+    this.#log(`[rap] ${c.peer}: ${what} failed: ${message}`);
+    if (c.ext === undefined) return plain();
+    c.writer.write(encodePacket({ type: "error", code: ioErrorCode(error), message }));
   }
 
   /** Answer a probe: the offer, and the extensions are on from the next packet. */

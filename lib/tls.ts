@@ -189,6 +189,8 @@ function isCertificateError(message: string): boolean {
  * @param hostname Server name or address (checked against the certificate).
  * @param port Server port.
  * @param options Extra trusted CAs.
+ * @param onConnect Called with the connection before the handshake; an exception closes it
+ *   and is thrown from here.
  * @returns The connection, handshake done.
  * @throws {RapConnectionError} If the connection or the handshake fails; a refused
  *   certificate says how to trust it.
@@ -213,6 +215,7 @@ export async function connectTls(
   hostname: string,
   port: number,
   options: TlsClientOptions = {},
+  onConnect?: (conn: Deno.Conn) => void,
 ): Promise<Deno.TlsConn> {
   const where = `raps://${hostname}:${port}`;
   let conn: Deno.TlsConn;
@@ -223,6 +226,12 @@ export async function connectTls(
     throw new RapConnectionError(`Cannot connect to ${where}: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+  try {
+    onConnect?.(conn);
+  } catch (error) {
+    conn.close();
+    throw error;
   }
   try {
     await conn.handshake();

@@ -28,6 +28,8 @@ export interface BoundedReadOptions {
   memory?: MemoryAllowance;
   /** Who needs the bytes, in a budget refusal (default `the data`). */
   what?: string;
+  /** Bytes already taken from the stream's source, counted and kept first. */
+  first?: Uint8Array;
 }
 
 /**
@@ -58,6 +60,12 @@ export async function readBounded(
   let total = 0;
   const reader = stream.getReader();
   try {
+    if (options.first !== undefined && options.first.length > 0) {
+      total = options.first.length;
+      if (total > options.max) throw options.tooLarge();
+      options.memory?.claim(total, what);
+      chunks.push(options.first);
+    }
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;

@@ -78,6 +78,34 @@ export function parseRapUri(uri: string): RapUri {
   return { tls: m[1].toLowerCase() === "raps", hostname: m[2], port, file: m[4] ?? "" };
 }
 
+/**
+ * The most servers one `rap://` URI may chain through: `rap://a:1/rap://b:2/rap://c:3//x`
+ * is three. Longer chains are refused before connecting, so that a chain between servers
+ * that dial each other stays short.
+ *
+ * @example
+ * ```ts
+ * import rap, { MAX_RAP_CHAIN } from "./rap.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const chain = "rap://127.0.0.1:1/".repeat(MAX_RAP_CHAIN + 1) + "malloc://1";
+ * await assert.rejects(rap.open(chain, {}), /chains 4 servers; at most 3/);
+ * ```
+ */
+export const MAX_RAP_CHAIN = 3;
+
+/** Turn a client failure into the IO layer's error, naming the file. */
+async function ioFailure<T>(uri: string, what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (error) {
+    if (error instanceof IoError) throw error;
+    throw new IoError(uri, `Cannot ${what} "${uri}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
 class RapDescriptor implements IoDescriptor {
   readonly uri: string;
   readonly plugin = "rap";
@@ -96,7 +124,7 @@ class RapDescriptor implements IoDescriptor {
 
   async size(): Promise<number> {
     if (this.#size === undefined) {
-      const size = await this.#client.size(this.#fd);
+      const size = await ioFailure(this.uri, "get the size of", () => this.#client.size(this.#fd));
       this.#size = size === UT64_MAX ? Infinity : Number(size);
     }
     return this.#size;
@@ -104,16 +132,16 @@ class RapDescriptor implements IoDescriptor {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const n = Math.max(0, Math.min(length, (await this.size()) - offset));
-    return n === 0 ? new Uint8Array(0) : await this.#client.read(offset, n, this.#fd);
+    if (n === 0) return new Uint8Array(0);
+    return await ioFailure(this.uri, "read", () => this.#client.read(offset, n, this.#fd));
   }
 
   async write(offset: number, data: Uint8Array): Promise<number> {
     if (!this.writable) {
       throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
     }
-    const n = await this.#client.write(offset, data, this.#fd);
     this.#size = undefined;
-    return n;
+    return await ioFailure(this.uri, "write to", () => this.#client.write(offset, data, this.#fd));
   }
 
   system(command: string): Promise<string> {
@@ -186,6 +214,13 @@ export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
           `Cannot open "${uri}": the listen form starts a server; use "serve --port ${target.port}" or "=:${target.port}"`,
         );
       }
+      const chain = 1 + (target.file.match(/raps?:\/\//gi)?.length ?? 0);
+      if (chain > MAX_RAP_CHAIN) {
+        throw new IoError(
+          uri,
+          `Cannot open "${uri}": it chains ${chain} servers; at most ${MAX_RAP_CHAIN}`,
+        );
+      }
       let client: RapClient;
       try {
         // The extension probe is a comment to radare2, which answers it with an empty string.
@@ -195,6 +230,7 @@ export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
           extensions: true,
           tls: target.tls ? { caCerts: options.caCerts } : undefined,
           token: options.token,
+          onConnect: openOptions.checkConnection,
         });
       } catch (error) {
         if (error instanceof Deno.errors.NotCapable) throw error;

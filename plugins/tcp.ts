@@ -1,6 +1,7 @@
 /**
  * `tcp://HOST:PORT` and `tcp-slurp://HOST:PORT` connect to HOST:PORT; `tcp://:PORT` and
- * `tcp-slurp://:PORT` listen on 127.0.0.1:PORT and accept one connection. Either way the
+ * `tcp-slurp://:PORT` listen on 127.0.0.1:PORT and take the first connection that sends
+ * something (connections that are reset, empty or silent do not stand in its way). Either way the
  * bytes the peer sends until it closes become the file, held in memory (radare2's
  * `io_tcpslurp`, plugin name "tcp"). Nothing is ever sent. Writes (when opened for writing)
  * change the in-memory copy only.
@@ -25,6 +26,7 @@ import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { readBounded } from "./_bounded_read.ts";
+import { FirstBytesListener } from "../lib/net/first_bytes.ts";
 
 /** The most bytes a peer may send (1 GiB). */
 export const TCP_SLURP_MAX = 1024 ** 3;
@@ -106,13 +108,54 @@ export interface SlurpTcpOptions extends OpenOptions {
   signal?: AbortSignal;
 }
 
-function readAll(conn: Deno.Conn, uri: string, options: OpenOptions): Promise<Uint8Array> {
+/**
+ * The listen form's peer: the first connection that sends something. Connections reset
+ * before they are accepted, closed without a byte or silent are skipped (the accept loop
+ * and {@linkcode FirstBytesListener}), so a port scan or a health check cannot make the
+ * open fail or hang.
+ */
+async function firstPeer(
+  listener: Deno.Listener,
+  options: SlurpTcpOptions,
+): Promise<{ conn: Deno.Conn; first: Uint8Array }> {
+  const chosen = Promise.withResolvers<{ conn: Deno.Conn; first: Uint8Array }>();
+  let taken = false;
+  const peers = new FirstBytesListener(listener, {
+    label: "[tcp-slurp]",
+    onData: (conn, first) => {
+      if (taken) return conn.close();
+      taken = true;
+      chosen.resolve({ conn, first });
+    },
+  });
+  chosen.promise.catch(() => {}); // an abort may come before it is awaited
+  peers.finished.catch(chosen.reject);
+  const abort = () =>
+    chosen.reject(new DOMException("aborted while waiting for a peer", "AbortError"));
+  options.signal?.addEventListener("abort", abort, { once: true });
+  try {
+    options.onListen?.(listener.addr as Deno.NetAddr);
+    options.signal?.throwIfAborted();
+    return await chosen.promise;
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+    await peers.close();
+  }
+}
+
+function readAll(
+  conn: Deno.Conn,
+  uri: string,
+  options: OpenOptions,
+  first?: Uint8Array,
+): Promise<Uint8Array> {
   return readBounded(conn.readable, {
     max: TCP_SLURP_MAX,
     tooLarge: () =>
       new IoError(uri, `Cannot open "${uri}": the peer sent more than ${TCP_SLURP_MAX} bytes`),
     memory: options.memoryBudget,
     what: "the bytes the peer sent",
+    first,
   });
 }
 
@@ -151,6 +194,7 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
     if (target.mode === "connect") {
       const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
       try {
+        options.checkConnection?.(conn);
         bytes = await readAll(conn, uri, options);
       } finally {
         try {
@@ -160,24 +204,12 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
         }
       }
     } else {
-      const listener = Deno.listen({ hostname: target.hostname, port: target.port });
-      const abort = () => listener.close();
-      options.signal?.addEventListener("abort", abort, { once: true });
-      let conn: Deno.Conn;
+      const { conn, first } = await firstPeer(
+        Deno.listen({ hostname: target.hostname, port: target.port }),
+        options,
+      );
       try {
-        options.onListen?.(listener.addr);
-        options.signal?.throwIfAborted();
-        conn = await listener.accept();
-      } finally {
-        options.signal?.removeEventListener("abort", abort);
-        try {
-          listener.close();
-        } catch {
-          // closed by abort
-        }
-      }
-      try {
-        bytes = await readAll(conn, uri, options);
+        bytes = await readAll(conn, uri, options, first);
       } finally {
         try {
           conn.close();

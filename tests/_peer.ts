@@ -43,6 +43,7 @@ export interface Peer extends AsyncDisposable {
 export function startPeer(script: string, args: (string | number)[]): Peer {
   const child = new Deno.Command("python3", {
     args: [PEERS_DIR + script, ...args.map(String)],
+    env: { PYTHONDONTWRITEBYTECODE: "1" }, // peers import rap_peer.py: no __pycache__ in tests/
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -126,4 +127,26 @@ export async function sampleFile(size: number): Promise<string> {
   for (let i = 0; i < size; i++) bytes[i] = (i * 131 + (i >> 8)) & 0xff;
   await Deno.writeFile(path, bytes);
   return path;
+}
+
+/**
+ * Start the byte-checking client (`rap_peer.py check`): it reads random blocks of `path`
+ * over plain RAP for `seconds` and compares them with the local file.
+ *
+ * @param port The server's port on 127.0.0.1.
+ * @param path The file, served by the server and read locally.
+ * @param seconds How long it checks.
+ * @param token The token of a `--token-file` server, if any.
+ * @returns The running peer; its result is `{ ops, errors, wrong }`.
+ */
+export function startChecker(port: number, path: string, seconds: number, token?: string): Peer {
+  return startPeer("rap_peer.py", [
+    "check",
+    "127.0.0.1",
+    port,
+    path,
+    "--seconds",
+    seconds,
+    ...(token === undefined ? [] : ["--token", token]),
+  ]);
 }

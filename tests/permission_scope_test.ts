@@ -112,11 +112,10 @@ Deno.test("a file inside --allow-read=DIR is served, and a symlink inside DIR to
   assert.equal(await attempt(scope.port, `file://${scope.dir}/inside.bin`, R), INSIDE);
   assert.equal(await attempt(scope.port, `gzip://${scope.dir}/inside.gz`, R), INSIDE);
   assert.equal(await attempt(scope.port, `${scope.dir}/link_in`, R), INSIDE);
-  // The server's own port is allowed, so rap:// to itself works, for files inside DIR.
-  assert.equal(
-    await attempt(scope.port, `rap://127.0.0.1:${scope.port}/${scope.dir}/inside.bin`, R),
-    INSIDE,
-  );
+  // The server's own port is allowed, but a client cannot make the server dial itself.
+  const self = `rap://127.0.0.1:${scope.port}/${scope.dir}/inside.bin`;
+  assert.equal(await attempt(scope.port, self, R), "refused");
+  assert.match(refusal(await scope.stop(), self), /is this server's own listening address/);
 });
 
 Deno.test("paths outside --allow-read=DIR are refused, closing the connection, and the log names the flag", async () => {
@@ -235,9 +234,11 @@ Deno.test("other hosts' ports and network schemes are refused under --allow-net=
   for (const name of names) {
     assert.equal(await attempt(scope.port, name, R), "refused", name);
   }
-  // rap:// to the server's own (allowed) port cannot widen the scope either.
+  // rap:// to the server's own (allowed) port cannot widen the scope either: it is refused
+  // (self-dialing), and the file behind it would be.
   const self = `rap://127.0.0.1:${scope.port}//etc/passwd`;
   assert.equal(await attempt(scope.port, self, R), "refused");
+  assert.equal(await attempt(scope.port, "/etc/passwd", R), "refused");
   const log = await scope.stop();
   for (const name of names) {
     assert.match(
@@ -246,7 +247,7 @@ Deno.test("other hosts' ports and network schemes are refused under --allow-net=
     );
   }
   assert.match(refusal(log, "/etc/passwd"), /--allow-read=\/etc\/passwd/);
-  assert.match(refusal(log, self), /refused/);
+  assert.match(refusal(log, self), /127\.0\.0\.1:\d+ is this server's own listening address/);
   assert.equal(scope.decoyHits(), 0, "the server connected to another port");
 });
 

@@ -32,6 +32,13 @@ export interface OpenOptions {
    * `--max-open-files`). Absent: no limit.
    */
   maxFiles?: number;
+  /**
+   * For plugins that connect out: called with each new connection before anything is sent
+   * on it; it throws to refuse the connection (the registry of a server's clients refuses
+   * connections that lead back to the server itself). The plugin then closes it and fails
+   * the open.
+   */
+  checkConnection?: (conn: Deno.Conn) => void;
 }
 
 /**

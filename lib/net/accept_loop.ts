@@ -2,10 +2,15 @@
  * The one accept loop every listener uses (RAP, TLS, HTTP, `=t`, `tcp://:PORT`, ...): a
  * connection that fails before it is accepted is logged and skipped, a lack of resources
  * (descriptors, buffers, memory) backs off while open connections keep being served, and
- * only {@linkcode AcceptLoop.close} ends it.
+ * only {@linkcode AcceptLoop.close} ends it. While it runs, its address counts among the
+ * process's own listening addresses (`own_addresses.ts`), which remote clients cannot make
+ * the process connect to.
  *
  * @module
  */
+
+import { setImmediate } from "node:timers";
+import { registerListening } from "./own_addresses.ts";
 
 /**
  * Options of an {@linkcode AcceptLoop}.
@@ -98,7 +103,9 @@ function formatAddress(addr: Deno.Addr): string {
  * that reset before it was accepted: ENOTCONN, ECONNABORTED ...) are logged and skipped;
  * resource errors (EMFILE, ENFILE, ENOBUFS, ENOMEM) pause the loop, a few milliseconds
  * doubling to a second, with one log line when a burst begins and one with its count when
- * it ends, while the connections already open keep being served.
+ * it ends, while the connections already open keep being served. Between two accepts the
+ * loop lets the event loop run, so a flood of connections waiting in the kernel's queue
+ * (where `accept()` resolves at once) cannot starve the reads of those already accepted.
  *
  * @example Accept two connections, then stop
  * ```ts
@@ -139,6 +146,7 @@ export class AcceptLoop {
   readonly #log: (line: string) => void;
   #closing = false;
   #wake: (() => void) | undefined;
+  readonly #unregister: () => void;
   /** Connection errors in the current second, and how many of them went unlogged. */
   #window = { start: 0, count: 0, unlogged: 0, last: "" };
 
@@ -153,6 +161,7 @@ export class AcceptLoop {
     this.addr = listener.addr;
     this.#options = options;
     this.#log = options.log ?? ((line) => console.error(line));
+    this.#unregister = registerListening(listener.addr);
     this.finished = this.#run();
   }
 
@@ -221,8 +230,12 @@ export class AcceptLoop {
           return;
         }
         this.#options.onConnection(conn);
+        // While connections wait in the kernel's queue, accept() resolves at once: let the
+        // open connections' reads and timers run between two accepts.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
+      this.#unregister();
       this.#flushWindow();
       try {
         this.#listener.close();

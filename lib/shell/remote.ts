@@ -17,6 +17,8 @@ import { reversePrompt } from "./reverse_prompt.ts";
 import { RapClient } from "../client.ts";
 import { type HttpEndpoint, serveHttp } from "../http.ts";
 import { IoRegistry } from "../io/registry.ts";
+import { FirstBytesListener } from "../net/first_bytes.ts";
+import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../net/own_addresses.ts";
 import { RapServer } from "../server.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
 import { ioSystem } from "./commands/misc.ts";
@@ -30,6 +32,10 @@ import type { Shell } from "./shell.ts";
 const MAX_HOSTS = 255;
 /** The most bytes read back from a `tcp://` host, as radare2. */
 const TCP_REPLY_MAX = 4096;
+/** Milliseconds a `=t` client has to send its command. */
+const TCP_COMMAND_TIMEOUT = 10_000;
+/** `=t` clients waiting to send their command at once; the oldest makes room for more. */
+const TCP_COMMAND_WAITING = 64;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -285,6 +291,10 @@ export class RemoteState {
     const slot = this.#slots.findIndex((h) => h === undefined);
     const index = slot >= 0 ? slot : this.#slots.length;
     if (index >= MAX_HOSTS) throw new Error(`Too many hosts (at most ${MAX_HOSTS})`);
+    // A remote peer (with --allow-cmd remote) cannot make the server connect to itself.
+    const peer = this.#shell.activePeer;
+    const own = peer ? ownListeningAddress(target.host, target.port) : undefined;
+    if (own !== undefined) throw new Error(`Cannot add "${text}": ${selfDialing(own)}`);
     const host: RemoteHost = { ...target, fd: target.proto === "http" ? -1 : this.#nextFd++ };
     switch (target.proto) {
       case "rap":
@@ -293,6 +303,7 @@ export class RemoteState {
           hostname: target.host,
           port: target.port,
           onReverseCommand: createReverseCommandHandler(this.#shell),
+          onConnect: peer ? refuseOwnConnection : undefined,
         };
         // raps:// verifies the server's certificate (system roots plus the shell's caCerts).
         const client = await RapClient.connect({
@@ -485,42 +496,54 @@ export class RemoteState {
     await Promise.all(servers.map((s) => s.close()));
   }
 
-  /** `=t port`: the plain-TCP command server, in the foreground until interrupted. */
+  /**
+   * `=t port`: the plain-TCP command server, in the foreground until interrupted. Each
+   * connection sends one command (its first read, up to 4096 bytes, as radare2) and gets
+   * its output; commands run one at a time, in the order they arrive. Connections reset,
+   * empty or silent (closed after 10 s, or when 64 wait) hold up no one.
+   */
   async serveTcp(port: number, out: ShellOutput): Promise<void> {
-    const listener = Deno.listen({ hostname: this.#hostname(), port, transport: "tcp" });
-    const addr = listener.addr as Deno.NetAddr;
+    const log = this.#log(out);
+    let queue = Promise.resolve();
+    const server = new FirstBytesListener(
+      Deno.listen({ hostname: this.#hostname(), port, transport: "tcp" }),
+      {
+        label: "[=t]",
+        log,
+        size: 4096,
+        timeout: TCP_COMMAND_TIMEOUT,
+        maxWaiting: TCP_COMMAND_WAITING,
+        onData: (conn, first) => {
+          queue = queue.then(() => this.#tcpCommand(conn, first, log));
+        },
+      },
+    );
+    const addr = server.addr as Deno.NetAddr;
     out.message(`INFO: tcp command server listening on ${addr.hostname}:${addr.port}`);
-    let stopped = false;
-    this.#shell.interrupted().then(() => {
-      stopped = true;
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-    });
     try {
-      for await (const conn of listener) {
-        try {
-          const buf = new Uint8Array(4096);
-          const n = await conn.read(buf) ?? 0;
-          // As radare2: newlines separate commands, the last one (and a NUL) ends the text.
-          let text = decoder.decode(buf.subarray(0, n)).replace(/\0[\s\S]*$/, "");
-          text = text.replace(/\n$/, "").replaceAll("\n", ";");
-          const reply = new OutputBuffer();
-          await this.#shell.execute(text, reply, { policy: this.#peerPolicy(), peer: true });
-          const bytes = reply.bytes();
-          await writeAllTo(conn, bytes.length > 0 ? bytes : encoder.encode("\n"));
-        } catch (error) {
-          this.#log(out)(`tcp client failed: ${(error as Error).message}`);
-        } finally {
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-        }
-      }
-    } catch (error) {
-      if (!stopped) throw error;
+      await Promise.race([server.finished, this.#shell.interrupted()]);
     } finally {
-      if (!stopped) listener.close();
+      await server.close();
+      await queue;
+    }
+  }
+
+  /** Run one `=t` client's command and send the output back. */
+  async #tcpCommand(conn: Deno.Conn, first: Uint8Array, log: (line: string) => void) {
+    try {
+      // As radare2: newlines separate commands, the last one (and a NUL) ends the text.
+      let text = decoder.decode(first).replace(/\0[\s\S]*$/, "");
+      text = text.replace(/\n$/, "").replaceAll("\n", ";");
+      const reply = new OutputBuffer();
+      await this.#shell.execute(text, reply, { policy: this.#peerPolicy(), peer: true });
+      const bytes = reply.bytes();
+      await writeAllTo(conn, bytes.length > 0 ? bytes : encoder.encode("\n"));
+    } catch (error) {
+      log(`tcp client failed: ${(error as Error).message}`);
+    } finally {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
     }
   }
 

@@ -3,17 +3,24 @@
 
 Subcommands (each prints one JSON object on stdout when it ends):
 
-  check HOST PORT PATH --seconds S [--size N] [--write]
+  check HOST PORT PATH --seconds S [--size N] [--write] [--token T]
       A checker client: opens PATH over plain RAP (as radare2 does), then reads random
       blocks (SEEK SET + READ) for S seconds and compares every byte with the local file
       PATH. With --write it also writes random blocks to the first half and reads them
-      back. Prints {"ops": N, "errors": [...], "wrong": N}.
+      back. With --token it first sends the extension probe carrying the token (servers
+      started with --token-file). Prints {"ops": N, "errors": [...], "wrong": N}.
   reset HOST PORT --count N
       N connections closed with SO_LINGER 0 (an RST) right after connecting, as a port
       scanner's connect scan or a health check does. Prints {"sent": N}.
-  hold HOST PORT --count N [--seconds S] [--send HEX]
+  hold HOST PORT --count N [--seconds S] [--send HEX] [--reconnect]
       Opens N connections and keeps them idle (sending HEX on each first, if given) for S
-      seconds or until stdin closes. Prints {"connected": N, "closed_by_server": N}.
+      seconds or until stdin closes. With --reconnect, each connection the server closes is
+      opened again at once (an attacker squatting the slots). Prints {"event": "holding"}
+      once all are open, then {"connected": N, "closed_by_server": N, "reconnects": N}.
+  nest HOST PORT --name NAME --count N
+      Probes for the extensions (so a failed OPEN is an error reply, not a closed
+      connection), then sends N OPENs of NAME (e.g. a rap:// URI to the server itself).
+      Prints {"opened": N, "refused": N, "messages": [...], "closed": bool}.
 
 Only 127.0.0.1 is ever dialled: HOST must be a loopback address.
 """
@@ -28,6 +35,7 @@ import sys
 import time
 
 OPEN, READ, WRITE, SEEK, CLOSE, CMD = 1, 2, 3, 4, 5, 7
+READ_AT, WRITE_AT, SIZE, ERROR = 0x11, 0x12, 0x13, 0xFF
 REPLY = 0x80
 
 
@@ -83,6 +91,22 @@ class RapConn:
             raise ValueError(f"WRITE reply opcode {op:#x}")
         return n
 
+    def probe(self, token=None):
+        """The extension probe (with the token of a --token-file server); returns the offer."""
+        return self.cmd("#rap-ext? 1" + (f" token={token}" if token else ""))
+
+    def open_ext(self, path):
+        """OPEN on a negotiated connection: (fd, None), or (None, message) for an error reply."""
+        name = path.encode()
+        self.sock.sendall(struct.pack(">BBB", OPEN, 1, len(name)) + name)
+        op = recv_exact(self.sock, 1)[0]
+        if op == OPEN | REPLY:
+            return struct.unpack(">I", recv_exact(self.sock, 4))[0], None
+        if op == ERROR:
+            _, n = struct.unpack(">II", recv_exact(self.sock, 8))
+            return None, recv_exact(self.sock, n).decode(errors="replace")
+        raise ValueError(f"OPEN reply opcode {op:#x}")
+
     def cmd(self, text):
         body = text.encode() + b"\0"
         self.sock.sendall(struct.pack(">BI", CMD, len(body)) + body)
@@ -96,7 +120,7 @@ class RapConn:
 
 
 def check_loop(host, port, path, seconds, block=4096, write=False, seed=1, stop=None,
-               on_op=None):
+               on_op=None, token=""):
     """The checker's loop: reads (and with write, writes) and compares bytes until the time
     is up or stop() is true; on_op(start, end) is called after each op (monotonic times).
     Returns {"ops": N, "errors": [...], "wrong": N}."""
@@ -112,6 +136,10 @@ def check_loop(host, port, path, seconds, block=4096, write=False, seed=1, stop=
         try:
             if conn is None:
                 conn = RapConn(host, port)
+                if token:
+                    offer = conn.probe(token)
+                    if "auth=ok" not in offer:
+                        raise ValueError(f"token refused: {offer.strip()}")
                 conn.open(path, write=write)
             if write and rng.random() < 0.3 and size > 1:
                 at = rng.randrange(0, size // 2)
@@ -145,7 +173,7 @@ def check_loop(host, port, path, seconds, block=4096, write=False, seed=1, stop=
 
 def check(args):
     result = check_loop(args.host, args.port, args.path, args.seconds, args.block, args.write,
-                        args.seed)
+                        args.seed, token=args.token)
     print(json.dumps(result))
 
 
@@ -164,35 +192,72 @@ def reset(args):
 
 
 def hold(args):
-    socks = []
     payload = bytes.fromhex(args.send) if args.send else b""
+
+    def connect():
+        s = socket.create_connection((loopback(args.host), args.port), timeout=5)
+        if payload:
+            s.sendall(payload)
+        return s
+
+    socks = []
     for _ in range(args.count):
         try:
-            s = socket.create_connection((loopback(args.host), args.port), timeout=5)
-            if payload:
-                s.sendall(payload)
-            socks.append(s)
+            socks.append(connect())
         except OSError:
             break
-    print(json.dumps({"event": "holding", "connected": len(socks)}), flush=True)
+    connected = len(socks)
+    print(json.dumps({"event": "holding", "connected": connected}), flush=True)
     deadline = time.monotonic() + args.seconds
-    closed = set()
+    closed, reconnects, missing = 0, 0, 0
     while time.monotonic() < deadline:
         r, _, _ = select.select(socks + [sys.stdin], [], [], 0.1)
         if sys.stdin in r:
             if not os.read(sys.stdin.fileno(), 1):
                 break
         for s in r:
-            if s is sys.stdin or s in closed:
+            if s is sys.stdin:
                 continue
             try:
-                if not s.recv(4096):
-                    closed.add(s)
+                gone = not s.recv(4096)
             except OSError:
-                closed.add(s)
+                gone = True
+            if gone:
+                closed += 1
+                socks.remove(s)
+                s.close()
+                missing += 1
+        # Bounded: at most --max-reconnects in all.
+        while args.reconnect and missing > 0 and reconnects < args.max_reconnects:
+            try:
+                socks.append(connect())
+                reconnects += 1
+                missing -= 1
+            except OSError:
+                break
     for s in socks:
         s.close()
-    print(json.dumps({"connected": len(socks), "closed_by_server": len(closed)}))
+    print(json.dumps({"connected": connected, "closed_by_server": closed, "reconnects": reconnects}))
+
+
+def nest(args):
+    conn = RapConn(args.host, args.port)
+    opened, refused, messages, closed = 0, 0, [], False
+    try:
+        conn.probe()
+        for _ in range(args.count):
+            fd, message = conn.open_ext(args.name)
+            if fd is not None:
+                opened += 1
+            else:
+                refused += 1
+                if message not in messages:
+                    messages.append(message)
+    except (OSError, ConnectionError, ValueError) as e:
+        closed = True
+        messages.append(f"{type(e).__name__}: {e}")
+    conn.close()
+    print(json.dumps({"opened": opened, "refused": refused, "messages": messages, "closed": closed}))
 
 
 def main():
@@ -206,6 +271,7 @@ def main():
     c.add_argument("--block", type=int, default=4096)
     c.add_argument("--write", action="store_true")
     c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--token", default="")
     c.set_defaults(run=check)
     r = sub.add_parser("reset")
     r.add_argument("host")
@@ -218,7 +284,15 @@ def main():
     h.add_argument("--count", type=int, default=100)
     h.add_argument("--seconds", type=float, default=5)
     h.add_argument("--send", default="")
+    h.add_argument("--reconnect", action="store_true")
+    h.add_argument("--max-reconnects", type=int, default=200000)
     h.set_defaults(run=hold)
+    n = sub.add_parser("nest")
+    n.add_argument("host")
+    n.add_argument("port", type=int)
+    n.add_argument("--name", required=True)
+    n.add_argument("--count", type=int, default=1)
+    n.set_defaults(run=nest)
     args = p.parse_args()
     args.run(args)
 
