@@ -30,6 +30,7 @@
 
 import { atomicWrite, atomicWritePermissions } from "../lib/io/atomic_write.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { decodeCompressed, encodeCompressed } from "./_gzip_format.ts";
@@ -74,12 +75,12 @@ const gzip: IoPlugin = {
     const path = uriRest(uri, "a path");
     const write = options.write ?? false;
     try {
-      const info = await Deno.stat(path);
-      if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
-      if (info.size > MAX_INPUT) {
-        throw new RangeError(`compressed file is over ${MAX_INPUT} bytes`);
-      }
-      const file = decodeCompressed(await Deno.readFile(path), GZIP_MAX_OUTPUT);
+      const compressed = await readFileInScope(path, {
+        uri,
+        remote: options.remote,
+        maxSize: MAX_INPUT,
+      });
+      const file = decodeCompressed(compressed, GZIP_MAX_OUTPUT);
       return new MemoryDescriptor(uri, "gzip", file.data, {
         writable: write,
         resizable: write,

@@ -28,7 +28,8 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
 
@@ -62,11 +63,13 @@ export function parseHexFile(text: string): Uint8Array {
   return out;
 }
 
-async function readWholeFile(uri: string, path: string): Promise<Uint8Array> {
+async function readWholeFile(
+  uri: string,
+  path: string,
+  options: OpenOptions,
+): Promise<Uint8Array> {
   try {
-    const info = await Deno.stat(path);
-    if (info.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
-    return await Deno.readFile(path);
+    return await readFileInScope(path, { uri, remote: options.remote });
   } catch (error) {
     throw openFailure(uri, error, path);
   }
@@ -108,7 +111,7 @@ const slurp: IoPlugin = {
     if (splitUri(uri)?.scheme === "stdin") return [];
     return [{ name: "read", path: uriRest(uri, "a path") }];
   },
-  async open(uri: string): Promise<IoDescriptor> {
+  async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     const scheme = splitUri(uri)?.scheme;
     let bytes: Uint8Array;
     if (scheme === "stdin") {
@@ -120,7 +123,7 @@ const slurp: IoPlugin = {
         throw new IoError(uri, `Cannot open "${uri}": standard input is empty`);
       }
     } else if (scheme === "hexfile") {
-      const data = await readWholeFile(uri, uriRest(uri, "a path"));
+      const data = await readWholeFile(uri, uriRest(uri, "a path"), options);
       try {
         bytes = parseHexFile(new TextDecoder().decode(data));
       } catch (error) {
@@ -129,7 +132,7 @@ const slurp: IoPlugin = {
         });
       }
     } else {
-      bytes = await readWholeFile(uri, uriRest(uri, "a path"));
+      bytes = await readWholeFile(uri, uriRest(uri, "a path"), options);
       if (bytes.length === 0) throw new IoError(uri, `Cannot open "${uri}": the file is empty`);
     }
     return new MemoryDescriptor(uri, "slurp", bytes, { resizable: true });

@@ -127,9 +127,9 @@ function isDirectory(entry: ZipEntry): boolean {
   return entry.name.endsWith("/") && entry.size === 0;
 }
 
-async function openSingle(uri: string): Promise<IoDescriptor> {
+async function openSingle(uri: string, options: OpenOptions): Promise<IoDescriptor> {
   const parsed = parseZipUri(uri);
-  using zip = await ZipArchive.open(parsed.archive);
+  using zip = await ZipArchive.open(parsed.archive, { uri, remote: options.remote });
   let entry: ZipEntry | undefined;
   const member = parsed.member;
   if (member === undefined) {
@@ -164,10 +164,10 @@ async function openSingle(uri: string): Promise<IoDescriptor> {
   return new MemoryDescriptor(uri, "zip", data, { writable: false });
 }
 
-async function openMany(uri: string): Promise<IoDescriptor[]> {
+async function openMany(uri: string, options: OpenOptions): Promise<IoDescriptor[]> {
   const scheme = splitUri(uri)?.scheme ?? "";
   const archive = uriRest(uri, "an archive path");
-  using zip = await ZipArchive.open(archive);
+  using zip = await ZipArchive.open(archive, { uri, remote: options.remote });
   let chosen = zip.entries.filter((e) => !isDirectory(e));
   if (scheme === "apk" || scheme === "apkall") {
     chosen = chosen.filter((e) => e.name === "AndroidManifest.xml" || e.name.endsWith(".dex"));
@@ -234,7 +234,7 @@ const zip: IoPlugin = {
       );
     }
     try {
-      return await openSingle(uri);
+      return await openSingle(uri, options);
     } catch (error) {
       throw openFailure(uri, error);
     }
@@ -249,7 +249,7 @@ const zip: IoPlugin = {
       );
     }
     try {
-      return await openMany(uri);
+      return await openMany(uri, options);
     } catch (error) {
       throw openFailure(uri, error);
     }

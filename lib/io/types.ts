@@ -19,6 +19,11 @@ export interface OpenOptions {
   write?: boolean;
   /** Create the target when it does not exist (files only). */
   create?: boolean;
+  /**
+   * Opened for a remote client (set by the server's registry): refuse what only the
+   * server's operator may open, such as the server process's standard input.
+   */
+  remote?: boolean;
 }
 
 /**
