@@ -7,8 +7,7 @@
  * @module
  */
 
-import { IoError } from "./io/errors.ts";
-import { isProcessStdin } from "./io/open_file.ts";
+import { isProcessStdin, stdinRefusal } from "./io/open_file.ts";
 import { IoRegistry } from "./io/registry.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "./io/types.ts";
 import { splitUri } from "./io/uri.ts";
@@ -138,12 +137,7 @@ export class RemoteRegistry extends IoRegistry {
       );
       refused = await namesProcessStdin(paths);
     }
-    if (refused) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": a remote client cannot read the server's standard input`,
-      );
-    }
+    if (refused) throw stdinRefusal(uri);
   }
 
   /**
@@ -180,7 +174,7 @@ export class RemoteRegistry extends IoRegistry {
    * @param uri The URI.
    * @param options How to open it.
    * @returns The descriptor.
-   * @throws {IoError} For `stdin://` and the like.
+   * @throws {import("./io/errors.ts").IoError} For `stdin://` and the like.
    */
   override async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     await this.#check(uri, options);
@@ -194,7 +188,7 @@ export class RemoteRegistry extends IoRegistry {
    * @param uri The URI.
    * @param options How to open them.
    * @returns The descriptors.
-   * @throws {IoError} For `stdin://` and the like.
+   * @throws {import("./io/errors.ts").IoError} For `stdin://` and the like.
    */
   override async openMany(uri: string, options: OpenOptions = {}): Promise<IoDescriptor[]> {
     await this.#check(uri, options);

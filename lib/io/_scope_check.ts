@@ -93,23 +93,23 @@ export function splitPath(path: string): { dir: string; name: string } {
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.realPath(await Deno.makeTempDir());
- * assert.deepEqual(await resolveTarget(`${dir}/new`, true), { real: `${dir}/new`, exists: false });
- * await assert.rejects(resolveTarget(`${dir}/new`, false), Deno.errors.NotFound);
+ * assert.deepEqual(resolveTarget(`${dir}/new`, true), { real: `${dir}/new`, exists: false });
+ * assert.throws(() => resolveTarget(`${dir}/new`, false), Deno.errors.NotFound);
  * await Deno.remove(dir);
  * ```
  */
-export async function resolveTarget(
+export function resolveTarget(
   path: string,
   mayCreate: boolean,
-): Promise<{ real: string; exists: boolean }> {
+): { real: string; exists: boolean } {
   try {
-    return { real: await Deno.realPath(path), exists: true };
+    return { real: Deno.realPathSync(path), exists: true };
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound) || !mayCreate) throw error;
   }
   const { dir, name } = splitPath(path);
   if (name === "" || name === "." || name === "..") throw new Deno.errors.NotFound(path);
-  const realDir = await Deno.realPath(dir);
+  const realDir = Deno.realPathSync(dir);
   return { real: realDir.endsWith("/") ? realDir + name : `${realDir}/${name}`, exists: false };
 }
 

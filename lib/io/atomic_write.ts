@@ -130,7 +130,7 @@ async function save(path: string, data: Uint8Array, sync: boolean): Promise<void
   const scoped = !scopeIsEverything(true);
   let real = path;
   if (scoped) {
-    real = (await resolveTarget(path, true)).real;
+    real = resolveTarget(path, true).real;
     await checkPermissions(path, atomicWritePermissions(real));
   }
   const temp = atomicWriteTempPath(real);

@@ -156,13 +156,29 @@ export function isProcessStdin(info: { dev: number; ino: number | null }): boole
   return stdin !== undefined && sameFile(info, stdin);
 }
 
-function refuseStdin(file: Deno.FsFile, info: Deno.FileInfo, uri: string): void {
-  if (!isProcessStdin(info)) return;
-  file.close();
-  throw new IoError(
+/**
+ * The error for a remote client's open of the server's standard input.
+ *
+ * @param uri The URI being opened.
+ * @returns The error to throw.
+ *
+ * @example
+ * ```ts
+ * import { stdinRefusal } from "@rap/cli/io";
+ * console.assert(stdinRefusal("stdin://").message.includes("standard input"));
+ * ```
+ */
+export function stdinRefusal(uri: string): IoError {
+  return new IoError(
     uri,
     `Cannot open "${uri}": a remote client cannot read the server's standard input`,
   );
+}
+
+function refuseStdin(file: Deno.FsFile, info: Deno.FileInfo, uri: string): void {
+  if (!isProcessStdin(info)) return;
+  file.close();
+  throw stdinRefusal(uri);
 }
 
 /**
@@ -206,18 +222,18 @@ export async function openInScope(
   let file: Deno.FsFile | undefined;
   if (scopeIsEverything(write)) {
     file = await Deno.open(path, { read: true, write, create, mode: options.mode });
-    await finishOpen(file, options, uri, await statOrClose(file));
+    await finishOpen(file, options, uri, statOrClose(file));
     return file;
   }
   let failure: Error = new PathChangedError(path);
   for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
-    const target = await resolveTarget(path, create);
-    await checkPermissions(
-      uri,
-      write
-        ? [{ name: "read", path: target.real }, { name: "write", path: target.real }]
-        : [{ name: "read", path: target.real }],
-    );
+    const target = resolveTarget(path, create);
+    const needs: Deno.PermissionDescriptor[] = write
+      ? [{ name: "read", path: target.real }, { name: "write", path: target.real }]
+      : [{ name: "read", path: target.real }];
+    // The common case answers at once; a refusal (or a prompt) goes through the
+    // registry's check, which asks on a terminal and names the flag otherwise.
+    if (!needs.every(granted)) await checkPermissions(uri, needs);
     try {
       file = target.exists
         ? await Deno.open(target.real, { read: true, write })
@@ -248,9 +264,9 @@ export async function openInScope(
   throw failure;
 }
 
-async function statOrClose(file: Deno.FsFile): Promise<Deno.FileInfo> {
+function statOrClose(file: Deno.FsFile): Deno.FileInfo {
   try {
-    return await file.stat();
+    return file.statSync();
   } catch (error) {
     file.close();
     throw error;
@@ -324,4 +340,41 @@ export async function readFileInScope(
   }
   if (filled > maxSize) throw tooLarge();
   return buffer.subarray(0, filled);
+}
+
+/**
+ * Write a whole file through {@linkcode openInScope}, as `Deno.writeFile` does: created
+ * when missing, replaced (or, with `append`, extended), but only once the opened file is
+ * verified to be inside the scope.
+ *
+ * @param path The file.
+ * @param data The bytes.
+ * @param options `append` to add at the end instead of replacing; `uri` for errors.
+ *
+ * @example
+ * ```ts
+ * import { writeFileInScope } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await writeFileInScope(path, new TextEncoder().encode("ab"));
+ * await writeFileInScope(path, new TextEncoder().encode("c"), { append: true });
+ * assert.equal(await Deno.readTextFile(path), "abc");
+ * await Deno.remove(path);
+ * ```
+ */
+export async function writeFileInScope(
+  path: string,
+  data: Uint8Array,
+  options: { append?: boolean; uri?: string } = {},
+): Promise<void> {
+  using file = await openInScope(path, {
+    write: true,
+    create: true,
+    truncate: !options.append,
+    uri: options.uri,
+  });
+  if (options.append) await file.seek(0, Deno.SeekMode.End);
+  let done = 0;
+  while (done < data.length) done += await file.write(data.subarray(done));
 }

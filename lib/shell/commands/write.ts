@@ -5,6 +5,7 @@
  */
 
 import { IoError } from "../../io/errors.ts";
+import { writeFileInScope } from "../../io/open_file.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
 import { firstWord, lengthArg } from "./_args.ts";
 
@@ -130,7 +131,7 @@ export const WRITE_COMMANDS: readonly CommandSpec[] = [
       if (path === "") throw new SyntaxError("Usage: wtf file [n]");
       const n = await lengthArg(shell, size);
       const bytes = await shell.session.readAt(shell.session.seek, n);
-      await Deno.writeFile(path, bytes);
+      await writeFileInScope(path, bytes);
       out.message(
         `INFO: Dumped ${n} bytes from 0x${
           shell.session.seek.toString(16).padStart(8, "0")
