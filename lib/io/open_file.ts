@@ -1,18 +1,18 @@
 /**
  * Open a local file, then verify what was opened: the one place plugins open paths.
  *
- * Deno checks `--allow-read=DIR` on the path as written, and the operating system then
- * follows symbolic links wherever they lead. Checking the real path first and opening it
- * afterwards leaves a gap: a directory on the path swapped for a link to `/etc` between the
- * check and the open gets `/etc/passwd` opened. So {@linkcode openInScope} resolves the path,
+ * Deno checks `--allow-read=DIR` on a path resolved just before the open, and the operating
+ * system then follows symbolic links wherever they lead at the moment it opens. Checking the
+ * real path first and opening it afterwards leaves a gap: a directory on the path swapped for
+ * a link to `/etc` between the check and the open gets `/etc/passwd` opened. So {@linkcode openInScope} resolves the path,
  * checks the permissions of the real path, opens the real path (never creating or
  * truncating anything yet), and then checks the opened descriptor itself: its device and
  * inode must be the ones found at the real path, and the real path must still resolve to
  * itself, several times over. Anything else closes the file and fails. A path that cannot be
  * resolved is refused.
  *
- * Deno has no `openat`, no `O_NOFOLLOW` in `Deno.open` and, short of `--allow-all`, no access
- * to `/proc/self/fd`, so the check compares device and inode; with `--allow-all` (or a
+ * Deno has no `openat`, no `O_NOFOLLOW` option in `Deno.open` and, short of `--allow-all`, no
+ * access to `/proc/self/fd`, so the check compares device and inode; with `--allow-all` (or a
  * `--allow-read`/`--allow-write` without a list) there is no scope to leave and the file is
  * opened directly.
  *
@@ -39,7 +39,10 @@ export { VERIFY_LOOKUPS } from "./_scope_check.ts";
 export interface ScopedOpenOptions {
   /** Open for writing as well as reading (default false). */
   write?: boolean;
-  /** Create the file when it is missing (with `write`); never follows a link to do so. */
+  /**
+   * Create the file when it is missing (with `write`): exclusively, so never through a
+   * link. If the check after it fails, the (empty) file is left where it was made.
+   */
   create?: boolean;
   /** Empty the file once it is verified (with `write`). */
   truncate?: boolean;
