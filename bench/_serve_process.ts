@@ -38,6 +38,8 @@ export interface ServeOptions {
   onLog?: (line: string) => void;
   /** Log lines kept in {@linkcode ServeProcess.logTail} (default 200). */
   keepLines?: number;
+  /** Bytes piped into the server's standard input, which then stays open (default: none, /dev/null). */
+  stdin?: Uint8Array;
 }
 
 /**
@@ -124,11 +126,16 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const command = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: { NO_COLOR: "1" },
-    stdin: "null",
+    stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   });
   const child = command.spawn();
+  let stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  if (options.stdin) {
+    stdinWriter = child.stdin.getWriter();
+    await stdinWriter.write(options.stdin);
+  }
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
@@ -170,6 +177,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   })();
   const settle = async () => {
     const s = await status;
+    await stdinWriter?.close().catch(() => {});
     await stdoutDone;
     await stderrDone;
     return s;

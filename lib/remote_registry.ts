@@ -11,18 +11,42 @@
  */
 
 import { IoError } from "./io/errors.ts";
+import { isProcessStdin, stdinRefusal } from "./io/open_file.ts";
 import { IoRegistry } from "./io/registry.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "./io/types.ts";
 import { splitUri } from "./io/uri.ts";
 import { ownListeningAddress, refuseOwnConnection, selfDialing } from "./net/own_addresses.ts";
 
-/** Paths that are the process's own standard input, whatever the scheme before them. */
+/** Paths that are the process's own standard input (or terminal), whatever the scheme. */
 const STDIN_PATH =
-  /(^|\/)(dev\/stdin|dev\/fd\/0|proc\/(self|thread-self|\d+)(\/task\/\d+)?\/fd\/0)$/;
+  /(^|\/)(dev\/(stdin|tty)|dev\/fd\/0|proc\/(self|thread-self|\d+)(\/task\/\d+)?\/fd\/0)$/;
 
 /**
- * Whether opening `uri` would read the standard input of the process that opens it:
- * `stdin://`, or a path such as `/dev/stdin` or `/proc/self/fd/0` under any scheme.
+ * `path` with `.`, `..` and repeated slashes resolved by name (as Deno checks paths).
+ *
+ * @param path A path.
+ * @returns The normalized path.
+ */
+function normalizePath(path: string): string {
+  const absolute = path.startsWith("/");
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+      else if (!absolute) parts.push(part);
+    } else {
+      parts.push(part);
+    }
+  }
+  return (absolute ? "/" : "") + parts.join("/");
+}
+
+/**
+ * Whether opening `uri` would read the standard input of the process that opens it, by
+ * its name: `stdin://`, or a path such as `/dev/stdin`, `/proc/self/fd/0` or
+ * `/dev/fd/../fd/0` under any scheme (`.` and `..` resolved by name). A link elsewhere
+ * that leads there is caught when the file is opened (see `OpenOptions.remote`).
  *
  * @param uri The URI or plain path.
  * @returns True when it reads the process's standard input.
@@ -35,18 +59,18 @@ const STDIN_PATH =
  * assert.ok(readsProcessStdin("stdin://"));
  * assert.ok(readsProcessStdin("STDIN://"));
  * assert.ok(readsProcessStdin("slurp:///dev//./stdin"));
+ * assert.ok(readsProcessStdin("slurp:///dev/fd/../fd/0"));
+ * assert.ok(readsProcessStdin(`/proc/${Deno.pid}/task/${Deno.pid}/fd/0`));
  * assert.ok(readsProcessStdin("/proc/self/fd/0"));
  * assert.ok(!readsProcessStdin("/tmp/stdin"));
+ * assert.ok(!readsProcessStdin("/dev/fd/0/../1"));
  * assert.ok(!readsProcessStdin("malloc://16"));
  * ```
  */
 export function readsProcessStdin(uri: string): boolean {
   const parts = splitUri(uri);
   if (parts?.scheme === "stdin") return true;
-  const path = (parts ? uri.slice(uri.indexOf("://") + 3) : uri)
-    .replace(/\/(\.\/)+/g, "/")
-    .replace(/\/{2,}/g, "/")
-    .replace(/\/+$/, "");
+  const path = normalizePath(parts ? uri.slice(uri.indexOf("://") + 3) : uri);
   return STDIN_PATH.test(path);
 }
 
@@ -92,6 +116,35 @@ function releasingOnClose(desc: IoDescriptor, release: () => void): IoDescriptor
     }
   };
   return desc;
+}
+
+/**
+ * Whether any file `paths` name is this process's standard input once links are followed
+ * (`/dev/fd/0`, a link to `/proc/self/fd/0` ...): compared by device and inode. Paths that
+ * cannot be looked up (missing, outside the permissions) are not.
+ *
+ * @param paths The paths a plugin declared it opens.
+ * @returns True when one of them is standard input.
+ *
+ * @example
+ * ```ts
+ * import { namesProcessStdin } from "./remote_registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * assert.equal(await namesProcessStdin([path]), false);
+ * await Deno.remove(path);
+ * ```
+ */
+export async function namesProcessStdin(paths: readonly string[]): Promise<boolean> {
+  for (const path of paths) {
+    try {
+      if (isProcessStdin(await Deno.stat(path))) return true;
+    } catch {
+      // Not there, or not ours to look at: the open itself fails or checks again.
+    }
+  }
+  return false;
 }
 
 /**
@@ -166,13 +219,16 @@ export class RemoteRegistry extends IoRegistry {
     };
   }
 
-  #check(uri: string): void {
-    if (readsProcessStdin(uri)) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": a remote client cannot read the server's standard input`,
+  async #check(uri: string, options: OpenOptions): Promise<void> {
+    let refused = readsProcessStdin(uri);
+    if (!refused) {
+      const declared = (await this.inner.resolve(uri)).permissions(uri, options);
+      const paths = declared.flatMap((p) =>
+        (p.name === "read" || p.name === "write") && p.path ? [p.path.toString()] : []
       );
+      refused = await namesProcessStdin(paths);
     }
+    if (refused) throw stdinRefusal(uri);
   }
 
   /**
@@ -213,10 +269,10 @@ export class RemoteRegistry extends IoRegistry {
    *   connection slot is left.
    */
   override async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
-    this.#check(uri);
+    await this.#check(uri, options);
     const release = await this.#reserve(uri, options);
     try {
-      const desc = await this.inner.open(uri, this.#dialing(options));
+      const desc = await this.inner.open(uri, this.#dialing({ ...options, remote: true }));
       return release === undefined ? desc : releasingOnClose(desc, release);
     } catch (error) {
       release?.();
@@ -235,11 +291,11 @@ export class RemoteRegistry extends IoRegistry {
    *   connection slot is left.
    */
   override async openMany(uri: string, options: OpenOptions = {}): Promise<IoDescriptor[]> {
-    this.#check(uri);
+    await this.#check(uri, options);
     const first = await this.#reserve(uri, options);
     let descriptors: IoDescriptor[];
     try {
-      descriptors = await this.inner.openMany(uri, this.#dialing(options));
+      descriptors = await this.inner.openMany(uri, this.#dialing({ ...options, remote: true }));
     } catch (error) {
       first?.();
       throw error;

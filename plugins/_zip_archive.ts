@@ -8,6 +8,7 @@
 
 import { crc32 } from "./_checksum.ts";
 import { readAt } from "./_file_range.ts";
+import { openInScope, type ScopedOpenOptions } from "../lib/io/open_file.ts";
 
 /**
  * One entry of the central directory.
@@ -184,14 +185,15 @@ export class ZipArchive implements Disposable {
    * Open the archive at `path` and read its central directory.
    *
    * @param path The archive.
+   * @param options How to open it (opened, then verified inside the permission scope).
    * @returns The archive (close it, or use `using`).
    * @throws {SyntaxError} When the file is not a valid zip archive, or its entries overlap
    * each other or the central directory (several entries sharing one deflate stream are
    * how a 1 MB file inflates to gigabytes).
    * @throws {RangeError} When it has more than {@linkcode ZIP_MAX_ENTRIES} entries.
    */
-  static async open(path: string): Promise<ZipArchive> {
-    const file = await Deno.open(path, { read: true });
+  static async open(path: string, options: ScopedOpenOptions = {}): Promise<ZipArchive> {
+    const file = await openInScope(path, { ...options, write: false });
     try {
       const info = await file.stat();
       if (info.isDirectory) throw new Deno.errors.IsADirectory(path);

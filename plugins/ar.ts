@@ -23,6 +23,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
+import { openInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
 import { readArMembers } from "./_ar_archive.ts";
@@ -62,10 +63,8 @@ function schemeOf(uri: string): string {
   return splitUri(uri)?.scheme ?? "ar";
 }
 
-async function openArchive(path: string): Promise<Deno.FsFile> {
-  const info = await Deno.stat(path);
-  if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
-  return await Deno.open(path, { read: true });
+function openArchive(uri: string, path: string, options: OpenOptions): Promise<Deno.FsFile> {
+  return openInScope(path, { uri, remote: options.remote });
 }
 
 function refuseWrite(uri: string, options: OpenOptions): void {
@@ -113,7 +112,7 @@ const ar: IoPlugin = {
     const { archive, member } = parseArUri(uri);
     let file: Deno.FsFile | undefined;
     try {
-      file = await openArchive(archive);
+      file = await openArchive(uri, archive, options);
       const members = await readArMembers(file, options.memoryBudget);
       if (member === "") {
         throw new IoError(
@@ -144,7 +143,7 @@ const ar: IoPlugin = {
     const archive = uriRest(uri, "an archive path");
     let file: Deno.FsFile | undefined;
     try {
-      file = await openArchive(archive);
+      file = await openArchive(uri, archive, options);
       const members = await readArMembers(file, options.memoryBudget);
       if (members.length === 0) {
         throw new IoError(uri, `Cannot open "${uri}": archive "${archive}" has no members`);

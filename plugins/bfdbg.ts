@@ -33,10 +33,11 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
-import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
 import { BrainfuckVm, DEFAULT_TAPE_SIZE } from "./_brainfuck.ts";
+import { openFailure } from "./_open_error.ts";
 
 /** How many commands opening and `run` execute at most. */
 export const DEFAULT_STEP_LIMIT = 1_000_000;
@@ -311,16 +312,11 @@ const bfdbg: IoPlugin = {
     const path = uriRest(uri, "a path");
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      text = new TextDecoder().decode(
+        await readFileInScope(path, { uri, remote: options.remote }),
+      );
     } catch (error) {
-      if (isAllAccessRefusal(error)) throw allAccessError(uri, path, error);
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      const reason = error instanceof Deno.errors.NotFound
-        ? "no such file"
-        : error instanceof Deno.errors.IsADirectory
-        ? "is a directory"
-        : (error as Error).message;
-      throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+      throw openFailure(uri, error, path);
     }
     let vm: BrainfuckVm;
     try {

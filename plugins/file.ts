@@ -20,7 +20,7 @@ import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
-import { checkPermissions, resolveRealPath } from "../lib/io/permissions.ts";
+import { openInScope } from "../lib/io/open_file.ts";
 
 function pathOf(uri: string): string {
   const parts = splitUri(uri);
@@ -208,26 +208,14 @@ export async function openLocalFile(
 ): Promise<IoDescriptor> {
   const write = options.write ?? false;
   try {
-    // Deno checks --allow-read=DIR on the path as written, but the OS follows symbolic
-    // links: a link inside DIR to a file outside would escape the scope. Check the
-    // permissions again on where the path really leads, and open that.
-    const real = await resolveRealPath(path);
-    if (real !== path) {
-      await checkPermissions(
-        uri,
-        write ? [{ name: "read", path: real }, { name: "write", path: real }] : [{
-          name: "read",
-          path: real,
-        }],
-      );
-      path = real;
-    }
-    const info = await Deno.stat(path).catch((e) => {
-      if (e instanceof Deno.errors.NotFound && options.create && write) return undefined;
-      throw e;
+    // Open, then verify: the opened descriptor itself must be inside the scope (a
+    // symbolic link inside DIR pointing out, or a directory swapped for one, is refused).
+    const handle = await openInScope(path, {
+      write,
+      create: write && options.create,
+      uri,
+      remote: options.remote,
     });
-    if (info?.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
-    const handle = await Deno.open(path, { read: true, write, create: write && options.create });
     return new FileDescriptor(uri, handle, write, plugin);
   } catch (error) {
     throw openFailure(uri, error, path);

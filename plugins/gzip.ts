@@ -34,6 +34,7 @@
 import { atomicWrite, atomicWritePermissions } from "../lib/io/atomic_write.ts";
 import { formatBytes } from "../lib/io/memory_budget.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { decodeCompressed, encodeCompressed } from "./_gzip_format.ts";
@@ -78,17 +79,17 @@ const gzip: IoPlugin = {
     const path = uriRest(uri, "a path");
     const write = options.write ?? false;
     try {
-      const info = await Deno.stat(path);
-      if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
-      if (info.size > MAX_INPUT) {
-        throw new RangeError(`compressed file is over ${MAX_INPUT} bytes`);
-      }
       // A running budget: every output buffer is claimed before it is allocated, so a bomb
       // stops as soon as it passes what is left of the budget.
       const budget = options.memoryBudget;
-      budget?.claim(info.size, "reading the compressed file");
+      const compressed = await readFileInScope(path, {
+        uri,
+        remote: options.remote,
+        maxSize: MAX_INPUT,
+        beforeRead: (size) => budget?.claim(size, "reading the compressed file"),
+      });
       const file = decodeCompressed(
-        await Deno.readFile(path),
+        compressed,
         GZIP_MAX_OUTPUT,
         budget &&
           ((size, produced) =>

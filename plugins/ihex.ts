@@ -29,6 +29,7 @@
  */
 
 import { atomicWrite, atomicWritePermissions } from "../lib/io/atomic_write.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { formatIntelHex, parseIntelHex } from "./_intel_hex.ts";
@@ -66,11 +67,14 @@ const ihex: IoPlugin = {
   async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
     const path = uriRest(uri, "a path");
     try {
-      const info = await Deno.stat(path);
-      if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
-      if (info.size > MAX_FILE) throw new RangeError(`file is over ${MAX_FILE} bytes`);
-      options.memoryBudget?.claim(info.size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file");
-      const file = parseIntelHex(new TextDecoder().decode(await Deno.readFile(path)));
+      const bytes = await readFileInScope(path, {
+        uri,
+        remote: options.remote,
+        maxSize: MAX_FILE,
+        beforeRead: (size) =>
+          options.memoryBudget?.claim(size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file"),
+      });
+      const file = parseIntelHex(new TextDecoder().decode(bytes));
       const store = buildSparseImage(file.records);
       return new SparseImageDescriptor(uri, "ihex", store, {
         writable: options.write ?? false,

@@ -28,6 +28,7 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
@@ -68,14 +69,17 @@ const HEXFILE_RAM_PER_BYTE = 4;
 async function readWholeFile(
   uri: string,
   path: string,
-  memory: MemoryAllowance | undefined,
+  options: OpenOptions,
   perByte = 1,
 ): Promise<Uint8Array> {
+  const memory: MemoryAllowance | undefined = options.memoryBudget;
   try {
-    const info = await Deno.stat(path);
-    if (info.isDirectory) throw new IoError(uri, `Cannot open "${uri}": is a directory`);
-    memory?.claim(info.size * perByte, perByte === 1 ? "the file" : "decoding the file");
-    return await Deno.readFile(path);
+    return await readFileInScope(path, {
+      uri,
+      remote: options.remote,
+      beforeRead: (size) =>
+        memory?.claim(size * perByte, perByte === 1 ? "the file" : "decoding the file"),
+    });
   } catch (error) {
     throw openFailure(uri, error, path);
   }
@@ -130,7 +134,7 @@ const slurp: IoPlugin = {
         throw new IoError(uri, `Cannot open "${uri}": standard input is empty`);
       }
     } else if (scheme === "hexfile") {
-      const data = await readWholeFile(uri, uriRest(uri, "a path"), memory, HEXFILE_RAM_PER_BYTE);
+      const data = await readWholeFile(uri, uriRest(uri, "a path"), options, HEXFILE_RAM_PER_BYTE);
       try {
         bytes = parseHexFile(new TextDecoder().decode(data));
       } catch (error) {
@@ -139,7 +143,7 @@ const slurp: IoPlugin = {
         });
       }
     } else {
-      bytes = await readWholeFile(uri, uriRest(uri, "a path"), memory);
+      bytes = await readWholeFile(uri, uriRest(uri, "a path"), options);
       if (bytes.length === 0) throw new IoError(uri, `Cannot open "${uri}": the file is empty`);
     }
     return new MemoryDescriptor(uri, "slurp", bytes, { resizable: true });

@@ -23,6 +23,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
+import { readFileInScope } from "../lib/io/open_file.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
@@ -62,11 +63,14 @@ const srec: IoPlugin = {
       throw new IoError(uri, `Cannot open "${uri}": S-record files are read-only`);
     }
     try {
-      const info = await Deno.stat(path);
-      if (info.isDirectory) throw new Deno.errors.IsADirectory(path);
-      if (info.size > MAX_FILE) throw new RangeError(`file is over ${MAX_FILE} bytes`);
-      options.memoryBudget?.claim(info.size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file");
-      const file = parseSRecords(new TextDecoder().decode(await Deno.readFile(path)));
+      const bytes = await readFileInScope(path, {
+        uri,
+        remote: options.remote,
+        maxSize: MAX_FILE,
+        beforeRead: (size) =>
+          options.memoryBudget?.claim(size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file"),
+      });
+      const file = parseSRecords(new TextDecoder().decode(bytes));
       return new SparseImageDescriptor(uri, "srec", buildSparseImage(file.records), {
         format: "S-record",
       });

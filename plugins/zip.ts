@@ -139,7 +139,7 @@ function isDirectory(entry: ZipEntry): boolean {
 
 async function openSingle(uri: string, options: OpenOptions): Promise<IoDescriptor> {
   const parsed = parseZipUri(uri);
-  using zip = await ZipArchive.open(parsed.archive);
+  using zip = await ZipArchive.open(parsed.archive, { uri, remote: options.remote });
   let entry: ZipEntry | undefined;
   const member = parsed.member;
   if (member === undefined) {
@@ -202,7 +202,7 @@ function claimMany(uri: string, chosen: readonly ZipEntry[], options: OpenOption
 async function openMany(uri: string, options: OpenOptions): Promise<IoDescriptor[]> {
   const scheme = splitUri(uri)?.scheme ?? "";
   const archive = uriRest(uri, "an archive path");
-  using zip = await ZipArchive.open(archive);
+  using zip = await ZipArchive.open(archive, { uri, remote: options.remote });
   let chosen = zip.entries.filter((e) => !isDirectory(e));
   if (scheme === "apk" || scheme === "apkall") {
     chosen = chosen.filter((e) => e.name === "AndroidManifest.xml" || e.name.endsWith(".dex"));

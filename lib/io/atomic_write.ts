@@ -3,8 +3,16 @@
  * optionally flush them to disk, then rename it over the original. A crash in the middle
  * leaves either the old file or the new one, never a half-written mix.
  *
+ * Within a narrow `--allow-write`, the save happens next to the file's real path, and the
+ * temporary file is checked (device and inode, as `openInScope` does) after it is made,
+ * before the rename and, in its new place, after it.
+ *
  * @module
  */
+
+import { PathChangedError, scopeIsEverything } from "./open_file.ts";
+import { checkPermissions } from "./permissions.ts";
+import { resolveTarget, sameFile, stillAt } from "./_scope_check.ts";
 
 /**
  * Options of {@linkcode atomicWrite}.
@@ -116,16 +124,31 @@ export function atomicWrite(
 }
 
 async function save(path: string, data: Uint8Array, sync: boolean): Promise<void> {
-  const temp = atomicWriteTempPath(path);
+  // Within a narrow --allow-write, save next to where the file really is, and check at
+  // each step that the temporary file is still where it was made: a directory on the
+  // path swapped for a symbolic link must not carry the save out of the scope.
+  const scoped = !scopeIsEverything(true);
+  let real = path;
+  if (scoped) {
+    real = resolveTarget(path, true).real;
+    await checkPermissions(path, atomicWritePermissions(real));
+  }
+  const temp = atomicWriteTempPath(real);
   let mode: number | null = null;
   try {
-    mode = (await Deno.stat(path)).mode;
+    mode = (await Deno.stat(real)).mode;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const file = await createExclusive(temp, mode);
+  let made: Deno.FileInfo | undefined;
+  const verify = () => {
+    if (scoped && !(made && stillAt(temp, made))) throw new PathChangedError(path);
+  };
   try {
     try {
+      made = file.statSync();
+      verify();
       let done = 0;
       while (done < data.length) done += await file.write(data.subarray(done));
       if (sync) await file.syncData();
@@ -133,12 +156,27 @@ async function save(path: string, data: Uint8Array, sync: boolean): Promise<void
       file.close();
     }
     if (mode !== null) await Deno.chmod(temp, mode & 0o7777);
-    await Deno.rename(temp, path);
+    verify();
+    await Deno.rename(temp, real);
   } catch (error) {
-    await Deno.remove(temp).catch(() => {});
+    await removeOwn(temp, made);
     throw error;
   }
-  if (sync) await syncDirectory(path);
+  if (scoped && !stillAt(real, made)) {
+    throw new PathChangedError(path, {
+      cause: new Error(`the new contents may not be in "${real}"`),
+    });
+  }
+  if (sync) await syncDirectory(real);
+}
+
+/** Remove the temporary file, if what is there now is the one this save made. */
+async function removeOwn(temp: string, made: Deno.FileInfo | undefined): Promise<void> {
+  try {
+    if (made === undefined || sameFile(await Deno.lstat(temp), made)) await Deno.remove(temp);
+  } catch {
+    // Already gone, or not ours to remove.
+  }
 }
 
 /**

@@ -24,3 +24,4 @@ export * from "./registry.ts";
 export * from "./session.ts";
 export * from "./plugin_loader.ts";
 export * from "./atomic_write.ts";
+export * from "./open_file.ts";

@@ -39,6 +39,11 @@ export interface OpenOptions {
    * the open.
    */
   checkConnection?: (conn: Deno.Conn) => void;
+  /**
+   * Opened for a remote client (set by the server's registry): refuse what only the
+   * server's operator may open, such as the server process's standard input.
+   */
+  remote?: boolean;
 }
 
 /**

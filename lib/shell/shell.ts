@@ -7,6 +7,7 @@
  * @module
  */
 
+import { writeFileInScope } from "../io/open_file.ts";
 import { IoSession } from "../io/session.ts";
 import { parseNumber } from "../io/uri.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
@@ -427,7 +428,7 @@ export class Shell implements AsyncDisposable {
     }
     if (parsed.redirect) {
       const bytes = typeof result === "string" ? new TextEncoder().encode(result) : result;
-      await Deno.writeFile(parsed.redirect.path, bytes, { append: parsed.redirect.append });
+      await writeFileInScope(parsed.redirect.path, bytes, { append: parsed.redirect.append });
     } else {
       out.write(result);
     }

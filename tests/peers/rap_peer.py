@@ -64,7 +64,8 @@ class RapConn:
 
     def open(self, path, write=False):
         name = path.encode()
-        self.sock.sendall(struct.pack(">BBB", OPEN, 1 if write else 0, len(name)) + name)
+        perm = 6 if write else 4  # radare2's R|W or R
+        self.sock.sendall(struct.pack(">BBB", OPEN, perm, len(name)) + name)
         op, fd = struct.unpack(">BI", recv_exact(self.sock, 5))
         if op != OPEN | REPLY:
             raise ValueError(f"OPEN reply opcode {op:#x}")

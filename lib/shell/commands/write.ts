@@ -5,6 +5,7 @@
  */
 
 import { IoError } from "../../io/errors.ts";
+import { openInScope } from "../../io/open_file.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
 import { firstWord, lengthArg, MAX_LENGTH, readPieces } from "./_args.ts";
 
@@ -142,7 +143,7 @@ export const WRITE_COMMANDS: readonly CommandSpec[] = [
       if (path === "") throw new SyntaxError("Usage: wtf file [n]");
       const n = await lengthArg(shell, size);
       // Block by block: the dump is never held whole.
-      await using file = await Deno.open(path, { write: true, create: true, truncate: true });
+      using file = await openInScope(path, { write: true, create: true, truncate: true });
       await readPieces(env, n, async (bytes) => {
         for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       }, 1 << 16);
