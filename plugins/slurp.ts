@@ -123,7 +123,6 @@ const slurp: IoPlugin = {
   },
   async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     const scheme = splitUri(uri)?.scheme;
-    const memory = options.memoryBudget;
     let bytes: Uint8Array;
     if (scheme === "stdin") {
       if (uri.length !== "stdin://".length) {
