@@ -38,6 +38,7 @@ export * from "./lib/auth.ts";
 export * from "./lib/remote_registry.ts";
 export * from "./lib/listen_warning.ts";
 export * from "./lib/net/accept_loop.ts";
+export * from "./lib/net/listen_error.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

@@ -50,6 +50,8 @@ export interface ServeProcess extends AsyncDisposable {
   pid: number;
   /** The port it listens on (127.0.0.1). */
   port: number;
+  /** The HTTP endpoint's port, when `--http-port` was given (0 otherwise). */
+  httpPort: number;
   /** The last log lines (stderr). */
   logTail: string[];
   /** The kept log lines, joined. */
@@ -158,12 +160,16 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let port = 0;
-  while (port === 0) {
+  let httpPort = 0;
+  const wantHttp = args.includes("--http-port");
+  while (port === 0 || (wantHttp && httpPort === 0)) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += value;
     const m = /Listening on rap:\/\/[^\n]*:(\d+)\/\n/.exec(seen);
     if (m) port = Number(m[1]);
+    const h = /Listening on https?:\/\/[^\n]*:(\d+)\/cmd\/\n/.exec(seen);
+    if (h) httpPort = Number(h[1]);
   }
   const stdoutDone = (async () => {
     for (;;) {
@@ -177,7 +183,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     await stderrDone;
     return s;
   };
-  if (port === 0) {
+  if (port === 0 || (wantHttp && httpPort === 0)) {
     try {
       child.kill("SIGKILL");
     } catch { /* exited */ }
@@ -210,6 +216,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   return {
     pid: child.pid,
     port,
+    httpPort,
     logTail: tail,
     get log() {
       return tail.join("\n");
