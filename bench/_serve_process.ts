@@ -29,6 +29,8 @@ export interface ServeOptions {
    * hard limit when N is above it; {@linkcode ServeProcess.fileLimit} tells what it got).
    */
   fileLimit?: number;
+  /** The `cli.ts` to run (default this checkout's; e.g. another checkout's, to compare). */
+  cli?: string;
   /** Called with every line the server writes on stderr (its log). */
   onLog?: (line: string) => void;
   /** Log lines kept in {@linkcode ServeProcess.logTail} (default 200). */
@@ -112,7 +114,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const flags = options.flags ?? ["--allow-net=127.0.0.1", "--allow-read"];
   const args = [...(options.args ?? [])];
   if (!args.includes("--port")) args.push("--port", "0");
-  const denoArgs = ["run", "--quiet", ...flags, CLI_PATH, "serve", ...args];
+  const denoArgs = ["run", "--quiet", ...flags, options.cli ?? CLI_PATH, "serve", ...args];
   const command = options.fileLimit
     ? new Deno.Command("bash", {
       args: [

@@ -21,6 +21,17 @@ import type { TlsCertificate } from "../tls.ts";
 import { writeAll } from "../write_all.ts";
 import { ClientClosed, ConnReader } from "./_reader.ts";
 import {
+  awhile,
+  closeConn,
+  formatAddr,
+  logPath,
+  RateLimitedLog,
+  REASONS,
+  replyHead,
+  type Timer,
+  timer,
+} from "./_support.ts";
+import {
   bodyFraming,
   HttpRequestError,
   type HttpRequestHead,
@@ -134,31 +145,12 @@ export interface HttpServerOptions {
   log?: (line: string) => void;
 }
 
-const REASONS: Record<number, string> = {
-  100: "Continue",
-  200: "OK",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  408: "Request Timeout",
-  413: "Payload Too Large",
-  417: "Expectation Failed",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-};
-
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 /** Most bytes read and dropped after the reply before a connection is closed. */
 const LINGER_BYTES = 256 * 1024;
 /** Most milliseconds spent so after the reply. */
 const LINGER_MS = 1000;
-/** Longest path shown in a log line. */
-const LOGGED_PATH = 80;
 
 /** A deadline passed: the reason is logged and, where one is given, a status answered. */
 class Deadline extends Error {
@@ -170,58 +162,6 @@ class Deadline extends Error {
 /** The server is shutting down and the connection was waiting for a request. */
 class Stopping extends Error {}
 
-function formatAddr(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  return `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
-}
-
-/** A request target as shown in a log line: control bytes escaped, cut to a length. */
-function logPath(target: string, max = LOGGED_PATH): string {
-  // deno-lint-ignore no-control-regex
-  const shown = target.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
-  return shown.length > max ? `${shown.slice(0, max - 3)}...` : shown;
-}
-
-/** The head of a reply. */
-function replyHead(
-  version: string,
-  response: HttpResponse,
-  length: number,
-  keepAlive: boolean,
-  keepAliveMs: number,
-): Uint8Array {
-  let text = `${version} ${response.status} ${REASONS[response.status] ?? "Unknown"}\r\n`;
-  const type = response.contentType ?? (length > 0 ? "text/plain" : undefined);
-  if (type !== undefined) text += `Content-Type: ${type}\r\n`;
-  for (const [name, value] of Object.entries(response.headers ?? {})) {
-    text += `${name}: ${value}\r\n`;
-  }
-  text += keepAlive
-    ? `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.ceil(keepAliveMs / 1000)}\r\n`
-    : "Connection: close\r\n";
-  text += `Content-Length: ${length}\r\n\r\n`;
-  return encoder.encode(text);
-}
-
-/** A few log lines a second for a repeated event, the rest summed up. */
-class RateLimitedLog {
-  #start = 0;
-  #count = 0;
-  #unlogged = 0;
-  constructor(readonly log: (line: string) => void, readonly perSecond = 5) {}
-  line(text: string): void {
-    const now = Date.now();
-    if (now - this.#start >= 1000) {
-      if (this.#unlogged > 0) this.log(`${text} (and ${this.#unlogged} more like it)`);
-      this.#start = now;
-      this.#count = 0;
-      this.#unlogged = 0;
-    }
-    if (++this.#count <= this.perSecond) this.log(text);
-    else this.#unlogged++;
-  }
-}
-
 /** One connection's state. */
 interface Connection {
   conn: Deno.Conn;
@@ -230,6 +170,8 @@ interface Connection {
   waiting: boolean;
   /** Ends the current wait (at shutdown). */
   stop: ((error: Error) => void) | undefined;
+  /** Our side is ended (the reply is out and the client sees EOF). */
+  ended: boolean;
 }
 
 /**
@@ -343,7 +285,7 @@ export class HttpServer implements AsyncDisposable {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const cut = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
-          for (const c of this.#connections) close(c.conn);
+          for (const c of this.#connections) closeConn(c.conn);
           resolve();
         }, limit);
       });
@@ -378,7 +320,7 @@ export class HttpServer implements AsyncDisposable {
       this.#refusals.line(
         `${this.#label} ${peer}: refused, address not in --allow-from ${allowFrom}`,
       );
-      close(conn);
+      closeConn(conn);
       return;
     }
     const max = this.#options.maxConnections ?? 128;
@@ -389,12 +331,12 @@ export class HttpServer implements AsyncDisposable {
       this.#refuseBusy(conn);
       return;
     }
-    const c: Connection = { conn, peer, waiting: true, stop: undefined };
+    const c: Connection = { conn, peer, waiting: true, stop: undefined, ended: false };
     this.#connections.add(c);
     const task = this.#serve(c).catch((error) => {
       this.#log(`${this.#label} ${peer}: internal error: ${(error as Error).message}`);
     }).finally(() => {
-      close(conn);
+      closeConn(conn);
       this.#connections.delete(c);
       this.#tasks.delete(task);
     });
@@ -403,11 +345,11 @@ export class HttpServer implements AsyncDisposable {
 
   /** Answer 503 to a connection over the limit, without waiting on it. */
   #refuseBusy(conn: Deno.Conn): void {
-    if (this.#options.tls !== undefined) return close(conn); // no handshake for it
+    if (this.#options.tls !== undefined) return closeConn(conn); // no handshake for it
     const body = encoder.encode("Too many connections\n");
     const head = replyHead("HTTP/1.0", { status: 503 }, body.length, false, 0);
-    const task = writeAll(conn, [head, body]).catch(() => {}).finally(() => close(conn));
-    const timer = setTimeout(() => close(conn), 1000);
+    const task = writeAll(conn, [head, body]).catch(() => {}).finally(() => closeConn(conn));
+    const timer = setTimeout(() => closeConn(conn), 1000);
     task.finally(() => clearTimeout(timer));
   }
 
@@ -464,7 +406,7 @@ export class HttpServer implements AsyncDisposable {
         pending.clear();
         if (!keep) break;
       }
-      await this.#linger(conn, reader);
+      await this.#linger(c, reader);
     } catch (error) {
       await this.#fail(c, reader, error);
     } finally {
@@ -516,6 +458,8 @@ export class HttpServer implements AsyncDisposable {
       } finally {
         limit.clear();
       }
+      // End our side at once: radare2's clients read until EOF (then log).
+      if (!keepAlive) await endWrite(c);
       this.#log(
         `${this.#label} ${c.peer} ${head.method} ${logPath(head.target)} ${response.status} ` +
           `${body.length} B ${(performance.now() - request.started).toFixed(1)} ms`,
@@ -607,7 +551,7 @@ export class HttpServer implements AsyncDisposable {
       const body = encoder.encode(`${error.message}\n`);
       const head = replyHead("HTTP/1.0", { status: error.status }, body.length, false, 0);
       await awhile(writeAll(c.conn, [head, body]), LINGER_MS);
-      await this.#linger(c.conn, reader);
+      await this.#linger(c, reader);
       return;
     }
     if (error instanceof ClientClosed) {
@@ -625,13 +569,8 @@ export class HttpServer implements AsyncDisposable {
    * client still sends (a body not read, a pipelined request) for a moment, so the close
    * does not reset the connection before the client has read the reply.
    */
-  async #linger(conn: Deno.Conn, reader: ConnReader): Promise<void> {
-    if (reader.ended) return;
-    try {
-      await conn.closeWrite();
-    } catch {
-      return;
-    }
+  async #linger(c: Connection, reader: ConnReader): Promise<void> {
+    if (reader.ended || !await endWrite(c)) return;
     await awhile(reader.drain(LINGER_BYTES), LINGER_MS);
   }
 }
@@ -646,35 +585,14 @@ function quietEnd(error: unknown): false {
   throw error;
 }
 
-function close(conn: Deno.Conn): void {
+/** End our side of the connection (once); false if it failed. */
+async function endWrite(c: Connection): Promise<boolean> {
+  if (c.ended) return true;
+  c.ended = true;
   try {
-    conn.close();
-  } catch { /* already closed */ }
-}
-
-/** A timer as a promise that rejects with `error` (handled: nobody need wait for it). */
-interface Timer {
-  promise: Promise<never>;
-  clear(): void;
-}
-
-function timer(ms: number, error: () => Error): Timer {
-  if (ms <= 0) return { promise: new Promise<never>(() => {}), clear: () => {} };
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<never>((_, reject) => id = setTimeout(() => reject(error()), ms));
-  promise.catch(() => {});
-  return { promise, clear: () => clearTimeout(id) };
-}
-
-/** Wait for `task` at most `ms` milliseconds (its failure is ignored). */
-async function awhile(task: Promise<unknown>, ms: number): Promise<void> {
-  task.catch(() => {});
-  const t = timer(ms, () => new Error("timeout"));
-  try {
-    await Promise.race([task, t.promise]);
+    await c.conn.closeWrite();
+    return true;
   } catch {
-    /* the task failed or the time is up */
-  } finally {
-    t.clear();
+    return false;
   }
 }

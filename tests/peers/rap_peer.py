@@ -11,9 +11,10 @@ Subcommands (each prints one JSON object on stdout when it ends):
   reset HOST PORT --count N
       N connections closed with SO_LINGER 0 (an RST) right after connecting, as a port
       scanner's connect scan or a health check does. Prints {"sent": N}.
-  hold HOST PORT --count N [--seconds S] [--send HEX]
+  hold HOST PORT --count N [--seconds S] [--send HEX] [--connect-timeout C]
       Opens N connections and keeps them idle (sending HEX on each first, if given) for S
-      seconds or until stdin closes. Prints {"connected": N, "closed_by_server": N}.
+      seconds or until stdin closes; stops opening at the first connect that fails or takes
+      longer than C seconds (default 5). Prints {"connected": N, "closed_by_server": N}.
 
 Only 127.0.0.1 is ever dialled: HOST must be a loopback address.
 """
@@ -155,7 +156,8 @@ def hold(args):
     payload = bytes.fromhex(args.send) if args.send else b""
     for _ in range(args.count):
         try:
-            s = socket.create_connection((loopback(args.host), args.port), timeout=5)
+            s = socket.create_connection((loopback(args.host), args.port),
+                                         timeout=args.connect_timeout)
             if payload:
                 s.sendall(payload)
             socks.append(s)
@@ -205,6 +207,7 @@ def main():
     h.add_argument("--count", type=int, default=100)
     h.add_argument("--seconds", type=float, default=5)
     h.add_argument("--send", default="")
+    h.add_argument("--connect-timeout", type=float, default=5)
     h.set_defaults(run=hold)
     args = p.parse_args()
     args.run(args)
