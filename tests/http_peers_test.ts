@@ -58,7 +58,10 @@ Deno.test({
   async fn() {
     const path = await sampleFile(4096);
     try {
-      await using server = await startServe({ flags: flagsFor(path), args: ["--http-port", "0", path] });
+      await using server = await startServe({
+        flags: flagsFor(path),
+        args: ["--http-port", "0", path],
+      });
       for (const version of ["1.1", "1.0"]) {
         const got = await runPeer("http_peer.py", [
           "get",
@@ -113,7 +116,10 @@ Deno.test({
   async fn() {
     const path = await sampleFile(4096);
     try {
-      await using server = await startServe({ flags: flagsFor(path), args: ["--http-port", "0", path] });
+      await using server = await startServe({
+        flags: flagsFor(path),
+        args: ["--http-port", "0", path],
+      });
       const get = async (target: string) =>
         (await runPeer("http_peer.py", ["get", "127.0.0.1", server.httpPort, target]))
           .bodies as string[];
@@ -133,6 +139,24 @@ Deno.test({
         0.3,
       ]);
       assert.deepEqual(checked.errors, []);
+    } finally {
+      await Deno.remove(path);
+    }
+  },
+});
+
+Deno.test({
+  name: "--read-only holds over HTTP: writes answer an error and the file is unchanged",
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const path = await sampleFile(64);
+    try {
+      await using server = await startServe({ args: ["--http-port", "0", "--read-only", path] });
+      for (const target of ["/cmd/w PWNED", "/cmd/wx 4142", "/cmd/oo+"]) {
+        const got = await runPeer("http_peer.py", ["get", "127.0.0.1", server.httpPort, target]);
+        assert.match((got.bodies as string[])[0], /^ERROR: /, target);
+      }
+      assert.deepEqual([...(await Deno.readFile(path)).subarray(0, 2)], [0, 131]);
     } finally {
       await Deno.remove(path);
     }

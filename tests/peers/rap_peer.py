@@ -22,7 +22,7 @@ import argparse
 import json
 import os
 import random
-import select
+import selectors
 import socket
 import struct
 import sys
@@ -166,19 +166,27 @@ def hold(args):
     print(json.dumps({"event": "holding", "connected": len(socks)}), flush=True)
     deadline = time.monotonic() + args.seconds
     closed = set()
-    while time.monotonic() < deadline:
-        r, _, _ = select.select(socks + [sys.stdin], [], [], 0.1)
-        if sys.stdin in r:
-            if not os.read(sys.stdin.fileno(), 1):
-                break
-        for s in r:
-            if s is sys.stdin or s in closed:
+    # selectors (epoll), not select(): thousands of sockets are past FD_SETSIZE.
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    sel.register(sys.stdin, selectors.EVENT_READ)
+    done = False
+    while time.monotonic() < deadline and not done:
+        for key, _ in sel.select(0.1):
+            s = key.fileobj
+            if s is sys.stdin:
+                if not os.read(sys.stdin.fileno(), 1):
+                    done = True
                 continue
             try:
                 if not s.recv(4096):
                     closed.add(s)
+                    sel.unregister(s)
             except OSError:
                 closed.add(s)
+                sel.unregister(s)
+    sel.close()
     for s in socks:
         s.close()
     print(json.dumps({"connected": len(socks), "closed_by_server": len(closed)}))
