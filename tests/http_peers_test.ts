@@ -40,6 +40,26 @@ function sampleHex(from: number, count: number): string {
   return hex;
 }
 
+/** Server log lines as events: `waitFor` resolves with the first line that matches. */
+function logWatch() {
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  return {
+    onLog(line: string) {
+      lines.push(line);
+      for (const w of waiters.filter((w) => w.pattern.test(line))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    },
+    waitFor(pattern: RegExp): Promise<string> {
+      const seen = lines.find((line) => pattern.test(line));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ pattern, resolve }));
+    },
+  };
+}
+
 /** Run curl; returns its exit code, stdout and stderr. */
 async function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command("curl", {
@@ -301,7 +321,9 @@ Deno.test({
   async fn() {
     const path = await sampleFile(64 * 1024);
     try {
+      const watch = logWatch();
       await using server = await startServe({
+        onLog: watch.onLog,
         fileLimit: 256,
         flags: flagsFor(path),
         args: [
@@ -323,8 +345,8 @@ Deno.test({
         "--seconds",
         4,
       ]);
-      // Give the checker its connection before the descriptors run out.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The checker has its connection before the descriptors run out.
+      await watch.waitFor(/^\[rap\] 127\.0\.0\.1:\d+: connected$/);
       await using holder = startPeer("rap_peer.py", [
         "hold",
         "127.0.0.1",
@@ -338,7 +360,7 @@ Deno.test({
       ]);
       const holding = await holder.waitFor("holding");
       assert.ok((holding.connected as number) > 256, JSON.stringify(holding));
-      assert.match(server.log, /\[http\] accept failed on 127\.0\.0\.1:\d+: Too many open files/);
+      await watch.waitFor(/^\[http\] accept failed on 127\.0\.0\.1:\d+: Too many open files/);
       const checked = await checker.result;
       assert.deepEqual(checked.errors, [], server.log);
       assert.equal(checked.wrong, 0);
@@ -352,7 +374,7 @@ Deno.test({
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       assert.deepEqual(after.bodies, [sampleHex(0, 4) + "\n"], server.log);
-      assert.match(server.log, /\[http\] accepting again on 127\.0\.0\.1:\d+ after \d+ failed/);
+      await watch.waitFor(/^\[http\] accepting again on 127\.0\.0\.1:\d+ after \d+ failed/);
       const { status } = await server.stop();
       assert.equal(status.code, 0);
     } finally {
