@@ -19,14 +19,14 @@ import { parseNumber } from "./lib/io/uri.ts";
 import { RapServer } from "./lib/server.ts";
 import { createShellCommandHandler } from "./lib/shell/handler.ts";
 import { parseCommandPolicy } from "./lib/shell/policy.ts";
-import { serveHttp } from "./lib/http.ts";
-import { IoSession } from "./lib/io/session.ts";
+import { type HttpEndpoint, serveHttp } from "./lib/shell/http.ts";
+import { bindListener } from "./lib/net/listen_error.ts";
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from "./lib/io/memory_budget.ts";
 import { VERSION } from "./lib/version.ts";
 import { AddressFilter } from "./lib/address_filter.ts";
 import { readTokenFile } from "./lib/auth.ts";
 import { RemoteRegistry } from "./lib/remote_registry.ts";
-import { BorrowedDescriptor } from "./lib/shell/session_view.ts";
+import { BorrowedDescriptor, PinnedSession } from "./lib/shell/session_view.ts";
 import { INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "./lib/tls.ts";
 import { createRapPlugin } from "./plugins/rap.ts";
 
@@ -59,7 +59,10 @@ Options:
   --read-only           open everything read-only, refuse writes
   --allow-cmd CAPS      widen what clients' commands may do: open, fs, remote, system, all
                         (comma-separated, repeatable; default: only the session's own files)
-  --http-port N         also serve radare2's =h HTTP endpoint (GET /cmd/...) on this port
+  --http-port N         also serve radare2's =h HTTP endpoint (GET /cmd/..., POST /cmd) on
+                        this port, under the same TLS, token, --allow-from, --read-only and
+                        --allow-cmd as RAP; its clients share one session (seek, files) in
+                        which the served URI is pinned: o-* cannot close it
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
 
 Security:
@@ -67,8 +70,10 @@ Security:
                         hold the key (one PEM with both, as radare2's raps://:PORT/file.pem)
   --key FILE            the PEM private key
   --token-file FILE     require this token: clients must send it in the extension probe
-                        first (rap cat --token-file); plain radare2 clients are refused
-  --allow-from CIDRS    accept only these client addresses (comma-separated, repeatable)
+                        first (rap cat --token-file); plain radare2 clients are refused.
+                        HTTP requests must carry "Authorization: Bearer TOKEN" (else 401)
+  --allow-from CIDRS    accept only these client addresses (comma-separated, repeatable;
+                        RAP and HTTP)
 
 Limits:
   --max-connections N   most connections at once, counting the files sessions open over the
@@ -89,8 +94,14 @@ Limits:
                         (default 2G); archives and compressed files are checked against
                         what is left before they are inflated
   --idle-timeout MS     close connections idle this long (default 0: never)
-  --packet-timeout MS   a started request must arrive whole within this (default 10000)
-  --cmd-timeout MS      answer a command still running after this with an error (default 5000)
+  --packet-timeout MS   a started request must arrive whole within this (default 10000);
+                        an HTTP request (head and body) within this from the connection
+  --cmd-timeout MS      answer a command still running after this with an error (default 5000;
+                        HTTP: 503)
+  --http-max-connections N  most HTTP connections at once; more get 503 (default 128)
+  --http-max-body N     largest POST /cmd body (default 1M; larger: 413, not read). Request
+                        heads are cut at 8K (431), replies at 4M, kept-alive connections
+                        close after 5 s idle
   --backlog N           kernel queue of connections not yet accepted (default 511)
   --shutdown-timeout MS on SIGINT/SIGTERM, time to answer requests already received
                         (default 3000)
@@ -177,6 +188,8 @@ async function serve(args: string[]): Promise<number> {
     "allow-from": { type: "string", multiple: true },
     "allow-cmd": { type: "string", multiple: true },
     "http-port": { type: "string" },
+    "http-max-connections": { type: "string" },
+    "http-max-body": { type: "string" },
     plugin: { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   });
@@ -224,6 +237,13 @@ async function serve(args: string[]): Promise<number> {
   const httpPort = values["http-port"] === undefined
     ? undefined
     : number("http-port", values["http-port"], 0);
+  if (httpPort !== undefined && httpPort > 65535) {
+    throw new UsageError(`--http-port must be 0 to 65535, got ${httpPort}`);
+  }
+  const httpLimits = {
+    maxConnections: number("http-max-connections", values["http-max-connections"], 128),
+    maxBodyBytes: number("http-max-body", values["http-max-body"], 1 << 20),
+  };
   if (positionals.length > 1) throw new UsageError(`serve: expected at most one URI`);
   const port = number("port", values.port, 9999);
   if (port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${port}`);
@@ -250,33 +270,67 @@ async function serve(args: string[]): Promise<number> {
     await shared?.close();
     throw error;
   }
+  // Every listener is bound before any is announced: a port that is busy or not allowed
+  // by --allow-net ends the command with one line naming it, and no "Listening" line.
   let server: RapServer;
+  let http: HttpEndpoint | undefined;
+  let httpSession: PinnedSession | undefined;
   try {
-    server = RapServer.listen({
-      hostname,
-      port,
-      readOnly,
-      defaultUri,
-      defaultDescriptor: shared,
-      ...limits,
-      maxMemory: memoryBudget,
-      tls,
-      token,
-      allowFrom,
-      fsync: values.fsync ?? false,
-      registry,
-      commandHandler: createShellCommandHandler({ policy }),
-    });
+    server = bindListener(hostname, port, () =>
+      RapServer.listen({
+        hostname,
+        port,
+        readOnly,
+        defaultUri,
+        defaultDescriptor: shared,
+        ...limits,
+        maxMemory: memoryBudget,
+        tls,
+        token,
+        allowFrom,
+        fsync: values.fsync ?? false,
+        registry,
+        commandHandler: createShellCommandHandler({ policy }),
+      }), "--port");
   } catch (error) {
     await shared?.close();
     throw error;
   }
-  // Read by `stop`, which may run before it is assigned (a signal during start-up).
-  // deno-lint-ignore prefer-const
-  let http: Awaited<ReturnType<typeof serveHttp>> | undefined;
-  let stopping = false;
+  if (httpPort !== undefined) {
+    // HTTP clients are remote too: no server stdin, and a pinned view of the shared default
+    // (one HTTP client's o-* must not close it for the others).
+    httpSession = new PinnedSession({
+      registry: new RemoteRegistry(registry),
+      maxOpenFiles: limits.maxOpenFiles,
+      maxMemory: limits.maxSessionMemory,
+      memoryBudget,
+    });
+    if (shared !== undefined) httpSession.pin(httpSession.add(new BorrowedDescriptor(shared)));
+    try {
+      http = await serveHttp({
+        hostname,
+        port: httpPort,
+        portFlag: "--http-port",
+        session: httpSession,
+        policy,
+        writable: !readOnly,
+        tls,
+        token,
+        allowFrom,
+        ...httpLimits,
+        requestTimeout: limits.packetTimeout,
+        commandTimeout: limits.commandTimeout,
+        shutdownTimeout: limits.shutdownTimeout,
+        backlog: limits.backlog,
+      });
+    } catch (error) {
+      await server.close();
+      await httpSession.release();
+      await shared?.close();
+      throw error;
+    }
+  }
   const stop = () => {
-    stopping = true;
     console.error("[rap] shutting down");
     server.close();
     http?.shutdown();
@@ -289,29 +343,24 @@ async function serve(args: string[]): Promise<number> {
   // Tests and scripts wait for this exact line (rap:// even with TLS); raps:// follows.
   console.log(`Listening on rap://${shown}:${server.addr.port}/`);
   if (tls) console.log(`TLS on: clients connect to ${server.url}`);
-  http = httpPort === undefined ? undefined : await serveHttp({
-    hostname,
-    port: httpPort,
-    policy,
-    sessionFactory: () => {
-      // HTTP clients are remote too: no server stdin, and a view of the shared default.
-      const session = new IoSession({
-        registry: new RemoteRegistry(registry),
-        maxOpenFiles: limits.maxOpenFiles,
-        maxMemory: limits.maxSessionMemory,
-        memoryBudget,
-      });
-      if (shared !== undefined) session.add(new BorrowedDescriptor(shared));
-      return Promise.resolve(session);
-    },
-  });
-  if (http) console.log(`Listening on http://${shown}:${http.addr.port}/cmd/`);
-  if (stopping) await http?.shutdown();
+  if (http) console.log(`Listening on ${http.url}cmd/`);
   try {
-    await server.finished;
-    await http?.finished;
+    // If one listener stops on its own, the other is stopped too and the failure reported.
+    const ended = await Promise.allSettled([
+      server.finished.catch((error) => {
+        http?.shutdown();
+        throw error;
+      }),
+      http?.finished.catch((error) => {
+        server.close();
+        throw error;
+      }),
+    ]);
+    const failed = ended.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    await httpSession?.release();
     await shared?.close();
   }
   return 0;

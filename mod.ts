@@ -41,6 +41,7 @@ export * from "./lib/net/accept_loop.ts";
 export * from "./lib/net/connection_slots.ts";
 export * from "./lib/net/first_bytes.ts";
 export * from "./lib/net/own_addresses.ts";
+export * from "./lib/net/listen_error.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

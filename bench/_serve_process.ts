@@ -34,6 +34,8 @@ export interface ServeOptions {
    * "MemoryMax=1G", "--"]` for a real memory limit (it must exec the command it is given).
    */
   wrap?: string[];
+  /** The `cli.ts` to run (default this checkout's; e.g. another checkout's, to compare). */
+  cli?: string;
   /** Called with every line the server writes on stderr (its log). */
   onLog?: (line: string) => void;
   /** Log lines kept in {@linkcode ServeProcess.logTail} (default 200). */
@@ -57,6 +59,8 @@ export interface ServeProcess extends AsyncDisposable {
   pid: number;
   /** The port it listens on (127.0.0.1). */
   port: number;
+  /** The HTTP endpoint's port, when `--http-port` was given (0 otherwise). */
+  httpPort: number;
   /** The last log lines (stderr). */
   logTail: string[];
   /** The kept log lines, joined. */
@@ -117,7 +121,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const flags = options.flags ?? ["--allow-net=127.0.0.1", "--allow-read"];
   const args = [...(options.args ?? [])];
   if (!args.includes("--port")) args.push("--port", "0");
-  const denoArgs = ["run", "--quiet", ...flags, CLI_PATH, "serve", ...args];
+  const denoArgs = ["run", "--quiet", ...flags, options.cli ?? CLI_PATH, "serve", ...args];
   const argv = [...(options.wrap ?? []), Deno.execPath(), ...denoArgs];
   if (options.fileLimit) {
     const ulimit = `ulimit -n ${options.fileLimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;
@@ -162,12 +166,16 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let port = 0;
-  while (port === 0) {
+  let httpPort = 0;
+  const wantHttp = args.includes("--http-port");
+  while (port === 0 || (wantHttp && httpPort === 0)) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += value;
     const m = /Listening on rap:\/\/[^\n]*:(\d+)\/\n/.exec(seen);
     if (m) port = Number(m[1]);
+    const h = /Listening on https?:\/\/[^\n]*:(\d+)\/cmd\/\n/.exec(seen);
+    if (h) httpPort = Number(h[1]);
   }
   const stdoutDone = (async () => {
     for (;;) {
@@ -182,7 +190,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     await stderrDone;
     return s;
   };
-  if (port === 0) {
+  if (port === 0 || (wantHttp && httpPort === 0)) {
     try {
       child.kill("SIGKILL");
     } catch { /* exited */ }
@@ -215,6 +223,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   return {
     pid: child.pid,
     port,
+    httpPort,
     logTail: tail,
     get log() {
       return tail.join("\n");

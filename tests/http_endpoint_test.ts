@@ -6,11 +6,11 @@ import { CommandPolicy, percentDecode, serveHttp, Shell } from "../lib/shell/mod
 Deno.test("GET /cmd/<percent-encoded> runs the command and answers text/plain", async () => {
   await using session = new IoSession();
   await session.open("hex://000102030405060708090a0b0c0d0e0f");
-  await using http = await serveHttp({ port: 0, session });
+  await using http = await serveHttp({ port: 0, session, log: () => {} });
   const base = `http://127.0.0.1:${http.addr.port}`;
   const res = await fetch(`${base}/cmd/${encodeURIComponent("px 4 @ 0x10-4")}`);
   assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8");
+  assert.equal(res.headers.get("content-type"), "text/plain");
   assert.equal(
     await res.text(),
     "- offset -   C D  E F 1011 1213 1415 1617 1819 1A1B  CDEF0123456789AB\n" +
@@ -24,7 +24,7 @@ Deno.test("GET /cmd/<percent-encoded> runs the command and answers text/plain", 
 });
 
 Deno.test("POST /cmd takes the command from the body, not decoded", async () => {
-  await using http = await serveHttp({ port: 0 });
+  await using http = await serveHttp({ port: 0, log: () => {} });
   const res = await fetch(`http://127.0.0.1:${http.addr.port}/cmd`, {
     method: "POST",
     body: "?e 100%20",
@@ -33,7 +33,7 @@ Deno.test("POST /cmd takes the command from the body, not decoded", async () => 
 });
 
 Deno.test("other paths and methods answer like radare2's =h", async () => {
-  await using http = await serveHttp({ port: 0 });
+  await using http = await serveHttp({ port: 0, log: () => {} });
   const base = `http://127.0.0.1:${http.addr.port}`;
   const get = await fetch(`${base}/index.html`);
   assert.equal([get.status, await get.text()].join(" "), "404 File not found\n");
@@ -46,13 +46,17 @@ Deno.test("other paths and methods answer like radare2's =h", async () => {
 });
 
 Deno.test("HTTP commands follow the command policy", async () => {
-  await using http = await serveHttp({ port: 0 });
+  await using http = await serveHttp({ port: 0, log: () => {} });
   const base = `http://127.0.0.1:${http.addr.port}/cmd/`;
   for (const command of ["!id", "o /etc/passwd", "wtf /tmp/x", "=h 0", "?e x > /tmp/x"]) {
     const text = await (await fetch(base + encodeURIComponent(command))).text();
     assert.match(text, /^ERROR: Command ".*" is not allowed here/, command);
   }
-  await using open = await serveHttp({ port: 0, policy: CommandPolicy.RESTRICTED.with("open") });
+  await using open = await serveHttp({
+    port: 0,
+    policy: CommandPolicy.RESTRICTED.with("open"),
+    log: () => {},
+  });
   const text = await (await fetch(`http://127.0.0.1:${open.addr.port}/cmd/o%20hex://4142;p8%202`))
     .text();
   assert.equal(text, "4142\n");
@@ -61,7 +65,7 @@ Deno.test("HTTP commands follow the command policy", async () => {
 Deno.test("HTTP requests keep their own seek, apart from the console's", async () => {
   await using shell = new Shell();
   await shell.session.open("hex://00112233");
-  await using http = await serveHttp({ port: 0, session: shell.session });
+  await using http = await serveHttp({ port: 0, session: shell.session, log: () => {} });
   const base = `http://127.0.0.1:${http.addr.port}/cmd/`;
   await fetch(base + "s%202").then((r) => r.text());
   assert.equal(await (await fetch(base + "p8%201")).text(), "22\n");
@@ -75,6 +79,7 @@ Deno.test("a sessionFactory session is made at the first request and closed at s
   let session: IoSession | undefined;
   const http = await serveHttp({
     port: 0,
+    log: () => {},
     sessionFactory: async () => {
       made++;
       session = new IoSession({ registry: new IoRegistry() });
@@ -98,7 +103,7 @@ Deno.test("radare2's r2web:// IO plugin reads and writes through our endpoint", 
   await using served = new IoSession();
   await served.open("malloc://64", { write: true });
   await served.writeAt(0x10n, new TextEncoder().encode("remote"));
-  await using http = await serveHttp({ port: 0, session: served });
+  await using http = await serveHttp({ port: 0, session: served, log: () => {} });
   await using client = new Shell({ writable: true });
   await client.run(`o r2web://127.0.0.1:${http.addr.port}/cmd`);
   assert.equal(await client.run("ps @ 0x10"), "remote\n");

@@ -1,11 +1,13 @@
 /**
- * The shell as a RAP server's command handler, and as a client's reverse-CMD handler.
+ * The shell as a RAP server's command handler, as the HTTP endpoint's command runner, and
+ * as a client's reverse-CMD handler.
  *
  * @module
  */
 
 import type { CommandHandler } from "../server.ts";
-import type { IoSession } from "../io/session.ts";
+import type { CommandRunner } from "../http/endpoint.ts";
+import { IoSession } from "../io/session.ts";
 import { OutputBuffer, OutputLimitError } from "./output.ts";
 import { CommandPolicy } from "./policy.ts";
 import { Shell } from "./shell.ts";
@@ -117,6 +119,99 @@ export function createShellCommandHandler(
     }
     const maxOutput = Math.min(own, context.maxOutput ?? RAP_CMD_OUTPUT_MAX);
     return await shell.run(command, { maxOutput, signal: context.signal });
+  };
+}
+
+/**
+ * Options of {@linkcode createHttpCommandRunner}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpCommandRunnerOptions } from "@rap/cli/shell";
+ * const options: HttpCommandRunnerOptions = { writable: false };
+ * console.assert(options.writable === false);
+ * ```
+ */
+export interface HttpCommandRunnerOptions {
+  /** The session commands run on (not closed by the runner). */
+  session?: IoSession;
+  /**
+   * Makes the session at the first command, when no `session` is given (closed with the
+   * runner). Without either, an empty session is used.
+   */
+  sessionFactory?: () => Promise<IoSession>;
+  /** What requests may run (default {@linkcode CommandPolicy.RESTRICTED}). */
+  policy?: CommandPolicy;
+  /** Open files writable (as a RAP server that is not `--read-only`; default false). */
+  writable?: boolean;
+}
+
+/**
+ * A command runner for the HTTP endpoint (`lib/http/`) built on one shell: every request
+ * shares it, as radare2's `=h` shares its core, with a seek and block size of its own
+ * (apart from a console's on the same session), under a command policy. The output is
+ * the bytes the command printed, messages (`ERROR: ...`) included.
+ *
+ * @param options See {@linkcode HttpCommandRunnerOptions}.
+ * @returns The runner, and `close()` to close the shell (and a session it made).
+ *
+ * @example
+ * ```ts
+ * import { createHttpCommandRunner } from "@rap/cli/shell";
+ * import { IoSession } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using session = new IoSession();
+ * await session.open("hex://cafe");
+ * const runner = createHttpCommandRunner({ session });
+ * const request = {
+ *   peer: { transport: "tcp" as const, hostname: "127.0.0.1", port: 1 }, method: "GET",
+ *   secure: false, signal: new AbortController().signal, maxOutput: 1 << 20,
+ * };
+ * const text = async (command: string) =>
+ *   new TextDecoder().decode(await runner.run(command, request) as Uint8Array);
+ * assert.equal(await text("p8 2"), "cafe\n");
+ * assert.match(await text("!id"), /not allowed/);
+ * await runner.close();
+ * ```
+ */
+export function createHttpCommandRunner(
+  options: HttpCommandRunnerOptions = {},
+): { run: CommandRunner; close(): Promise<void> } {
+  const policy = options.policy ?? CommandPolicy.RESTRICTED;
+  let shell: Promise<Shell> | undefined;
+  let owned: IoSession | undefined;
+  const getShell = () =>
+    shell ??= (async () => {
+      let session = options.session;
+      if (!session) {
+        session = owned = options.sessionFactory ? await options.sessionFactory() : new IoSession();
+      }
+      return new Shell({
+        session,
+        policy,
+        peer: true,
+        ownSeek: true,
+        writable: options.writable ?? false,
+        log: () => {},
+      });
+    })();
+  return {
+    async run(command, request) {
+      // Cut while produced at the endpoint's limit; the request's signal (its deadline, or
+      // the client gone) stops the command.
+      const out = new OutputBuffer(undefined, { limit: request.maxOutput });
+      await (await getShell()).execute(command, out, {
+        policy,
+        peer: true,
+        signal: request.signal,
+      });
+      return out.bytes();
+    },
+    async close() {
+      if (shell) await (await shell).close();
+      await owned?.closeAll();
+    },
   };
 }
 

@@ -2,7 +2,7 @@
  * The r2-style shell: a command interpreter over an IO session (`px`, `p8`, `pr`, `wx`,
  * `s`, `b`, `o`, `i` ... with `;`, `@ addr`, `~filter` and `> file`), radare2's `=`
  * remote-session commands, the command policy for remote peers, the RAP command handler
- * and the `=h` HTTP endpoint.
+ * and the `=h` HTTP endpoint (on the server of `@rap/cli/http`).
  *
  * @example
  * ```ts
@@ -35,7 +35,7 @@ export * from "./policy.ts";
 export * from "./remote.ts";
 export * from "./session_view.ts";
 export * from "./shell.ts";
-export * from "../http.ts";
+export * from "./http.ts";
 export * from "./line_editor.ts";
 export * from "./line_reader.ts";
 export * from "../shell_cli.ts";

@@ -15,14 +15,18 @@
 import { formatSessions, listSessions, registerSession, unregisterSession } from "./sessions.ts";
 import { reversePrompt } from "./reverse_prompt.ts";
 import { RapClient } from "../client.ts";
-import { type HttpEndpoint, serveHttp } from "../http.ts";
+import { type HttpEndpoint, serveCommands } from "../http/endpoint.ts";
 import { IoRegistry } from "../io/registry.ts";
 import { FirstBytesListener } from "../net/first_bytes.ts";
 import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../net/own_addresses.ts";
 import { RapServer } from "../server.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
 import { ioSystem } from "./commands/misc.ts";
-import { createReverseCommandHandler, createShellCommandHandler } from "./handler.ts";
+import {
+  createHttpCommandRunner,
+  createReverseCommandHandler,
+  createShellCommandHandler,
+} from "./handler.ts";
 import { OutputBuffer, type ShellOutput } from "./output.ts";
 import { CommandPolicy } from "./policy.ts";
 import { sessionViewPlugin } from "./session_view.ts";
@@ -573,11 +577,19 @@ export class RemoteState {
   /** `=h [port]`: start the HTTP endpoint in the background. */
   async startHttp(port: number, out: ShellOutput): Promise<HttpEndpoint> {
     if (this.#http) throw new Error("http server is already running (stop it with =h-)");
-    const endpoint = await serveHttp({
-      hostname: this.#hostname(),
-      port,
+    // The runner's shell shares the console's session (as radare2's =h shares its core),
+    // with a seek of its own; lib/http/ knows nothing of the shell.
+    const runner = createHttpCommandRunner({
       session: this.#shell.session,
       policy: this.#peerPolicy(),
+    });
+    const endpoint = serveCommands({
+      hostname: this.#hostname(),
+      port,
+      portFlag: "=h port",
+      run: runner.run,
+      onClose: runner.close,
+      log: this.#log(undefined),
     });
     this.#http = endpoint;
     const url = `http://${endpoint.addr.hostname}:${endpoint.addr.port}`;

@@ -12,10 +12,11 @@ Subcommands (each prints one JSON object on stdout when it ends):
   reset HOST PORT --count N
       N connections closed with SO_LINGER 0 (an RST) right after connecting, as a port
       scanner's connect scan or a health check does. Prints {"sent": N}.
-  hold HOST PORT --count N [--seconds S] [--send HEX] [--reconnect]
+  hold HOST PORT --count N [--seconds S] [--send HEX] [--reconnect] [--connect-timeout C]
       Opens N connections and keeps them idle (sending HEX on each first, if given) for S
-      seconds or until stdin closes. With --reconnect, each connection the server closes is
-      opened again at once (an attacker squatting the slots). Prints {"event": "holding"}
+      seconds or until stdin closes; stops opening at the first connect that fails or takes
+      longer than C seconds (default 5). With --reconnect, each connection the server closes
+      is opened again at once (an attacker squatting the slots). Prints {"event": "holding"}
       once all are open, then {"connected": N, "closed_by_server": N, "reconnects": N}.
   nest HOST PORT --name NAME --count N
       Probes for the extensions (so a failed OPEN is an error reply, not a closed
@@ -28,7 +29,7 @@ import argparse
 import json
 import os
 import random
-import select
+import selectors
 import socket
 import struct
 import sys
@@ -196,7 +197,8 @@ def hold(args):
     payload = bytes.fromhex(args.send) if args.send else b""
 
     def connect():
-        s = socket.create_connection((loopback(args.host), args.port), timeout=5)
+        s = socket.create_connection((loopback(args.host), args.port),
+                                     timeout=args.connect_timeout)
         if payload:
             s.sendall(payload)
         return s
@@ -211,13 +213,18 @@ def hold(args):
     print(json.dumps({"event": "holding", "connected": connected}), flush=True)
     deadline = time.monotonic() + args.seconds
     closed, reconnects, missing = 0, 0, 0
-    while time.monotonic() < deadline:
-        r, _, _ = select.select(socks + [sys.stdin], [], [], 0.1)
-        if sys.stdin in r:
-            if not os.read(sys.stdin.fileno(), 1):
-                break
-        for s in r:
+    # selectors (epoll), not select(): thousands of sockets are past FD_SETSIZE.
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    sel.register(sys.stdin, selectors.EVENT_READ)
+    done = False
+    while time.monotonic() < deadline and not done:
+        for key, _ in sel.select(0.1):
+            s = key.fileobj
             if s is sys.stdin:
+                if not os.read(sys.stdin.fileno(), 1):
+                    done = True
                 continue
             try:
                 gone = not s.recv(4096)
@@ -225,17 +232,21 @@ def hold(args):
                 gone = True
             if gone:
                 closed += 1
+                sel.unregister(s)
                 socks.remove(s)
                 s.close()
                 missing += 1
         # Bounded: at most --max-reconnects in all.
         while args.reconnect and missing > 0 and reconnects < args.max_reconnects:
             try:
-                socks.append(connect())
-                reconnects += 1
-                missing -= 1
+                s = connect()
             except OSError:
                 break
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ)
+            reconnects += 1
+            missing -= 1
+    sel.close()
     for s in socks:
         s.close()
     print(json.dumps({"connected": connected, "closed_by_server": closed, "reconnects": reconnects}))
@@ -287,6 +298,7 @@ def main():
     h.add_argument("--send", default="")
     h.add_argument("--reconnect", action="store_true")
     h.add_argument("--max-reconnects", type=int, default=200000)
+    h.add_argument("--connect-timeout", type=float, default=5)
     h.set_defaults(run=hold)
     n = sub.add_parser("nest")
     n.add_argument("host")
