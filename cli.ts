@@ -16,18 +16,18 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { IoRegistry } from "./lib/io/registry.ts";
 import type { IoPlugin } from "./lib/io/types.ts";
 import { parseNumber } from "./lib/io/uri.ts";
-import { RapServer } from "./lib/server.ts";
+import { RapServer } from "./lib/server/server.ts";
 import { createShellCommandHandler } from "./lib/shell/handler.ts";
 import { parseCommandPolicy } from "./lib/shell/policy.ts";
 import { type HttpEndpoint, serveHttp } from "./lib/shell/http.ts";
 import { bindListener } from "./lib/net/listen_error.ts";
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from "./lib/io/memory_budget.ts";
 import { VERSION } from "./lib/version.ts";
-import { AddressFilter } from "./lib/address_filter.ts";
-import { readTokenFile } from "./lib/auth.ts";
-import { RemoteRegistry } from "./lib/remote_registry.ts";
+import { AddressFilter } from "./lib/net/address_filter.ts";
+import { readTokenFile } from "./lib/net/auth.ts";
+import { RemoteRegistry } from "./lib/server/remote_registry.ts";
 import { BorrowedDescriptor, PinnedSession } from "./lib/shell/session_view.ts";
-import { INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "./lib/tls.ts";
+import { INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "./lib/net/tls.ts";
 import { createRapPlugin } from "./plugins/rap.ts";
 
 /** A usage mistake: printed with a hint, exit code 2. */
@@ -445,7 +445,7 @@ async function plugins(args: string[]): Promise<number> {
 }
 
 async function shell(args: string[]): Promise<number> {
-  const { shellMain } = await import("./lib/shell_cli.ts");
+  const { shellMain } = await import("./lib/cli/shell.ts");
   return await shellMain(args);
 }
 

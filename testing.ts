@@ -16,10 +16,10 @@
  */
 
 import { concatBytes } from "./lib/protocol/bytes.ts";
-import { RapClient, type RapClientOptions } from "./lib/client.ts";
+import { RapClient, type RapClientOptions } from "./lib/client/client.ts";
 import { MemoryDescriptor } from "./lib/io/memory_descriptor.ts";
 import type { IoPlugin } from "./lib/io/types.ts";
-import { RapServer, type RapServerOptions } from "./lib/server.ts";
+import { RapServer, type RapServerOptions } from "./lib/server/server.ts";
 
 /**
  * A running loopback server and what it logged.

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { mib, startServe } from "./_serve_process.ts";
+import { mib, startServe } from "../tests/_serve_process.ts";
 
 const split = Deno.args.indexOf("--");
 const commands = split < 0 ? Deno.args : Deno.args.slice(0, split);

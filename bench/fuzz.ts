@@ -14,9 +14,9 @@
  */
 
 import { parseArgs } from "node:util";
-import type { DecoderReport } from "./_fuzz_decoders.ts";
-import { fuzzServer, type ServerFuzzReport } from "./_fuzz_server.ts";
-import { mib } from "./_serve_process.ts";
+import type { DecoderReport } from "../tests/_fuzz_decoders.ts";
+import { fuzzServer, type ServerFuzzReport } from "../tests/_fuzz_server.ts";
+import { mib } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno run -A bench/fuzz.ts [options]
 
@@ -37,7 +37,7 @@ async function decodersInWorker(
   stuckMs: number,
   onReport: (report: DecoderReport) => void,
 ): Promise<string | undefined> {
-  const worker = new Worker(new URL("./_fuzz_decoders_worker.ts", import.meta.url), {
+  const worker = new Worker(new URL("../tests/_fuzz_decoders_worker.ts", import.meta.url), {
     type: "module",
   });
   let last = { name: "(start)", index: 0, at: performance.now() };

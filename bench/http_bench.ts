@@ -18,7 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { markdownTable, median } from "./_bench_support.ts";
-import { startServe } from "./_serve_process.ts";
+import { startServe } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno run -A bench/http_bench.ts [options]
 

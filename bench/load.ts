@@ -21,9 +21,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { RapClient } from "../lib/client.ts";
-import { Random } from "./_random.ts";
-import { connectionLimitArgs, mib, startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
+import { Random } from "../tests/_random.ts";
+import { connectionLimitArgs, mib, startServe } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno run -A bench/load.ts [options]
 

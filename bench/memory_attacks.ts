@@ -20,7 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { mib, startServe } from "./_serve_process.ts";
+import { mib, startServe } from "../tests/_serve_process.ts";
 import { startPeer } from "../tests/_peer.ts";
 import { deflateZeros, sharedStreamZip } from "../tests/_zip_bomb.ts";
 import { parseNumber } from "../lib/io/uri.ts";

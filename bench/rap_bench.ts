@@ -25,7 +25,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { RapClient } from "../lib/client.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { Perm } from "../lib/protocol/constants.ts";
 import {
   type Child,
@@ -40,7 +40,7 @@ import {
   Samples,
   spawnChild,
 } from "./_bench_support.ts";
-import { connectionLimitArgs } from "./_serve_process.ts";
+import { connectionLimitArgs } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno task bench [options]
        deno run -A bench/rap_bench.ts [options]

@@ -5,7 +5,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
+import { allAccessError, isAllAccessRefusal } from "../lib/io/all_access.ts";
 
 /**
  * The {@linkcode IoError} for a failure while opening `uri`: Deno's refusal of a file it

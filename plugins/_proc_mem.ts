@@ -27,7 +27,7 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor } from "../lib/io/types.ts";
-import { allAccessError, isAllAccessRefusal } from "./_all_access.ts";
+import { allAccessError, isAllAccessRefusal } from "../lib/io/all_access.ts";
 
 /** The page size used to skip past unreadable pages. */
 const PAGE = 4096;

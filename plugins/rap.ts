@@ -25,8 +25,8 @@
  * @module
  */
 
-import { RapClient } from "../lib/client.ts";
-import type { TlsClientOptions } from "../lib/tls.ts";
+import { RapClient } from "../lib/client/client.ts";
+import type { TlsClientOptions } from "../lib/net/tls.ts";
 import { IoError } from "../lib/io/errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { Perm, UT64_MAX } from "../lib/protocol/constants.ts";

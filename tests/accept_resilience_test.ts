@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { AcceptLoop, AcceptLoopError } from "../lib/net/accept_loop.ts";
-import { startServe } from "../bench/_serve_process.ts";
+import { startServe } from "./_serve_process.ts";
 import { HAS_PYTHON, runPeer, sampleFile, startPeer } from "./_peer.ts";
 
 Deno.test({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { RapConnectionError, RapProtocolError } from "../lib/protocol/mod.ts";
 import { openUri } from "../lib/io/mod.ts";
 import { startTestServer } from "../testing.ts";

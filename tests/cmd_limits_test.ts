@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startServe } from "../bench/_serve_process.ts";
+import { startServe } from "./_serve_process.ts";
 import { HAS_PYTHON, runPeer, sampleFile } from "./_peer.ts";
 
 interface CmdResult {

@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { addressKey, ConnectionSlots } from "../lib/net/connection_slots.ts";
-import { RapClient } from "../lib/client.ts";
-import { CLI_PATH, startServe } from "../bench/_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
+import { CLI_PATH, startServe } from "./_serve_process.ts";
 import { rawExchange, startTestServer } from "../testing.ts";
 import { HAS_PYTHON, startChecker, startPeer } from "./_peer.ts";
 

@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { gzipFile, ihexText } from "../bench/_fixtures.ts";
-import { Random } from "../bench/_random.ts";
-import { startServe } from "../bench/_serve_process.ts";
-import { RapClient } from "../lib/client.ts";
+import { gzipFile, ihexText } from "./_fixtures.ts";
+import { Random } from "./_random.ts";
+import { startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { decodeCompressed } from "../plugins/_gzip_format.ts";
 import { parseIntelHex } from "../plugins/_intel_hex.ts";
 import { buildSparseImage } from "../plugins/_sparse_image.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client.ts";
+import { RapClient } from "../lib/client/client.ts";
 import {
   decodePacket,
   encodePacket,

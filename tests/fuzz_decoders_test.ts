@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import v8 from "node:v8";
-import { DECODER_NAMES, fuzzDecoders } from "../bench/_fuzz_decoders.ts";
-import { zipFile } from "../bench/_fixtures.ts";
+import { DECODER_NAMES, fuzzDecoders } from "./_fuzz_decoders.ts";
+import { zipFile } from "./_fixtures.ts";
 import { ZipArchive } from "../plugins/_zip_archive.ts";
 import http from "../plugins/http.ts";
 import zip, { ZIP_MAX_MEMBER } from "../plugins/zip.ts";

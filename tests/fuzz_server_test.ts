@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fuzzServer } from "../bench/_fuzz_server.ts";
+import { fuzzServer } from "./_fuzz_server.ts";
 import { IoError } from "../lib/io/errors.ts";
 import file from "../plugins/file.ts";
 import { startTestServer } from "../testing.ts";

@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { gzipFile } from "../bench/_fixtures.ts";
-import { startServe } from "../bench/_serve_process.ts";
-import { RapClient } from "../lib/client.ts";
+import { gzipFile } from "./_fixtures.ts";
+import { startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { PacketDecoder } from "../lib/protocol/decode.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
 import { decodeCompressed } from "../plugins/_gzip_format.ts";

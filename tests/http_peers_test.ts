@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { CLI_PATH, freePort, startServe } from "../bench/_serve_process.ts";
+import { CLI_PATH, freePort, startServe } from "./_serve_process.ts";
 import { withCertificates } from "./_certificates.ts";
 import { HAS_PYTHON, runPeer, startPeer } from "./_peer.ts";
 

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { AddressFilter } from "../lib/address_filter.ts";
+import { AddressFilter } from "../lib/net/address_filter.ts";
 import {
   type CommandEndpointOptions,
   type CommandRunner,

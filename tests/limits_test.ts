@@ -6,15 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { startServe } from "../bench/_serve_process.ts";
-import { RapClient } from "../lib/client.ts";
+import { startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { IoRegistry } from "../lib/io/registry.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
-import { isLoopback, listenWarning } from "../lib/listen_warning.ts";
+import { isLoopback, listenWarning } from "../lib/net/listen_warning.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
 import { RapConnectionError, RapRemoteError } from "../lib/protocol/errors.ts";
-import { basicCommandHandler, RapServer } from "../lib/server.ts";
+import { basicCommandHandler, RapServer } from "../lib/server/server.ts";
 import { createShellCommandHandler } from "../lib/shell/handler.ts";
 import { parseCommandPolicy } from "../lib/shell/policy.ts";
 import { FileDescriptor } from "../plugins/file.ts";

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, mib, startServe } from "../bench/_serve_process.ts";
+import { freePort, mib, startServe } from "./_serve_process.ts";
 import { HAS_PYTHON, runPeer, sampleFile, startPeer } from "./_peer.ts";
 import { buildZip, deflateZeros, sharedStreamZip } from "./_zip_bomb.ts";
 

@@ -10,8 +10,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startServe } from "../bench/_serve_process.ts";
-import { RapClient } from "../lib/client.ts";
+import { startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { Perm } from "../lib/protocol/constants.ts";
 import { HAS_PYTHON, runPeer, startPeer } from "./_peer.ts";
 

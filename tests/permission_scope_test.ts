@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, type ServeProcess, startServe } from "../bench/_serve_process.ts";
-import { gzipFile } from "../bench/_fixtures.ts";
-import { RapClient } from "../lib/client.ts";
+import { freePort, type ServeProcess, startServe } from "./_serve_process.ts";
+import { gzipFile } from "./_fixtures.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { Perm } from "../lib/protocol/constants.ts";
 
 const INSIDE = "INSIDE-BYTES";

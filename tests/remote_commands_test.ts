@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
-import { RapClient } from "../lib/client.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
-import { RapServer } from "../lib/server.ts";
+import { RapServer } from "../lib/server/server.ts";
 import {
   createShellCommandHandler,
   OutputBuffer,

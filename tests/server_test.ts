@@ -5,7 +5,7 @@ import {
   type RapPacket,
   type RapRequest,
 } from "../lib/protocol/mod.ts";
-import { RapClient } from "../lib/client.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { rawExchange, startTestServer } from "../testing.ts";
 
 const bytesOf = (...packets: RapRequest[]): Uint8Array => encodePackets(packets);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RapServer } from "../lib/server.ts";
+import { RapServer } from "../lib/server/server.ts";
 import { createShellCommandHandler, shellMain } from "../lib/shell/mod.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -145,7 +145,7 @@ Deno.test("^C stops a foreground =:port server and the shell goes on", {
     log += decoder.decode(value);
   }
   const port = Number(/listening on rap:\/\/127\.0\.0\.1:(\d+)\//.exec(log)![1]);
-  const { RapClient } = await import("../lib/client.ts");
+  const { RapClient } = await import("../lib/client/client.ts");
   {
     await using client = await RapClient.connect({ hostname: "127.0.0.1", port });
     assert.equal(await client.cmd("p8 2"), "4142\n");

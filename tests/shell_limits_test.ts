@@ -13,7 +13,7 @@ import {
   OutputBuffer,
   Shell,
 } from "../lib/shell/mod.ts";
-import type { CommandContext } from "../lib/server.ts";
+import type { CommandContext } from "../lib/server/server.ts";
 import type { IoSession } from "../lib/io/session.ts";
 
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client.ts";
-import { RapServer } from "../lib/server.ts";
+import { RapClient } from "../lib/client/client.ts";
+import { RapServer } from "../lib/server/server.ts";
 import {
   CommandPolicy,
   createShellCommandHandler,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Random } from "../bench/_random.ts";
+import { Random } from "./_random.ts";
 import { IoError } from "../lib/io/errors.ts";
 import sparse, { SparseStore } from "../plugins/sparse.ts";
 import { startTestServer } from "../testing.ts";

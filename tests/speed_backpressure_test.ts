@@ -9,7 +9,7 @@ import {
   PacketDecoder,
   type RapRequest,
 } from "../lib/protocol/mod.ts";
-import { SERVER_BUFFERS } from "../lib/server.ts";
+import { SERVER_BUFFERS } from "../lib/server/server.ts";
 import { startTestServer } from "../testing.ts";
 
 /** The most reply bytes one connection may hold, as documented on SERVER_BUFFERS. */

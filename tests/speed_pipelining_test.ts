@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client.ts";
-import { PacketReader } from "../lib/packet_reader.ts";
+import { RapClient } from "../lib/client/client.ts";
+import { PacketReader } from "../lib/net/packet_reader.ts";
 import {
   encodePacket,
   formatOffer,
@@ -8,7 +8,7 @@ import {
   parseProbe,
   type RapPacket,
 } from "../lib/protocol/mod.ts";
-import { QueuedWriter } from "../lib/write_all.ts";
+import { QueuedWriter } from "../lib/net/write_queue.ts";
 import { startTestServer } from "../testing.ts";
 
 /**

@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startServe } from "../bench/_serve_process.ts";
-import { RapClient } from "../lib/client.ts";
+import { startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { RapConnectionError } from "../lib/protocol/errors.ts";
 
 const MARKER = "STDIN-MARKER-7f3a";

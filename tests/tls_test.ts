@@ -6,11 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { startServe } from "../bench/_serve_process.ts";
-import { RapClient } from "../lib/client.ts";
+import { startServe } from "./_serve_process.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { RapConnectionError, RapProtocolError } from "../lib/protocol/errors.ts";
-import { RapServer } from "../lib/server.ts";
-import { connectTls, INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "../lib/tls.ts";
+import { RapServer } from "../lib/server/server.ts";
+import { connectTls, INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "../lib/net/tls.ts";
 import { IoRegistry } from "../lib/io/registry.ts";
 import { createRapPlugin } from "../plugins/rap.ts";
 import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";

@@ -12,13 +12,13 @@
  * @module
  */
 
-import type { AddressFilter } from "../address_filter.ts";
-import { TokenVerifier } from "../auth.ts";
-import { listenWarning } from "../listen_warning.ts";
+import type { AddressFilter } from "../net/address_filter.ts";
+import { TokenVerifier } from "../net/auth.ts";
+import { listenWarning } from "../net/listen_warning.ts";
 import { AcceptLoop } from "../net/accept_loop.ts";
 import { bindListener } from "../net/listen_error.ts";
-import type { TlsCertificate } from "../tls.ts";
-import { writeAll } from "../write_all.ts";
+import type { TlsCertificate } from "../net/tls.ts";
+import { writeAll } from "../net/write_queue.ts";
 import { ClientClosed, ConnReader } from "./_reader.ts";
 import {
   awhile,

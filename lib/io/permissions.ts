@@ -5,7 +5,7 @@
  */
 
 import { PermissionDeniedError } from "./errors.ts";
-import { allAccessError, isAllAccessRefusal } from "../../plugins/_all_access.ts";
+import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 
 /**
  * Check that every permission is granted. When a permission is in the "prompt" state and

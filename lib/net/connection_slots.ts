@@ -11,7 +11,7 @@
  * @module
  */
 
-import { parseIpAddress } from "../address_filter.ts";
+import { parseIpAddress } from "./address_filter.ts";
 
 /**
  * The limits of {@linkcode ConnectionSlots}.

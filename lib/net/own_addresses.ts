@@ -9,7 +9,7 @@
  * @module
  */
 
-import { parseIpAddress } from "../address_filter.ts";
+import { parseIpAddress } from "./address_filter.ts";
 
 /** A parsed IP address (IPv4-mapped IPv6 addresses are IPv4). */
 type Ip = { v6: boolean; value: bigint };

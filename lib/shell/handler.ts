@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CommandHandler } from "../server.ts";
+import type { CommandHandler } from "../server/server.ts";
 import type { CommandRunner } from "../http/endpoint.ts";
 import { IoSession } from "../io/session.ts";
 import { OutputBuffer, OutputLimitError } from "./output.ts";

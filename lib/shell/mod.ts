@@ -38,6 +38,6 @@ export * from "./shell.ts";
 export * from "./http.ts";
 export * from "./line_editor.ts";
 export * from "./line_reader.ts";
-export * from "../shell_cli.ts";
+export * from "../cli/shell.ts";
 export * from "./reverse_prompt.ts";
 export * from "./sessions.ts";

@@ -14,12 +14,12 @@
 
 import { formatSessions, listSessions, registerSession, unregisterSession } from "./sessions.ts";
 import { reversePrompt } from "./reverse_prompt.ts";
-import { RapClient } from "../client.ts";
+import { RapClient } from "../client/client.ts";
 import { type HttpEndpoint, serveCommands } from "../http/endpoint.ts";
 import { IoRegistry } from "../io/registry.ts";
 import { FirstBytesListener } from "../net/first_bytes.ts";
 import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../net/own_addresses.ts";
-import { RapServer } from "../server.ts";
+import { RapServer } from "../server/server.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
 import { ioSystem } from "./commands/misc.ts";
 import {

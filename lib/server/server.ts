@@ -5,21 +5,21 @@
  * @module
  */
 
-import type { AddressFilter } from "./address_filter.ts";
-import { AcceptLoop } from "./net/accept_loop.ts";
-import { type ConnectionSlot, ConnectionSlots } from "./net/connection_slots.ts";
-import { TokenVerifier } from "./auth.ts";
-import { IoError, PermissionDeniedError } from "./io/errors.ts";
-import { IoRegistry } from "./io/registry.ts";
-import { IoSession } from "./io/session.ts";
-import { DEFAULT_MAX_MEMORY, MemoryBudget } from "./io/memory_budget.ts";
-import { MemoryDescriptor } from "./io/memory_descriptor.ts";
-import type { IoDescriptor } from "./io/types.ts";
-import { listenWarning } from "./listen_warning.ts";
-import { PacketReader } from "./packet_reader.ts";
+import type { AddressFilter } from "../net/address_filter.ts";
+import { AcceptLoop } from "../net/accept_loop.ts";
+import { type ConnectionSlot, ConnectionSlots } from "../net/connection_slots.ts";
+import { TokenVerifier } from "../net/auth.ts";
+import { IoError, PermissionDeniedError } from "../io/errors.ts";
+import { IoRegistry } from "../io/registry.ts";
+import { IoSession } from "../io/session.ts";
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from "../io/memory_budget.ts";
+import { MemoryDescriptor } from "../io/memory_descriptor.ts";
+import type { IoDescriptor } from "../io/types.ts";
+import { listenWarning } from "../net/listen_warning.ts";
+import { PacketReader } from "../net/packet_reader.ts";
 import { RemoteRegistry } from "./remote_registry.ts";
-import { BorrowedDescriptor } from "./shell/session_view.ts";
-import type { TlsCertificate } from "./tls.ts";
+import { BorrowedDescriptor } from "../shell/session_view.ts";
+import type { TlsCertificate } from "../net/tls.ts";
 import {
   CURRENT_FD,
   EXT_MAX_DATA,
@@ -34,15 +34,15 @@ import {
   REPLY_FLAG,
   UT64_MAX,
   Whence,
-} from "./protocol/constants.ts";
-import { putU32, putU64 } from "./protocol/_bytes.ts";
-import { encodePacket } from "./protocol/encode.ts";
-import { BadLengthError, RapProtocolError } from "./protocol/errors.ts";
-import { EXT_OPS, formatOffer, parseProbe } from "./protocol/extensions.ts";
-import type { PacketHeader } from "./protocol/decode.ts";
-import type { RapPacket } from "./protocol/packets.ts";
-import { VERSION } from "./version.ts";
-import { QueuedWriter } from "./write_all.ts";
+} from "../protocol/constants.ts";
+import { putU32, putU64 } from "../protocol/_bytes.ts";
+import { encodePacket } from "../protocol/encode.ts";
+import { BadLengthError, RapProtocolError } from "../protocol/errors.ts";
+import { EXT_OPS, formatOffer, parseProbe } from "../protocol/extensions.ts";
+import type { PacketHeader } from "../protocol/decode.ts";
+import type { RapPacket } from "../protocol/packets.ts";
+import { VERSION } from "../version.ts";
+import { QueuedWriter } from "../net/write_queue.ts";
 
 /**
  * What a command handler knows about the connection whose CMD it runs.
@@ -193,7 +193,7 @@ export interface RapServerOptions {
    * string), so every client stays on plain RAP.
    */
   extensions?: boolean | RapServerExtensionOptions;
-  /** Serve `raps://`: TLS with this certificate chain and key (see `lib/tls.ts`). */
+  /** Serve `raps://`: TLS with this certificate chain and key (see `lib/net/tls.ts`). */
   tls?: TlsCertificate;
   /**
    * Require this token: a client's first request must be an extension probe carrying

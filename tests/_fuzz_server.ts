@@ -8,7 +8,7 @@
  * @module
  */
 
-import { RapClient } from "../lib/client.ts";
+import { RapClient } from "../lib/client/client.ts";
 import { PacketDecoder } from "../lib/protocol/decode.ts";
 import { makeFixtures } from "./_fixtures.ts";
 import { buildStream, recordedRequests } from "./_mutate.ts";

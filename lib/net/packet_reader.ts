@@ -9,9 +9,9 @@ import {
   type DecoderOptions,
   PacketDecoder,
   type PacketHeader,
-} from "./protocol/decode.ts";
-import { TruncatedPacketError } from "./protocol/errors.ts";
-import type { RapPacket } from "./protocol/packets.ts";
+} from "../protocol/decode.ts";
+import { TruncatedPacketError } from "../protocol/errors.ts";
+import type { RapPacket } from "../protocol/packets.ts";
 
 /**
  * Anything with a `read` like `Deno.Conn`.
@@ -179,7 +179,7 @@ export class PacketReader {
    *
    * @param target Where a data packet's payload goes (default: a buffer of the reader's).
    * @returns The packet, or `null` at a clean end of stream.
-   * @throws {import("./protocol/errors.ts").RapProtocolError} On malformed input, including
+   * @throws {import("../protocol/errors.ts").RapProtocolError} On malformed input, including
    *   a stream that ends inside a packet.
    */
   async next(target?: PayloadTarget): Promise<RapPacket | null> {

@@ -10,12 +10,12 @@
  * @module
  */
 
-import { IoError } from "./io/errors.ts";
-import { isProcessStdin, stdinRefusal } from "./io/open_file.ts";
-import { IoRegistry } from "./io/registry.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "./io/types.ts";
-import { splitUri } from "./io/uri.ts";
-import { ownListeningAddress, refuseOwnConnection, selfDialing } from "./net/own_addresses.ts";
+import { IoError } from "../io/errors.ts";
+import { isProcessStdin, stdinRefusal } from "../io/open_file.ts";
+import { IoRegistry } from "../io/registry.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions } from "../io/types.ts";
+import { splitUri } from "../io/uri.ts";
+import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../net/own_addresses.ts";
 
 /** Paths that are the process's own standard input (or terminal), whatever the scheme. */
 const STDIN_PATH =

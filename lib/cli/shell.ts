@@ -7,15 +7,15 @@
  * @module
  */
 
-import { IoError } from "./io/errors.ts";
-import { loadPlugin } from "./io/plugin_loader.ts";
-import { IoRegistry } from "./io/registry.ts";
-import { IoSession } from "./io/session.ts";
-import { LineEditor } from "./shell/line_editor.ts";
-import { LineReader } from "./shell/line_reader.ts";
-import type { ShellOutput } from "./shell/output.ts";
-import { parseCommandPolicy } from "./shell/policy.ts";
-import { Shell } from "./shell/shell.ts";
+import { IoError } from "../io/errors.ts";
+import { loadPlugin } from "../io/plugin_loader.ts";
+import { IoRegistry } from "../io/registry.ts";
+import { IoSession } from "../io/session.ts";
+import { LineEditor } from "../shell/line_editor.ts";
+import { LineReader } from "../shell/line_reader.ts";
+import type { ShellOutput } from "../shell/output.ts";
+import { parseCommandPolicy } from "../shell/policy.ts";
+import { Shell } from "../shell/shell.ts";
 
 /**
  * Usage of the `shell` subcommand.

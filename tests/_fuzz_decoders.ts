@@ -34,7 +34,7 @@ import http from "../plugins/http.ts";
 import ihex from "../plugins/ihex.ts";
 import srec from "../plugins/srec.ts";
 import zip, { ZIP_MAX_MEMBER } from "../plugins/zip.ts";
-import { loadRecordings } from "../tests/_recordings.ts";
+import { loadRecordings } from "./_recordings.ts";
 import { deflateRaw, makeFixtures } from "./_fixtures.ts";
 import { mutateBytes, mutateRecords } from "./_mutate.ts";
 import { Random } from "./_random.ts";

@@ -10,7 +10,7 @@ import { Opcode } from "../lib/protocol/constants.ts";
 import { concatBytes as join } from "../lib/protocol/bytes.ts";
 import { encodePacket } from "../lib/protocol/encode.ts";
 import type { RapRequest } from "../lib/protocol/packets.ts";
-import { loadRecordings } from "../tests/_recordings.ts";
+import { loadRecordings } from "./_recordings.ts";
 import type { Random } from "./_random.ts";
 
 /** Length values that sit on or across every limit the codec and servers have. */

@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts
- * import { allAccessError } from "./_all_access.ts";
- * import { PermissionDeniedError } from "../lib/io/errors.ts";
+ * import { allAccessError } from "./all_access.ts";
+ * import { PermissionDeniedError } from "./errors.ts";
  * import assert from "node:assert/strict";
  *
  * const error = allAccessError("self://", "/proc/self/mem");
@@ -19,7 +19,7 @@
  * @module
  */
 
-import { PermissionDeniedError } from "../lib/io/errors.ts";
+import { PermissionDeniedError } from "./errors.ts";
 
 /** A {@linkcode PermissionDeniedError} whose flag is `--allow-all`. */
 class AllAccessRequiredError extends PermissionDeniedError {
@@ -49,7 +49,7 @@ class AllAccessRequiredError extends PermissionDeniedError {
  *
  * @example
  * ```ts
- * import { isAllAccessRefusal } from "./_all_access.ts";
+ * import { isAllAccessRefusal } from "./all_access.ts";
  * import assert from "node:assert/strict";
  *
  * assert.ok(isAllAccessRefusal(new Deno.errors.NotCapable('Requires all access to "/dev/x"')));
@@ -71,7 +71,7 @@ export function isAllAccessRefusal(error: unknown): boolean {
  *
  * @example
  * ```ts
- * import { allAccessError } from "./_all_access.ts";
+ * import { allAccessError } from "./all_access.ts";
  * import assert from "node:assert/strict";
  *
  * assert.match(allAccessError("shm://x", "/dev/shm/x").message, /Deno opens \/dev\/shm\/x only/);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { RapConnectionError } from "./protocol/errors.ts";
+import { RapConnectionError } from "../protocol/errors.ts";
 
 /**
  * A server's certificate chain and private key, in PEM.

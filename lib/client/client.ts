@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PacketReader, type PayloadTarget } from "./packet_reader.ts";
+import { PacketReader, type PayloadTarget } from "../net/packet_reader.ts";
 import {
   CURRENT_FD,
   EXT_VERSION,
@@ -17,14 +17,14 @@ import {
   RAP_CMD_MAX,
   RAP_PACKET_MAX,
   Whence,
-} from "./protocol/constants.ts";
-import { putU32, putU64 } from "./protocol/_bytes.ts";
-import { encodePacket } from "./protocol/encode.ts";
-import { RapConnectionError, RapProtocolError, RapRemoteError } from "./protocol/errors.ts";
-import { type ExtensionOffer, formatProbe, parseOffer } from "./protocol/extensions.ts";
-import type { RapPacket, RapReply, RapRequest } from "./protocol/packets.ts";
-import { connectTls, type TlsClientOptions } from "./tls.ts";
-import { QueuedWriter } from "./write_all.ts";
+} from "../protocol/constants.ts";
+import { putU32, putU64 } from "../protocol/_bytes.ts";
+import { encodePacket } from "../protocol/encode.ts";
+import { RapConnectionError, RapProtocolError, RapRemoteError } from "../protocol/errors.ts";
+import { type ExtensionOffer, formatProbe, parseOffer } from "../protocol/extensions.ts";
+import type { RapPacket, RapReply, RapRequest } from "../protocol/packets.ts";
+import { connectTls, type TlsClientOptions } from "../net/tls.ts";
+import { QueuedWriter } from "../net/write_queue.ts";
 
 /**
  * Options of {@linkcode RapClient.connect}.
@@ -67,7 +67,7 @@ export interface RapClientOptions {
   /**
    * Connect with TLS (`raps://`). The server's certificate is always verified: against the
    * system's roots plus `caCerts` (Deno cannot skip verification per connection; see
-   * `lib/tls.ts`).
+   * `lib/net/tls.ts`).
    */
   tls?: boolean | TlsClientOptions;
   /**
