@@ -26,7 +26,8 @@ import { VERSION } from "./lib/version.ts";
 import { AddressFilter } from "./lib/net/address_filter.ts";
 import { readTokenFile } from "./lib/net/auth.ts";
 import { RemoteRegistry } from "./lib/server/remote_registry.ts";
-import { BorrowedDescriptor, PinnedSession } from "./lib/shell/session_view.ts";
+import { BorrowedDescriptor } from "./lib/io/borrowed_descriptor.ts";
+import { PinnedSession } from "./lib/io/pinned_session.ts";
 import { INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "./lib/net/tls.ts";
 import { createRapPlugin } from "./plugins/rap.ts";
 

@@ -25,3 +25,5 @@ export * from "./session.ts";
 export * from "./plugin_loader.ts";
 export * from "./atomic_write.ts";
 export * from "./open_file.ts";
+export * from "./borrowed_descriptor.ts";
+export * from "./pinned_session.ts";

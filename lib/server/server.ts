@@ -18,7 +18,7 @@ import type { IoDescriptor } from "../io/types.ts";
 import { listenWarning } from "../net/listen_warning.ts";
 import { PacketReader } from "../net/packet_reader.ts";
 import { RemoteRegistry } from "./remote_registry.ts";
-import { BorrowedDescriptor } from "../shell/session_view.ts";
+import { BorrowedDescriptor } from "../io/borrowed_descriptor.ts";
 import type { TlsCertificate } from "../net/tls.ts";
 import {
   CURRENT_FD,
