@@ -34,6 +34,139 @@ export class IoError extends Error {
 }
 
 /**
+ * A request names no open file of the session (an fd that was never opened, or closed).
+ *
+ * @example
+ * ```ts
+ * import { BadFdError, IoSession } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using session = new IoSession();
+ * await assert.rejects(session.read(9, 0n, 1), BadFdError);
+ * ```
+ */
+export class BadFdError extends IoError {
+  /** The fd asked for. */
+  readonly fd: number;
+
+  /**
+   * Create it.
+   *
+   * @param fd The fd asked for (`-1`: the current file, when none is open).
+   */
+  constructor(fd: number) {
+    super("", fd === -1 ? "No file is open" : `No open file with fd ${fd}`);
+    this.name = "BadFdError";
+    this.fd = fd;
+  }
+}
+
+/**
+ * A write to a file opened read-only, or to a session that is read-only (`--read-only`).
+ *
+ * @example
+ * ```ts
+ * import { IoSession, ReadOnlyError } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using session = new IoSession({ readOnly: true });
+ * const fd = await session.open("malloc://4", { write: true });
+ * await assert.rejects(session.write(fd, 0n, new Uint8Array(1)), ReadOnlyError);
+ * ```
+ */
+export class ReadOnlyError extends IoError {
+  /**
+   * Create it.
+   *
+   * @param uri The file, or `""` for the session itself.
+   * @param message Why (`opened read-only`, `the server is read-only (--read-only)`).
+   */
+  constructor(uri: string, message: string) {
+    super(uri, message);
+    this.name = "ReadOnlyError";
+  }
+}
+
+/**
+ * An offset past what the IO layer can address (2^53 - 1: JavaScript's safe integers).
+ *
+ * @example
+ * ```ts
+ * import { OffsetError } from "@rap/cli/io";
+ * console.assert(new OffsetError("malloc://1", 1n << 60n).message.includes("0x1000000000000000"));
+ * ```
+ */
+export class OffsetError extends IoError {
+  /** The offset. */
+  readonly offset: bigint;
+
+  /**
+   * Create it.
+   *
+   * @param uri The file.
+   * @param offset The offset.
+   */
+  constructor(uri: string, offset: bigint) {
+    super(uri, `Offset 0x${offset.toString(16)} is too large`);
+    this.name = "OffsetError";
+    this.offset = offset;
+  }
+}
+
+/**
+ * An open or a write refused because the RAM the files hold would pass a memory limit
+ * (`--max-session-memory`, `--max-memory`); the message names the flag.
+ *
+ * @example
+ * ```ts
+ * import { IoSession, MemoryLimitError } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using session = new IoSession({ maxMemory: 100 });
+ * await assert.rejects(session.open("malloc://200"), MemoryLimitError);
+ * ```
+ */
+export class MemoryLimitError extends IoError {
+  /**
+   * Create it.
+   *
+   * @param uri The file.
+   * @param message What does not fit, and the flag to raise.
+   */
+  constructor(uri: string, message: string) {
+    super(uri, message);
+    this.name = "MemoryLimitError";
+  }
+}
+
+/**
+ * An open refused because the session has as many files open as it may
+ * (`--max-open-files`).
+ *
+ * @example
+ * ```ts
+ * import { IoSession, TooManyFilesError } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * await using session = new IoSession({ maxOpenFiles: 1 });
+ * await session.open("malloc://1");
+ * await assert.rejects(session.open("malloc://1"), TooManyFilesError);
+ * ```
+ */
+export class TooManyFilesError extends IoError {
+  /**
+   * Create it.
+   *
+   * @param uri The URI being opened.
+   * @param max The session's limit.
+   */
+  constructor(uri: string, max: number) {
+    super(uri, `Cannot open "${uri}": too many open files (${max}) (--max-open-files)`);
+    this.name = "TooManyFilesError";
+  }
+}
+
+/**
  * No plugin claims the URI's scheme.
  *
  * @example

@@ -6,11 +6,13 @@
  * @module
  */
 
-import { UT64_MAX } from "../protocol/constants.ts";
-import { IoError } from "./errors.ts";
-import { formatBytes, type MemoryBudget } from "./memory_budget.ts";
+import { CURRENT_FD, UT64_MAX } from "../protocol/constants.ts";
+import { BadFdError, OffsetError, ReadOnlyError, TooManyFilesError } from "./errors.ts";
+import type { MemoryBudget } from "./memory_budget.ts";
+import { MemoryDescriptor } from "./memory_descriptor.ts";
 import { IoRegistry } from "./registry.ts";
-import type { IoDescriptor, MemoryAllowance, OpenOptions } from "./types.ts";
+import { type OpenClaim, SessionMemory } from "./session_memory.ts";
+import type { IoDescriptor, OpenOptions } from "./types.ts";
 
 /**
  * One open file of a session.
@@ -60,14 +62,11 @@ export interface IoSessionOptions {
    * session's files is reserved from it as well, and given back when they close.
    */
   memoryBudget?: MemoryBudget;
-}
-
-/** The allowance of one open in progress, with what it claimed so far. */
-interface OpenClaim extends MemoryAllowance {
-  /** Bytes claimed (reserved from the shared budget, pending in the session). */
-  claimed: number;
-  /** Give back everything claimed (the open failed). */
-  cancel(): void;
+  /**
+   * Open everything read-only and refuse every write ({@linkcode ReadOnlyError}), as a
+   * server started with `--read-only` (default false).
+   */
+  readOnly?: boolean;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -95,14 +94,11 @@ export class IoSession implements AsyncDisposable {
   seek = 0n;
   /** The block size (radare2's `b`). */
   blockSize = 256;
+  /** Whether everything is opened read-only and writes are refused. */
+  readonly readOnly: boolean;
   readonly #files = new Map<number, IoDescriptor>();
   readonly #maxOpenFiles: number;
-  readonly #maxMemory: number;
-  readonly #budget: MemoryBudget | undefined;
-  /** Bytes of the shared budget each file holds (its `memoryUsage()` when last counted). */
-  readonly #charged = new Map<IoDescriptor, number>();
-  /** Bytes claimed by opens in progress. */
-  #pending = 0;
+  readonly #memory: SessionMemory;
   #nextFd = 3;
   #current: number | undefined;
 
@@ -113,25 +109,32 @@ export class IoSession implements AsyncDisposable {
    */
   constructor(options: IoSessionOptions = {}) {
     this.registry = options.registry ?? new IoRegistry();
+    this.readOnly = options.readOnly ?? false;
     this.#maxOpenFiles = options.maxOpenFiles ?? 64;
-    this.#maxMemory = options.maxMemory ?? Infinity;
-    this.#budget = options.memoryBudget;
+    this.#memory = new SessionMemory(
+      options.maxMemory ?? Infinity,
+      options.memoryBudget,
+      () => this.#files.values(),
+    );
   }
 
   /**
    * Open a URI; the new file becomes the current one. The plugin is told what is left of
    * the memory budgets (`OpenOptions.memoryBudget`) and how many files may still be opened
-   * (`OpenOptions.maxFiles`); once open, the RAM the file holds is checked again.
+   * (`OpenOptions.maxFiles`); once open, the RAM the file holds is checked again. A
+   * read-only session opens everything read-only.
    *
    * @param uri The URI or path.
    * @param options How to open it.
    * @returns The new fd.
-   * @throws {IoError} When the session has too many open files, the file would take the
-   * session or the server over its memory budget, or the open fails.
+   * @throws {TooManyFilesError} When the session has too many open files.
+   * @throws {MemoryLimitError} When the file would take the session or the server over its
+   * memory budget.
+   * @throws {IoError} When the open fails.
    */
   async open(uri: string, options: OpenOptions = {}): Promise<number> {
     this.#checkRoom(uri, 1);
-    const claim = this.#claim(uri);
+    const claim = this.#memory.claim(uri);
     const withBudget = this.#withBudget(options, claim);
     let descriptors: IoDescriptor[];
     try {
@@ -162,7 +165,7 @@ export class IoSession implements AsyncDisposable {
    */
   async openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
     this.#checkRoom(uri, 1);
-    const claim = this.#claim(uri);
+    const claim = this.#memory.claim(uri);
     let descriptors: IoDescriptor[];
     try {
       descriptors = await this.registry.openMany(uri, this.#withBudget(options, claim));
@@ -176,48 +179,10 @@ export class IoSession implements AsyncDisposable {
   #withBudget(options: OpenOptions, claim: OpenClaim): OpenOptions {
     return {
       ...options,
+      write: (options.write ?? false) && !this.readOnly,
       memoryBudget: claim,
       maxFiles: Math.min(options.maxFiles ?? Infinity, this.#maxOpenFiles - this.#files.size),
     };
-  }
-
-  /** The allowance of one open: claims count against both limits at once. */
-  #claim(uri: string): OpenClaim {
-    // deno-lint-ignore no-this-alias
-    const session = this;
-    const claim: OpenClaim = {
-      claimed: 0,
-      get remaining(): number {
-        const own = session.#maxMemory - session.memoryUsage() - session.#pending;
-        return Math.max(0, Math.min(own, session.#budget?.available ?? Infinity));
-      },
-      claim(bytes: number, what = "it"): void {
-        if (!(bytes > 0)) return;
-        const total = session.memoryUsage() + session.#pending + bytes;
-        if (total > session.#maxMemory) {
-          throw new IoError(
-            uri,
-            `Cannot open "${uri}": ${what} needs ${formatBytes(bytes)}, but the session's ` +
-              `files would hold ${total} bytes in memory, over its limit of ` +
-              `${session.#maxMemory} (--max-session-memory)`,
-          );
-        }
-        if (session.#budget && !session.#budget.tryReserve(bytes)) {
-          throw new IoError(
-            uri,
-            `Cannot open "${uri}": ${session.#budget.refusal(bytes, what).message}`,
-          );
-        }
-        session.#pending += bytes;
-        claim.claimed += bytes;
-      },
-      cancel(): void {
-        session.#pending -= claim.claimed;
-        session.#budget?.release(claim.claimed);
-        claim.claimed = 0;
-      },
-    };
-    return claim;
   }
 
   /**
@@ -225,32 +190,17 @@ export class IoSession implements AsyncDisposable {
    * limits: what they hold replaces what the open claimed.
    */
   async #admit(uri: string, descriptors: IoDescriptor[], claim: OpenClaim): Promise<number[]> {
-    const refuse = async (message: string): Promise<never> => {
-      claim.cancel();
+    let usages: number[];
+    try {
+      if (this.#files.size + descriptors.length > this.#maxOpenFiles) {
+        claim.cancel();
+        throw new TooManyFilesError(uri, this.#maxOpenFiles);
+      }
+      usages = this.#memory.admit(uri, descriptors, claim);
+    } catch (error) {
       for (const d of descriptors) await d.close().catch(() => {});
-      throw new IoError(uri, message);
-    };
-    if (this.#files.size + descriptors.length > this.#maxOpenFiles) {
-      await refuse(`Cannot open "${uri}": too many open files (${this.#maxOpenFiles})`);
+      throw error;
     }
-    const usages = descriptors.map((d) => d.memoryUsage?.() ?? 0);
-    const total = usages.reduce((a, b) => a + b, 0);
-    const used = this.memoryUsage() + this.#pending - claim.claimed + total;
-    if (used > this.#maxMemory) {
-      await refuse(
-        `Cannot open "${uri}": the session's files would hold ${used} bytes in memory, ` +
-          `over its limit of ${this.#maxMemory} (--max-session-memory)`,
-      );
-    }
-    const budget = this.#budget;
-    const extra = total - claim.claimed;
-    if (budget && extra > 0 && !budget.tryReserve(extra)) {
-      claim.cancel(); // so the message counts what this open had claimed as left
-      await refuse(`Cannot open "${uri}": ${budget.refusal(total).message}`);
-    }
-    if (budget && extra < 0) budget.release(-extra);
-    this.#pending -= claim.claimed;
-    claim.claimed = 0;
     return descriptors.map((d, i) => this.#insert(d, usages[i]));
   }
 
@@ -260,9 +210,7 @@ export class IoSession implements AsyncDisposable {
    * @returns Bytes.
    */
   memoryUsage(): number {
-    let total = 0;
-    for (const desc of this.#files.values()) total += desc.memoryUsage?.() ?? 0;
-    return total;
+    return this.#memory.usage();
   }
 
   /**
@@ -270,84 +218,32 @@ export class IoSession implements AsyncDisposable {
    * session holds more than its limit, or the shared budget is overdrawn.
    *
    * @param desc The descriptor about to be written.
-   * @throws {IoError} When the session or the shared budget is over its limit.
+   * @throws {MemoryLimitError} When the session or the shared budget is over its limit.
    */
   checkWriteMemory(desc: IoDescriptor): void {
-    if (desc.memoryUsage === undefined) return;
-    const used = this.memoryUsage();
-    if (used > this.#maxMemory) {
-      throw new IoError(
-        desc.uri,
-        `Cannot write to "${desc.uri}": the session's files hold ${used} bytes in memory, ` +
-          `over its limit of ${this.#maxMemory} (--max-session-memory)`,
-      );
-    }
-    const budget = this.#budget;
-    if (budget && budget.used > budget.limit) {
-      throw new IoError(
-        desc.uri,
-        `Cannot write to "${desc.uri}": ${budget.owner} memory budget is spent ` +
-          `(${formatBytes(budget.used)} held, limit ${formatBytes(budget.limit)}) (${budget.flag})`,
-      );
-    }
+    this.#memory.checkWrite(desc);
   }
 
   /**
    * Write to one of the session's files under its memory limits: a write that would grow
    * the file (`memoryGrowth`) past the session's limit or the shared budget is refused
-   * before it is made, and what the file holds afterwards is counted.
+   * before it is made, and what the file holds afterwards is counted. No other rule is
+   * applied (see {@linkcode IoSession.write} for the fd-addressed write with all of them).
    *
    * @param desc The descriptor (one of the session's files, or a view of a shared one).
    * @param offset Where to write.
    * @param data The bytes.
    * @returns Bytes written.
-   * @throws {IoError} When the write does not fit the memory limits, or the plugin fails.
+   * @throws {MemoryLimitError} When the write does not fit the memory limits.
+   * @throws {IoError} When the plugin fails.
    */
-  async writeTo(desc: IoDescriptor, offset: number, data: Uint8Array): Promise<number> {
-    this.checkWriteMemory(desc);
-    const growth = Math.max(0, desc.memoryGrowth?.(offset, data.length) ?? 0);
-    if (growth > 0) {
-      const used = this.memoryUsage() + this.#pending + growth;
-      if (used > this.#maxMemory) {
-        throw new IoError(
-          desc.uri,
-          `Cannot write to "${desc.uri}": the write needs ${formatBytes(growth)}, but the ` +
-            `session's files would hold ${used} bytes in memory, over its limit of ` +
-            `${this.#maxMemory} (--max-session-memory)`,
-        );
-      }
-      if (this.#budget && !this.#budget.tryReserve(growth)) {
-        throw new IoError(
-          desc.uri,
-          `Cannot write to "${desc.uri}": ${this.#budget.refusal(growth, "the write").message}`,
-        );
-      }
-    }
-    try {
-      return await desc.write(offset, data);
-    } finally {
-      this.#recount(desc, growth);
-    }
-  }
-
-  /** After a write: the shared budget holds what `desc` holds now (`reserved` was taken). */
-  #recount(desc: IoDescriptor, reserved: number): void {
-    const budget = this.#budget;
-    const before = this.#charged.get(desc);
-    if (before === undefined) {
-      budget?.release(reserved);
-      return;
-    }
-    const now = desc.memoryUsage?.() ?? 0;
-    const held = before + reserved;
-    if (now <= held) budget?.release(held - now);
-    else budget?.overdraw(now - held);
-    this.#charged.set(desc, now);
+  writeTo(desc: IoDescriptor, offset: number, data: Uint8Array): Promise<number> {
+    return this.#memory.write(desc, offset, data);
   }
 
   #checkRoom(uri: string, count: number): void {
     if (this.#files.size + count > this.#maxOpenFiles) {
-      throw new IoError(uri, `Cannot open "${uri}": too many open files (${this.#maxOpenFiles})`);
+      throw new TooManyFilesError(uri, this.#maxOpenFiles);
     }
   }
 
@@ -359,16 +255,19 @@ export class IoSession implements AsyncDisposable {
    * @returns Its fd.
    */
   add(descriptor: IoDescriptor): number {
-    const usage = descriptor.memoryUsage?.() ?? 0;
-    this.#budget?.overdraw(usage);
-    return this.#insert(descriptor, usage);
+    this.#memory.chargeAsIs(descriptor);
+    return this.#place(descriptor);
   }
 
   /** Add a descriptor whose `charged` bytes are already reserved. */
   #insert(descriptor: IoDescriptor, charged: number): number {
+    this.#memory.charge(descriptor, charged);
+    return this.#place(descriptor);
+  }
+
+  #place(descriptor: IoDescriptor): number {
     const fd = this.#nextFd++;
     this.#files.set(fd, descriptor);
-    this.#charged.set(descriptor, charged);
     this.#current = fd;
     return fd;
   }
@@ -397,6 +296,20 @@ export class IoSession implements AsyncDisposable {
    */
   get(fd: number): IoDescriptor | undefined {
     return this.#files.get(fd);
+  }
+
+  /**
+   * The descriptor a request addresses: `fd`, or the current file for
+   * {@linkcode CURRENT_FD}.
+   *
+   * @param fd The fd, or `CURRENT_FD` (-1).
+   * @returns The descriptor.
+   * @throws {BadFdError} When there is no such file.
+   */
+  descriptor(fd: number): IoDescriptor {
+    const desc = fd === CURRENT_FD ? this.current : this.#files.get(fd);
+    if (desc === undefined) throw new BadFdError(fd);
+    return desc;
   }
 
   /**
@@ -431,8 +344,7 @@ export class IoSession implements AsyncDisposable {
     if (!desc) return false;
     this.#files.delete(fd);
     if (this.#current === fd) this.#current = [...this.#files.keys()].at(-1);
-    this.#budget?.release(this.#charged.get(desc) ?? 0);
-    this.#charged.delete(desc);
+    this.#memory.release(desc);
     await desc.close();
     return true;
   }
@@ -448,30 +360,133 @@ export class IoSession implements AsyncDisposable {
   }
 
   /**
+   * The size of a file: `UT64_MAX` when it is unbounded.
+   *
+   * @param fd The fd, or `CURRENT_FD` for the current file.
+   * @returns The size.
+   * @throws {BadFdError} When there is no such file.
+   */
+  async sizeOf(fd: number): Promise<bigint> {
+    const size = await this.descriptor(fd).size();
+    return Number.isFinite(size) ? BigInt(size) : UT64_MAX;
+  }
+
+  /**
+   * Read up to `length` bytes of a file at `offset`: fewer only at the end of its data.
+   *
+   * @param fd The fd, or `CURRENT_FD` for the current file.
+   * @param offset The 64-bit offset.
+   * @param length How many bytes.
+   * @returns The bytes.
+   * @throws {BadFdError} When there is no such file.
+   * @throws {OffsetError} When the offset is past what the IO layer addresses.
+   */
+  async read(fd: number, offset: bigint, length: number): Promise<Uint8Array> {
+    const desc = this.descriptor(fd);
+    if (offset > MAX_SAFE) throw new OffsetError(desc.uri, offset);
+    if (length === 0) return new Uint8Array(0);
+    const bytes = await desc.read(Number(offset), length);
+    return bytes.length > length ? bytes.subarray(0, length) : bytes;
+  }
+
+  /**
+   * The bytes of a file at `offset` as a view of the file's own memory, without a copy,
+   * when the file is an in-memory one whose reads are plain copies (`malloc://`, `hex://`
+   * ...): up to `length` bytes, fewer at the end of its data. The view shows later writes:
+   * a caller that keeps it (a server sending it) must be done with it before the file is
+   * written again.
+   *
+   * @param fd The fd, or `CURRENT_FD` for the current file.
+   * @param offset The 64-bit offset.
+   * @param length How many bytes at most.
+   * @returns The view, or `undefined` when the file is not such a file (or the offset is
+   *   past what the IO layer addresses): read it with {@linkcode IoSession.read} then.
+   * @throws {BadFdError} When there is no such file.
+   */
+  view(fd: number, offset: bigint, length: number): Uint8Array | undefined {
+    const desc = this.descriptor(fd);
+    if (
+      !(desc instanceof MemoryDescriptor) || desc.read !== MemoryDescriptor.prototype.read ||
+      offset > MAX_SAFE
+    ) {
+      return undefined;
+    }
+    const bytes = desc.bytes;
+    const at = Math.min(Number(offset), bytes.length);
+    return bytes.subarray(at, Math.min(bytes.length, at + length));
+  }
+
+  /**
+   * Write `data` to a file at `offset`, with every rule of the session: not in a read-only
+   * session, not to a file opened read-only, not past the addressable offsets, and within
+   * the memory limits.
+   *
+   * @param fd The fd, or `CURRENT_FD` for the current file.
+   * @param offset The 64-bit offset.
+   * @param data The bytes.
+   * @returns Bytes written.
+   * @throws {BadFdError} When there is no such file.
+   * @throws {ReadOnlyError} When the session or the file is read-only.
+   * @throws {OffsetError} When the offset is too large.
+   * @throws {MemoryLimitError} When the write does not fit the memory limits.
+   * @throws {IoError} When the plugin fails.
+   */
+  write(fd: number, offset: bigint, data: Uint8Array): Promise<number> {
+    try {
+      const desc = this.writable(fd);
+      if (offset > MAX_SAFE) throw new OffsetError(desc.uri, offset);
+      return data.length === 0
+        ? Promise.resolve(0)
+        : this.#memory.write(desc, Number(offset), data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The descriptor of `fd` if it may be written now (the checks of
+   * {@linkcode IoSession.write} that need no data).
+   *
+   * @param fd The fd, or `CURRENT_FD` for the current file.
+   * @returns The descriptor.
+   * @throws {BadFdError} When there is no such file.
+   * @throws {ReadOnlyError} When the session or the file is read-only.
+   * @throws {MemoryLimitError} When the session's files are over their memory limits.
+   */
+  writable(fd: number): IoDescriptor {
+    const desc = this.descriptor(fd);
+    if (this.readOnly) throw new ReadOnlyError("", "The server is read-only (--read-only)");
+    if (!desc.writable) {
+      throw new ReadOnlyError(desc.uri, `Cannot write to "${desc.uri}": opened read-only`);
+    }
+    this.#memory.checkWrite(desc);
+    return desc;
+  }
+
+  /**
    * The size of the current file (radare2's SEEK END): `UT64_MAX` when there is none or it
    * is unbounded.
    *
    * @returns The size.
    */
   async size(): Promise<bigint> {
-    const desc = this.current;
-    if (!desc) return UT64_MAX;
-    const size = await desc.size();
-    return Number.isFinite(size) ? BigInt(size) : UT64_MAX;
+    return this.current === undefined ? UT64_MAX : await this.sizeOf(CURRENT_FD);
   }
 
   /**
    * Read exactly `length` bytes of the current file at `offset`, padded with 0xff where
-   * the file has no data (past its end, or no file open), as radare2 does.
+   * the file has no data (past its end, past the addressable offsets, or no file open),
+   * as radare2 does.
    *
    * @param offset The 64-bit offset.
    * @param length How many bytes.
    * @returns The bytes.
    */
   async readAt(offset: bigint, length: number): Promise<Uint8Array> {
-    const desc = this.current;
-    if (!desc || length === 0 || offset > MAX_SAFE) return new Uint8Array(length).fill(0xff);
-    const bytes = await desc.read(Number(offset), length);
+    if (this.current === undefined || length === 0 || offset > MAX_SAFE) {
+      return new Uint8Array(length).fill(0xff);
+    }
+    const bytes = await this.read(CURRENT_FD, offset, length);
     if (bytes.length === length) return bytes;
     const out = new Uint8Array(length).fill(0xff);
     out.set(bytes);
@@ -479,21 +494,16 @@ export class IoSession implements AsyncDisposable {
   }
 
   /**
-   * Write `data` to the current file at `offset`.
+   * Write `data` to the current file at `offset` ({@linkcode IoSession.write} of
+   * `CURRENT_FD`).
    *
    * @param offset The 64-bit offset.
    * @param data The bytes.
    * @returns Bytes written.
    * @throws {IoError} When no file is open, it is read-only, or the offset is too large.
    */
-  async writeAt(offset: bigint, data: Uint8Array): Promise<number> {
-    const desc = this.current;
-    if (!desc) throw new IoError("", "Cannot write: no file is open");
-    if (!desc.writable) {
-      throw new IoError(desc.uri, `Cannot write to "${desc.uri}": opened read-only`);
-    }
-    if (offset > MAX_SAFE) throw new IoError(desc.uri, `Cannot write at 0x${offset.toString(16)}`);
-    return await this.writeTo(desc, Number(offset), data);
+  writeAt(offset: bigint, data: Uint8Array): Promise<number> {
+    return this.write(CURRENT_FD, offset, data);
   }
 
   /** Same as {@linkcode IoSession.closeAll}. */

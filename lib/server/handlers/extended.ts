@@ -1,0 +1,149 @@
+/**
+ * The requests of the rap extensions (`docs/protocol.md`): READ_AT, WRITE_AT and SIZE,
+ * each naming its fd and offset, through the session's fd-addressed read and write (the
+ * session owns the rules: offsets, read-only, memory). Large payloads stream in pieces
+ * of {@linkcode SERVER_BUFFERS} `piece` bytes, so a connection's memory stays bounded.
+ *
+ * @module
+ */
+
+import { CURRENT_FD, ExtErrorCode, ExtOpcode, REPLY_FLAG } from "../../protocol/constants.ts";
+import type { PacketHeader } from "../../protocol/decode.ts";
+import { encodePacket } from "../../protocol/encode.ts";
+import type { RapPacket } from "../../protocol/packets.ts";
+import { SERVER_BUFFERS } from "../buffers.ts";
+import type { ConnectionContext as Connection } from "../context.ts";
+import { errorReply, RequestError, wireCode } from "../wire_errors.ts";
+import { reply32, reply64, sync } from "./_replies.ts";
+
+const READ_AT_REPLY = ExtOpcode.READ_AT | REPLY_FLAG;
+const WRITE_AT_REPLY = ExtOpcode.WRITE_AT | REPLY_FLAG;
+const SIZE_REPLY = ExtOpcode.SIZE | REPLY_FLAG;
+
+type Packet<T extends RapPacket["type"]> = Extract<RapPacket, { type: T }>;
+
+/** Give the session its default file first when a request addresses the current one. */
+async function ready(c: Connection, fd: number): Promise<void> {
+  if (fd === CURRENT_FD) await c.ensureDefault();
+}
+
+/** The failure of a sync after a write, as the request's failure. */
+async function synced(c: Connection, fd: number): Promise<void> {
+  await sync(c, c.session.descriptor(fd)).catch((error) => {
+    throw new RequestError(ExtErrorCode.IO_ERROR, `sync failed: ${(error as Error).message}`);
+  });
+}
+
+/** SIZE of a file (`0xffffffffffffffff` when unbounded). */
+export async function size(c: Connection, packet: Packet<"size">): Promise<void> {
+  await ready(c, packet.fd);
+  reply64(c.writer, SIZE_REPLY, await c.session.sizeOf(packet.fd));
+}
+
+/** WRITE_AT small enough to arrive whole: the byte count written. */
+export async function writeAt(c: Connection, packet: Packet<"write_at">): Promise<void> {
+  await ready(c, packet.fd);
+  const written = await c.session.write(packet.fd, packet.offset, packet.data);
+  await synced(c, packet.fd);
+  reply32(c.writer, WRITE_AT_REPLY, written);
+}
+
+/**
+ * READ_AT: the first piece is read before the header goes out (so a failure can still be
+ * an error reply), later pieces stream from the plugin to the socket. In-memory files go
+ * out as views of their own bytes.
+ */
+export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<void> {
+  const { fd, offset, length } = packet;
+  const max = c.ext!;
+  if (length > max) {
+    throw new RequestError(ExtErrorCode.TOO_LONG, `READ of ${length} bytes is over maxdata ${max}`);
+  }
+  await ready(c, fd);
+  const { session, writer } = c;
+  const piece = SERVER_BUFFERS.piece;
+  const view = session.view(fd, offset, length);
+  if (view !== undefined) {
+    reply32(writer, READ_AT_REPLY, view.length);
+    for (let done = 0; done < view.length; done += piece) {
+      if (writer.queued > SERVER_BUFFERS.highWaterMark) await writer.ready();
+      writer.write(view.subarray(done, done + piece));
+    }
+    c.views = true;
+    return;
+  }
+  const firstLength = Math.min(length, piece);
+  const first = await session.read(fd, offset, firstLength);
+  let total = first.length;
+  if (first.length === firstLength && length > piece) {
+    const size = await session.descriptor(fd).size().catch(() => Infinity);
+    total = Math.max(first.length, Math.min(length, size - Number(offset)));
+  }
+  reply32(writer, READ_AT_REPLY, total);
+  writer.write(first.length > total ? first.subarray(0, total) : first);
+  let done = Math.min(first.length, total);
+  while (done < total) {
+    if (writer.queued > SERVER_BUFFERS.highWaterMark) await writer.ready();
+    const n = Math.min(piece, total - done);
+    let data: Uint8Array;
+    try {
+      data = await session.read(fd, offset + BigInt(done), n);
+    } catch (error) {
+      c.log(`read of ${session.get(fd)?.uri ?? "the file"} failed: ${(error as Error).message}`);
+      data = new Uint8Array(0);
+    }
+    if (data.length < n) {
+      // The header promised `total` bytes: pad what the plugin did not deliver.
+      const padded = new Uint8Array(n).fill(0xff);
+      padded.set(data);
+      data = padded;
+    }
+    writer.write(data);
+    done += n;
+  }
+}
+
+/**
+ * A WRITE_AT too large to hold: its payload goes to the plugin piece by piece as it
+ * arrives, each piece with its own deadline; a refused write drains the payload and
+ * answers one error reply.
+ */
+export async function streamWrite(c: Connection, header: PacketHeader): Promise<void> {
+  const { reader, writer, session } = c;
+  await c.settleViews();
+  const head = reader.takeHeader(header);
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  const fd = view.getInt32(1);
+  const at = view.getBigUint64(5);
+  let left = header.payloadSize;
+  let failure: unknown;
+  try {
+    await ready(c, fd);
+    await session.write(fd, at, new Uint8Array(0)); // every check, nothing written
+  } catch (error) {
+    failure = error;
+  }
+  let written = 0;
+  while (left > 0) {
+    const data = new Uint8Array(Math.min(SERVER_BUFFERS.piece, left));
+    // Each piece has its own deadline: a slow link may take a while for 8 MiB.
+    c.startPacketTimer();
+    await c.wait(() => reader.readExactly(data));
+    c.endPacketTimer();
+    left -= data.length;
+    if (failure !== undefined) continue; // drain the payload
+    try {
+      written += await session.write(fd, at + BigInt(written), data);
+    } catch (error) {
+      failure = new RequestError(
+        wireCode(error),
+        `${(error as Error).message} (after ${written} bytes)`,
+      );
+    }
+  }
+  if (failure === undefined && written > 0) {
+    await synced(c, fd).catch((error) => failure = error);
+  }
+  if (failure !== undefined) writer.write(encodePacket(errorReply(failure)));
+  else reply32(writer, WRITE_AT_REPLY, written);
+}
