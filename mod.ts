@@ -25,6 +25,14 @@
  * @module
  */
 
+import { installPluginTable } from "./lib/io/registry.ts";
+import { builtinPlugins } from "./plugins/mod.ts";
+
+// The IO layer has no plugins of its own: the package's entry point hands down the
+// built-in table (`plugins/mod.ts`) for registries made without one.
+installPluginTable(builtinPlugins);
+
+export { builtinPlugins };
 export * from "./lib/protocol/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/server/server.ts";

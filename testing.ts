@@ -15,11 +15,16 @@
  * @module
  */
 
+import { installPluginTable } from "./lib/io/registry.ts";
+import { builtinPlugins } from "./plugins/mod.ts";
 import { concatBytes } from "./lib/protocol/bytes.ts";
 import { RapClient, type RapClientOptions } from "./lib/client/client.ts";
 import { MemoryDescriptor } from "./lib/io/memory_descriptor.ts";
 import type { IoPlugin } from "./lib/io/types.ts";
 import { RapServer, type RapServerOptions } from "./lib/server/server.ts";
+
+// Test servers open through the built-in plugins, as the package's other entry points do.
+installPluginTable(builtinPlugins);
 
 /**
  * A running loopback server and what it logged.

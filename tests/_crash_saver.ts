@@ -7,7 +7,7 @@
  * Usage: deno run --allow-read=DIR --allow-write=DIR tests/_crash_saver.ts URI FIRST_GEN SIZE
  */
 
-import { IoRegistry } from "../lib/io/registry.ts";
+import { IoRegistry } from "../mod.ts";
 
 /**
  * The image of generation `gen`: its number in the first 4 bytes, then bytes of a generator

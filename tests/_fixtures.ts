@@ -5,8 +5,8 @@
  * @module
  */
 
+import { concatBytes as join } from "../mod.ts";
 import { crc32 } from "../plugins/_checksum.ts";
-import { concatBytes as join } from "../lib/protocol/bytes.ts";
 import { encodeCompressed } from "../plugins/_gzip_format.ts";
 import { formatIntelHex } from "../plugins/_intel_hex.ts";
 import { Random } from "./_random.ts";

@@ -7,10 +7,8 @@
  * @module
  */
 
+import { decodePacket, IoError, PacketDecoder, RapProtocolError } from "../mod.ts";
 import v8 from "node:v8";
-import { IoError } from "../lib/io/errors.ts";
-import { decodePacket, PacketDecoder } from "../lib/protocol/decode.ts";
-import { RapProtocolError } from "../lib/protocol/errors.ts";
 import { readArMembers } from "../plugins/_ar_archive.ts";
 import {
   decodeGdbRle,

@@ -8,8 +8,7 @@
  * @module
  */
 
-import { RapClient } from "../lib/client/client.ts";
-import { PacketDecoder } from "../lib/protocol/decode.ts";
+import { PacketDecoder, RapClient } from "../mod.ts";
 import { makeFixtures } from "./_fixtures.ts";
 import { buildStream, recordedRequests } from "./_mutate.ts";
 import { Random } from "./_random.ts";

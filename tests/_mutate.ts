@@ -6,10 +6,7 @@
  * @module
  */
 
-import { Opcode } from "../lib/protocol/constants.ts";
-import { concatBytes as join } from "../lib/protocol/bytes.ts";
-import { encodePacket } from "../lib/protocol/encode.ts";
-import type { RapRequest } from "../lib/protocol/packets.ts";
+import { concatBytes as join, encodePacket, Opcode, type RapRequest } from "../mod.ts";
 import { loadRecordings } from "./_recordings.ts";
 import type { Random } from "./_random.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { openInScope, type ScopedOpenOptions } from "../lib/io/open_file.ts";
+import { openInScope, type ScopedOpenOptions } from "../mod.ts";
 
 /** One step of the probe. */
 export interface ProbeStep extends ScopedOpenOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { concatBytes } from "../lib/protocol/bytes.ts";
+import { concatBytes } from "../mod.ts";
 import { crc32 } from "../plugins/_checksum.ts";
 
 /** A raw deflate stream of zeros with what a zip entry declares about it. */

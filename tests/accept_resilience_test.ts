@@ -4,8 +4,8 @@
  * checker client in another process reads and compares bytes the whole time.
  */
 
+import { AcceptLoop, AcceptLoopError } from "../mod.ts";
 import assert from "node:assert/strict";
-import { AcceptLoop, AcceptLoopError } from "../lib/net/accept_loop.ts";
 import { startServe } from "./_serve_process.ts";
 import { HAS_PYTHON, runPeer, sampleFile, startPeer } from "./_peer.ts";
 

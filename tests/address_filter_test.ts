@@ -1,5 +1,5 @@
+import { AddressFilter } from "../mod.ts";
 import assert from "node:assert/strict";
-import { AddressFilter } from "../lib/net/address_filter.ts";
 
 Deno.test("AddressFilter matches IPv4 and IPv6 CIDR blocks", () => {
   const f = AddressFilter.parse("10.0.0.0/8, 192.168.1.0/24,2001:db8::/32,::1");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "@rap/cli/io";
+import { IoError, IoRegistry } from "@rap/cli";
 import ar from "../plugins/ar.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);

@@ -4,8 +4,8 @@
  * counts, and running budgets where sizes are not known in advance.
  */
 
+import { IoSession, MemoryBudget } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoSession, MemoryBudget } from "../lib/io/mod.ts";
 import { decodeCompressed } from "../plugins/_gzip_format.ts";
 import { ZIP_MAX_ENTRIES } from "../plugins/zip.ts";
 import { buildZip, deflateZeros, sharedStreamZip, type ZipEntrySpec } from "./_zip_bomb.ts";

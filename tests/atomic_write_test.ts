@@ -1,5 +1,5 @@
+import { atomicWrite, atomicWriteTempPath } from "../mod.ts";
 import assert from "node:assert/strict";
-import { atomicWrite, atomicWriteTempPath } from "../lib/io/atomic_write.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rap_atomic_" });

@@ -4,14 +4,17 @@
  * addresses at accept.
  */
 
+import {
+  AddressFilter,
+  encodePacket,
+  RapClient,
+  RapConnectionError,
+  RapServer,
+  readTokenFile,
+  TokenVerifier,
+} from "../mod.ts";
 import assert from "node:assert/strict";
 import { startServe } from "./_serve_process.ts";
-import { AddressFilter } from "../lib/net/address_filter.ts";
-import { readTokenFile, TokenVerifier } from "../lib/net/auth.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { encodePacket } from "../lib/protocol/encode.ts";
-import { RapConnectionError } from "../lib/protocol/errors.ts";
-import { RapServer } from "../lib/server/server.ts";
 import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;

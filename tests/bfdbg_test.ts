@@ -1,5 +1,5 @@
+import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "../lib/io/mod.ts";
 
 async function withProgram(
   program: string,

@@ -1,5 +1,5 @@
+import { RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client/client.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CLI = new URL("cli.ts", ROOT).pathname;

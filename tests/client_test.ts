@@ -1,7 +1,5 @@
+import { openUri, RapClient, RapConnectionError, RapProtocolError } from "../mod.ts";
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client/client.ts";
-import { RapConnectionError, RapProtocolError } from "../lib/protocol/mod.ts";
-import { openUri } from "../lib/io/mod.ts";
 import { startTestServer } from "../testing.ts";
 import { loadRecordings, type RecordedPacket } from "./_recordings.ts";
 

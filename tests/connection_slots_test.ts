@@ -6,9 +6,8 @@
  * bytes the whole time and 60 real clients come in.
  */
 
+import { addressKey, ConnectionSlots, RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
-import { addressKey, ConnectionSlots } from "../lib/net/connection_slots.ts";
-import { RapClient } from "../lib/client/client.ts";
 import { CLI_PATH, startServe } from "./_serve_process.ts";
 import { rawExchange, startTestServer } from "../testing.ts";
 import { HAS_PYTHON, startChecker, startPeer } from "./_peer.ts";

@@ -4,11 +4,11 @@
  * writes a RAP server acknowledged are in the file even if the server is killed right after.
  */
 
+import { RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
 import { gzipFile, ihexText } from "./_fixtures.ts";
 import { Random } from "./_random.ts";
 import { startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
 import { decodeCompressed } from "../plugins/_gzip_format.ts";
 import { parseIntelHex } from "../plugins/_intel_hex.ts";
 import { buildSparseImage } from "../plugins/_sparse_image.ts";

@@ -1,5 +1,5 @@
+import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "../lib/io/mod.ts";
 
 Deno.test("cyclic:// reads wrap around the ring and the size is unbounded", async () => {
   await using desc = await new IoRegistry().open("cyclic://4");

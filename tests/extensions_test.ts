@@ -1,5 +1,3 @@
-import assert from "node:assert/strict";
-import { RapClient } from "../lib/client/client.ts";
 import {
   decodePacket,
   encodePacket,
@@ -7,17 +5,19 @@ import {
   EXT_MAX_DATA,
   ExtErrorCode,
   formatOffer,
+  IoRegistry,
+  openUri,
   PacketDecoder,
   parseOffer,
   parseProbe,
+  RapClient,
   RapConnectionError,
   RapProtocolError,
   RapRemoteError,
   type RapRequest,
   UnknownOpcodeError,
-} from "../lib/protocol/mod.ts";
-import { openUri } from "../lib/io/mod.ts";
-import { IoRegistry } from "../lib/io/mod.ts";
+} from "../mod.ts";
+import assert from "node:assert/strict";
 import { memoryPlugin, rawExchange, startTestServer } from "../testing.ts";
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" ");

@@ -1,3 +1,4 @@
+import { IoError } from "../mod.ts";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import { DECODER_NAMES, fuzzDecoders } from "./_fuzz_decoders.ts";
@@ -5,7 +6,6 @@ import { zipFile } from "./_fixtures.ts";
 import { ZipArchive } from "../plugins/_zip_archive.ts";
 import http from "../plugins/http.ts";
 import zip, { ZIP_MAX_MEMBER } from "../plugins/zip.ts";
-import { IoError } from "../lib/io/errors.ts";
 
 // A short, deterministic slice of `deno task fuzz` (seed 1): 2% of the full input counts.
 for (const name of DECODER_NAMES) {

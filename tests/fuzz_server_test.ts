@@ -1,6 +1,6 @@
+import { IoError } from "../mod.ts";
 import assert from "node:assert/strict";
 import { fuzzServer } from "./_fuzz_server.ts";
-import { IoError } from "../lib/io/errors.ts";
 import file from "../plugins/file.ts";
 import { startTestServer } from "../testing.ts";
 

@@ -1,3 +1,4 @@
+import { type IoDescriptor, IoError } from "../mod.ts";
 import assert from "node:assert/strict";
 import {
   decodeGdbRle,
@@ -13,8 +14,6 @@ import {
   unescapeGdbBinary,
 } from "../plugins/_gdb_codec.ts";
 import gdb, { GdbDescriptor } from "../plugins/gdb.ts";
-import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor } from "../lib/io/types.ts";
 
 // ---------------------------------------------------------------------------------------
 // The codec, in pure code

@@ -3,12 +3,10 @@
  * flight, close (and so save) open files, exit 0 within a bounded time.
  */
 
+import { encodePacket, PacketDecoder, RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
 import { gzipFile } from "./_fixtures.ts";
 import { startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { PacketDecoder } from "../lib/protocol/decode.ts";
-import { encodePacket } from "../lib/protocol/encode.ts";
 import { decodeCompressed } from "../plugins/_gzip_format.ts";
 import { generation, generationOf } from "./_crash_saver.ts";
 

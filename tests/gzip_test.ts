@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "@rap/cli/io";
+import { IoError, IoRegistry } from "@rap/cli";
 import gzip, { GZIP_MAX_OUTPUT } from "../plugins/gzip.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -212,7 +212,7 @@ Deno.test("gzip:// without read permission names the flag to add", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/p.gz`;
     await Deno.writeFile(path, await compress("gzip", text("p")));
-    const io = new URL("../lib/io/mod.ts", import.meta.url).href;
+    const io = new URL("../mod.ts", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/probe.ts`,
       `import { IoRegistry } from ${JSON.stringify(io)};

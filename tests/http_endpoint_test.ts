@@ -1,6 +1,5 @@
+import { IoRegistry, IoSession } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoSession } from "../lib/io/session.ts";
-import { IoRegistry } from "../lib/io/registry.ts";
 import { CommandPolicy, percentDecode, serveHttp, Shell } from "../lib/shell/mod.ts";
 
 Deno.test("GET /cmd/<percent-encoded> runs the command and answers text/plain", async () => {

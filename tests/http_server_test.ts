@@ -3,8 +3,8 @@
  * expect, the limits, deadlines, token, address filter and the request log.
  */
 
+import { AddressFilter, ListenError } from "../mod.ts";
 import assert from "node:assert/strict";
-import { AddressFilter } from "../lib/net/address_filter.ts";
 import {
   type CommandEndpointOptions,
   type CommandRunner,
@@ -12,7 +12,6 @@ import {
   parseRequestHead,
   serveCommands,
 } from "../lib/http/mod.ts";
-import { ListenError } from "../lib/net/listen_error.ts";
 import { withCertificates } from "./_certificates.ts";
 
 const encoder = new TextEncoder();

@@ -1,8 +1,7 @@
+import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
 import http, { HTTP_BLOCK_SIZE, HttpDescriptor } from "../plugins/http.ts";
 import { BlockCache } from "../plugins/_block_cache.ts";
-import { IoError } from "../lib/io/errors.ts";
-import { IoRegistry } from "../lib/io/registry.ts";
 
 const DATA = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
 

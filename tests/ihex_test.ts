@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "@rap/cli/io";
+import { IoError, IoRegistry } from "@rap/cli";
 import ihex from "../plugins/ihex.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

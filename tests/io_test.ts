@@ -1,4 +1,3 @@
-import assert from "node:assert/strict";
 import {
   IoError,
   IoRegistry,
@@ -7,7 +6,8 @@ import {
   parseNumber,
   PermissionDeniedError,
   UnknownSchemeError,
-} from "../lib/io/mod.ts";
+} from "../mod.ts";
+import assert from "node:assert/strict";
 import { memoryPlugin } from "../testing.ts";
 
 const text = new TextEncoder();
@@ -164,7 +164,7 @@ Deno.test("a missing permission is refused before the plugin runs, naming the fl
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   await Deno.writeTextFile(
     script,
-    `import { openUri } from ${JSON.stringify(new URL("../lib/io/mod.ts", import.meta.url).href)};
+    `import { openUri } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
     try { await openUri("/etc/hostname"); } catch (e) { console.log(e.name + ": " + e.message + " | " + e.flag); }`,
   );
   const { stdout } = await new Deno.Command(Deno.execPath(), {
@@ -184,7 +184,7 @@ Deno.test("files Deno opens only with --allow-all (/proc/self/mem) name that fla
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   await Deno.writeTextFile(
     script,
-    `import { openUri } from ${JSON.stringify(new URL("../lib/io/mod.ts", import.meta.url).href)};
+    `import { openUri } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
     try { await openUri("/proc/self/mem"); } catch (e) { console.log(e.message + " | " + e.flag); }`,
   );
   const { stdout } = await new Deno.Command(Deno.execPath(), {

@@ -5,16 +5,22 @@
  * the default URI is opened once and shared, and --fsync syncs every write before its reply.
  */
 
+import {
+  basicCommandHandler,
+  encodePacket,
+  type IoDescriptor,
+  type IoPlugin,
+  IoRegistry,
+  isLoopback,
+  listenWarning,
+  MemoryDescriptor,
+  RapClient,
+  RapConnectionError,
+  RapRemoteError,
+  RapServer,
+} from "../mod.ts";
 import assert from "node:assert/strict";
 import { startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { IoRegistry } from "../lib/io/registry.ts";
-import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
-import { isLoopback, listenWarning } from "../lib/net/listen_warning.ts";
-import { encodePacket } from "../lib/protocol/encode.ts";
-import { RapConnectionError, RapRemoteError } from "../lib/protocol/errors.ts";
-import { basicCommandHandler, RapServer } from "../lib/server/server.ts";
 import { createShellCommandHandler } from "../lib/shell/handler.ts";
 import { parseCommandPolicy } from "../lib/shell/policy.ts";
 import { FileDescriptor } from "../plugins/file.ts";

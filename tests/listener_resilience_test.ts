@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import "../mod.ts"; // the built-in plugins
 import { slurpTcp } from "../plugins/tcp.ts";
 import type { ShellOutput } from "../lib/shell/output.ts";
 import { Shell } from "../lib/shell/shell.ts";

@@ -1,5 +1,5 @@
+import { IoSession, MemoryBudget } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoSession, MemoryBudget } from "../lib/io/mod.ts";
 
 Deno.test("sessions sharing a MemoryBudget are refused once together they would pass it", async () => {
   const budget = new MemoryBudget(1000);

@@ -4,8 +4,8 @@
  * no scope to leave; real files in temp dirs only.
  */
 
+import { openInScope, PathChangedError, readFileInScope } from "../mod.ts";
 import assert from "node:assert/strict";
-import { openInScope, PathChangedError, readFileInScope } from "../lib/io/open_file.ts";
 import { stillAt } from "../lib/io/_scope_check.ts";
 import type { ProbeResult, ProbeStep } from "./_open_probe.ts";
 

@@ -9,10 +9,9 @@
  * only ever a link target for reading.
  */
 
+import { Perm, RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
 import { startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { Perm } from "../lib/protocol/constants.ts";
 import { HAS_PYTHON, runPeer, startPeer } from "./_peer.ts";
 
 /** How long each race runs (RAP_RACE_SECONDS overrides it, for longer measurements). */

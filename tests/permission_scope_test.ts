@@ -5,11 +5,10 @@
  * what is inside DIR.
  */
 
+import { Perm, RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
 import { freePort, type ServeProcess, startServe } from "./_serve_process.ts";
 import { gzipFile } from "./_fixtures.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { Perm } from "../lib/protocol/constants.ts";
 
 const INSIDE = "INSIDE-BYTES";
 const SECRET = "SECRET-BYTES";

@@ -1,12 +1,11 @@
+import { IoRegistry, loadPlugin } from "../mod.ts";
 import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { IoRegistry } from "../lib/io/mod.ts";
-import { loadPlugin } from "../lib/io/plugin_loader.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/example_plugin.ts", import.meta.url));
 const LOADER = new URL("../lib/io/plugin_loader.ts", import.meta.url).href;
-const LIB_IO = new URL("../lib/io/mod.ts", import.meta.url).href;
+const LIB_IO = new URL("../mod.ts", import.meta.url).href;
 
 async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "rap_plugin_loader_test_" });

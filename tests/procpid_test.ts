@@ -1,8 +1,8 @@
+import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "../lib/io/mod.ts";
 
 const isLinux = Deno.build.os === "linux";
-const LIB_IO = new URL("../lib/io/mod.ts", import.meta.url).href;
+const LIB_IO = new URL("../mod.ts", import.meta.url).href;
 
 interface Mapping {
   start: number;

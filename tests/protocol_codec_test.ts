@@ -1,4 +1,3 @@
-import assert from "node:assert/strict";
 import {
   BadLengthError,
   decodePacket,
@@ -7,7 +6,8 @@ import {
   type RapPacket,
   TruncatedPacketError,
   UnknownOpcodeError,
-} from "../lib/protocol/mod.ts";
+} from "../mod.ts";
+import assert from "node:assert/strict";
 
 const EVERY_PACKET: RapPacket[] = [
   { type: "open", flags: 7, name: "/tmp/file" },

@@ -1,5 +1,5 @@
+import { decodePacket, encodePacket, PacketDecoder } from "../mod.ts";
 import assert from "node:assert/strict";
-import { decodePacket, encodePacket, PacketDecoder } from "../lib/protocol/mod.ts";
 import { loadRecordings } from "./_recordings.ts";
 
 const LIMITS = { role: "any", maxData: 1 << 20, maxCommand: 1 << 20 } as const;

@@ -1,6 +1,6 @@
+import { IoError } from "../mod.ts";
 import assert from "node:assert/strict";
 import r2web, { decodeR2Hex, r2UriEncode, R2webDescriptor } from "../plugins/r2web.ts";
-import { IoError } from "../lib/io/errors.ts";
 
 interface FakeR2 extends AsyncDisposable {
   uri: string;

@@ -5,8 +5,8 @@
  * extensions are on — and the connection goes on.
  */
 
+import { encodePackets, PacketDecoder, type RapPacket } from "../mod.ts";
 import assert from "node:assert/strict";
-import { encodePackets, PacketDecoder, type RapPacket } from "../lib/protocol/mod.ts";
 import { rawExchange, startTestServer } from "../testing.ts";
 import { HAS_PYTHON, type Peer, startPeer } from "./_peer.ts";
 

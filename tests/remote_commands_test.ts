@@ -1,8 +1,6 @@
+import { encodePacket, RapClient, RapServer } from "../mod.ts";
 import assert from "node:assert/strict";
 import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { encodePacket } from "../lib/protocol/encode.ts";
-import { RapServer } from "../lib/server/server.ts";
 import {
   createShellCommandHandler,
   OutputBuffer,
@@ -400,9 +398,11 @@ Deno.test("=+ udp:// and =< send output as a datagram (needs --unstable-net)", a
   const dir = await Deno.makeTempDir();
   try {
     const mod = new URL("../lib/shell/mod.ts", import.meta.url).href;
+    const root = new URL("../mod.ts", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/udp.ts`,
-      `import { Shell } from ${JSON.stringify(mod)};
+      `import ${JSON.stringify(root)}; // the built-in plugins
+import { Shell } from ${JSON.stringify(mod)};
 const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
 const port = (socket.addr as Deno.NetAddr).port;
 await using shell = new Shell();

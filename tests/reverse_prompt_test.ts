@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import "../mod.ts"; // the built-in plugins
 import { Shell } from "../lib/shell/shell.ts";
 
 const encoder = new TextEncoder();

@@ -7,14 +7,18 @@
  * peer sending nested `rap://` OPENs, with a checker reading bytes the whole time.
  */
 
+import {
+  IoError,
+  type IoPlugin,
+  IoRegistry,
+  ownConnection,
+  ownListeningAddress,
+  RapClient,
+  registerListening,
+  RemoteRegistry,
+} from "../mod.ts";
 import assert from "node:assert/strict";
 import { freePort, startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { IoError } from "../lib/io/errors.ts";
-import { IoRegistry } from "../lib/io/registry.ts";
-import type { IoPlugin } from "../lib/io/types.ts";
-import { ownConnection, ownListeningAddress, registerListening } from "../lib/net/own_addresses.ts";
-import { RemoteRegistry } from "../lib/server/remote_registry.ts";
 import { createShellCommandHandler } from "../lib/shell/handler.ts";
 import { parseCommandPolicy } from "../lib/shell/policy.ts";
 import rap from "../plugins/rap.ts";

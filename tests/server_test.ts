@@ -1,11 +1,11 @@
-import assert from "node:assert/strict";
 import {
   encodePackets,
   PacketDecoder,
+  RapClient,
   type RapPacket,
   type RapRequest,
-} from "../lib/protocol/mod.ts";
-import { RapClient } from "../lib/client/client.ts";
+} from "../mod.ts";
+import assert from "node:assert/strict";
 import { rawExchange, startTestServer } from "../testing.ts";
 
 const bytesOf = (...packets: RapRequest[]): Uint8Array => encodePackets(packets);

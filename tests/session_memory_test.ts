@@ -1,6 +1,5 @@
+import { IoSession, RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoSession } from "../lib/io/mod.ts";
-import { RapClient } from "../lib/client/client.ts";
 import { startTestServer } from "../testing.ts";
 
 Deno.test("IoSession counts the RAM of its files and refuses an open over maxMemory", async () => {

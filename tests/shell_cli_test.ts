@@ -1,5 +1,5 @@
+import { RapServer } from "../mod.ts";
 import assert from "node:assert/strict";
-import { RapServer } from "../lib/server/server.ts";
 import { createShellCommandHandler, shellMain } from "../lib/shell/mod.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;

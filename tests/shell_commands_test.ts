@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import "../mod.ts"; // the built-in plugins
 import { OutputBuffer, Shell } from "../lib/shell/mod.ts";
 import { RECORDINGS_DIR } from "./_recordings.ts";
 

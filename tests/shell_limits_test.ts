@@ -4,6 +4,8 @@
  * checked before any work.
  */
 
+import "../mod.ts"; // the built-in plugins
+import type { CommandContext, IoSession } from "../mod.ts";
 import assert from "node:assert/strict";
 import {
   createReverseCommandHandler,
@@ -13,8 +15,6 @@ import {
   OutputBuffer,
   Shell,
 } from "../lib/shell/mod.ts";
-import type { CommandContext } from "../lib/server/server.ts";
-import type { IoSession } from "../lib/io/session.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,6 +1,5 @@
+import { RapClient, RapServer } from "../mod.ts";
 import assert from "node:assert/strict";
-import { RapClient } from "../lib/client/client.ts";
-import { RapServer } from "../lib/server/server.ts";
 import {
   CommandPolicy,
   createShellCommandHandler,

@@ -1,7 +1,7 @@
+import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "../lib/io/mod.ts";
 
-const LIB_IO = new URL("../lib/io/mod.ts", import.meta.url).href;
+const LIB_IO = new URL("../mod.ts", import.meta.url).href;
 const hasDevShm = await Deno.stat("/dev/shm").then((s) => s.isDirectory).catch(() => false);
 
 async function withShmObject(

@@ -1,7 +1,7 @@
+import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
-import { IoError, IoRegistry } from "../lib/io/mod.ts";
 
-const LIB_IO = new URL("../lib/io/mod.ts", import.meta.url).href;
+const LIB_IO = new URL("../mod.ts", import.meta.url).href;
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rap_slurp_test_" });

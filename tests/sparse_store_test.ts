@@ -1,6 +1,6 @@
+import { IoError } from "../mod.ts";
 import assert from "node:assert/strict";
 import { Random } from "./_random.ts";
-import { IoError } from "../lib/io/errors.ts";
 import sparse, { SparseStore } from "../plugins/sparse.ts";
 import { startTestServer } from "../testing.ts";
 

@@ -1,15 +1,17 @@
-import assert from "node:assert/strict";
-import { type IoPlugin, IoRegistry, MemoryDescriptor } from "../lib/io/mod.ts";
 import {
   encodePacket,
   encodePackets,
   EXT_MAX_DATA,
   EXT_OPS,
   formatOffer,
+  type IoPlugin,
+  IoRegistry,
+  MemoryDescriptor,
   PacketDecoder,
   type RapRequest,
-} from "../lib/protocol/mod.ts";
-import { SERVER_BUFFERS } from "../lib/server/server.ts";
+  SERVER_BUFFERS,
+} from "../mod.ts";
+import assert from "node:assert/strict";
 import { startTestServer } from "../testing.ts";
 
 /** The most reply bytes one connection may hold, as documented on SERVER_BUFFERS. */

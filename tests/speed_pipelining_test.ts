@@ -1,14 +1,14 @@
-import assert from "node:assert/strict";
-import { RapClient } from "../lib/client/client.ts";
-import { PacketReader } from "../lib/net/packet_reader.ts";
 import {
   encodePacket,
   formatOffer,
   PacketDecoder,
+  PacketReader,
   parseProbe,
+  QueuedWriter,
+  RapClient,
   type RapPacket,
-} from "../lib/protocol/mod.ts";
-import { QueuedWriter } from "../lib/net/write_queue.ts";
+} from "../mod.ts";
+import assert from "node:assert/strict";
 import { startTestServer } from "../testing.ts";
 
 /**

@@ -6,10 +6,9 @@
  * the marker never comes back, and the server goes on serving.
  */
 
+import { RapClient, RapConnectionError } from "../mod.ts";
 import assert from "node:assert/strict";
 import { startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { RapConnectionError } from "../lib/protocol/errors.ts";
 
 const MARKER = "STDIN-MARKER-7f3a";
 

@@ -1,6 +1,6 @@
+import { IoError } from "../mod.ts";
 import assert from "node:assert/strict";
 import tcp, { parseTcpUri, slurpTcp } from "../plugins/tcp.ts";
-import { IoError } from "../lib/io/errors.ts";
 
 const PAYLOAD = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 13) & 0xff);
 

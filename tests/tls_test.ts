@@ -5,13 +5,19 @@
  * test time (skipped, with a message, without it).
  */
 
+import {
+  connectTls,
+  INSECURE_TLS_HINT,
+  IoRegistry,
+  loadCaCerts,
+  loadCertificate,
+  RapClient,
+  RapConnectionError,
+  RapProtocolError,
+  RapServer,
+} from "../mod.ts";
 import assert from "node:assert/strict";
 import { startServe } from "./_serve_process.ts";
-import { RapClient } from "../lib/client/client.ts";
-import { RapConnectionError, RapProtocolError } from "../lib/protocol/errors.ts";
-import { RapServer } from "../lib/server/server.ts";
-import { connectTls, INSECURE_TLS_HINT, loadCaCerts, loadCertificate } from "../lib/net/tls.ts";
-import { IoRegistry } from "../lib/io/registry.ts";
 import { createRapPlugin } from "../plugins/rap.ts";
 import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";
 

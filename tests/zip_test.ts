@@ -1,6 +1,6 @@
+import { concatBytes } from "../mod.ts";
 import assert from "node:assert/strict";
-import { concatBytes } from "../lib/protocol/bytes.ts";
-import { IoError, IoRegistry } from "@rap/cli/io";
+import { IoError, IoRegistry } from "@rap/cli";
 import zip from "../plugins/zip.ts";
 import { crc32 } from "../plugins/_checksum.ts";
 

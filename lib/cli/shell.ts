@@ -8,21 +8,22 @@
  */
 
 import { IoError } from "../io/errors.ts";
-import { loadPlugin } from "../io/plugin_loader.ts";
-import { IoRegistry } from "../io/registry.ts";
+import { installedPluginTable } from "../io/registry.ts";
 import { IoSession } from "../io/session.ts";
 import { LineEditor } from "../shell/line_editor.ts";
 import { LineReader } from "../shell/line_reader.ts";
 import type { ShellOutput } from "../shell/output.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
 import { Shell } from "../shell/shell.ts";
+import { type CliPlugins, registryWith } from "./registry.ts";
+import { UsageError } from "./usage.ts";
 
 /**
  * Usage of the `shell` subcommand.
  *
  * @example
  * ```ts
- * import { SHELL_USAGE } from "@rap/cli/shell";
+ * import { SHELL_USAGE } from "@rap/cli/cli";
  * console.assert(SHELL_USAGE.startsWith("Usage: rap shell"));
  * ```
  */
@@ -50,7 +51,7 @@ Short flags combine: rap shell -qc "px 16" malloc://64
  *
  * @example
  * ```ts
- * import type { ShellCliIo } from "@rap/cli/shell";
+ * import type { ShellCliIo } from "@rap/cli/cli";
  * const io: Partial<ShellCliIo> = { isTerminal: false };
  * console.assert(io.isTerminal === false);
  * ```
@@ -79,9 +80,6 @@ export interface ShellCliIo {
   /** Install the interrupt (^C) handler while a command runs (default: SIGINT). */
   onInterrupt?: (handler: () => void) => () => void;
 }
-
-/** A usage mistake (exit code 2). */
-class UsageError extends Error {}
 
 interface ShellArgs {
   uri?: string;
@@ -189,12 +187,13 @@ function defaultIo(): ShellCliIo {
  *
  * @param args The arguments after `shell`.
  * @param streams The streams (default: the process's).
+ * @param plugins The plugins (default: the installed table).
  * @returns The exit code: 0, 1 when the URI or a script cannot be opened, 2 on a usage
  *   error.
  *
  * @example
  * ```ts
- * import { shellMain } from "@rap/cli/shell";
+ * import { shellMain } from "@rap/cli/cli";
  * import assert from "node:assert/strict";
  *
  * const out: Uint8Array[] = [];
@@ -208,7 +207,11 @@ function defaultIo(): ShellCliIo {
  * assert.equal(new TextDecoder().decode(out[0]), "cafe\n");
  * ```
  */
-export async function shellMain(args: string[], streams?: ShellCliIo): Promise<number> {
+export async function shellMain(
+  args: string[],
+  streams?: ShellCliIo,
+  plugins?: CliPlugins,
+): Promise<number> {
   const io = streams ?? defaultIo();
   const errorLine = (line: string) => io.stderr(encoder.encode(line + "\n"));
   let options: ShellArgs;
@@ -255,14 +258,15 @@ export async function shellMain(args: string[], streams?: ShellCliIo): Promise<n
     return await stdinLines.readLine();
   };
 
-  const registry = new IoRegistry();
-  for (const specifier of options.plugins) {
-    try {
-      registry.register(await loadPlugin(specifier));
-    } catch (error) {
-      await errorLine(`rap shell: ${(error as Error).message}`);
-      return 1;
-    }
+  let registry;
+  try {
+    registry = await registryWith(
+      plugins ?? { table: installedPluginTable() },
+      options.plugins,
+    );
+  } catch (error) {
+    await errorLine(`rap shell: ${(error as Error).message}`);
+    return 1;
   }
   await using session = new IoSession({ registry });
   await using shell = new Shell({

@@ -10,13 +10,8 @@
  * @module
  */
 
-import {
-  type HttpHandler,
-  type HttpRequest,
-  type HttpResponse,
-  HttpServer,
-  type HttpServerOptions,
-} from "./server.ts";
+import type { HttpServerOptions } from "./options.ts";
+import { type HttpHandler, type HttpRequest, type HttpResponse, HttpServer } from "./server.ts";
 
 /**
  * What a {@linkcode CommandRunner} knows about the request whose command it runs.

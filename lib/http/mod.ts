@@ -23,5 +23,6 @@
  */
 
 export * from "./request.ts";
+export * from "./options.ts";
 export * from "./server.ts";
 export * from "./endpoint.ts";

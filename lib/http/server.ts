@@ -12,14 +12,13 @@
  * @module
  */
 
-import type { AddressFilter } from "../net/address_filter.ts";
 import { TokenVerifier } from "../net/auth.ts";
 import { listenWarning } from "../net/listen_warning.ts";
 import { AcceptLoop } from "../net/accept_loop.ts";
 import { bindListener } from "../net/listen_error.ts";
-import type { TlsCertificate } from "../net/tls.ts";
 import { writeAll } from "../net/write_queue.ts";
 import { ClientClosed, ConnReader } from "./_reader.ts";
+import { HTTP_DEFAULTS, type HttpServerOptions } from "./options.ts";
 import {
   awhile,
   closeConn,
@@ -90,60 +89,6 @@ export interface HttpResponse {
  * ```
  */
 export type HttpHandler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
-
-/**
- * Options of {@linkcode HttpServer.listen}.
- *
- * @example
- * ```ts
- * import type { HttpServerOptions } from "@rap/cli/http";
- * const options: HttpServerOptions = { port: 0, maxBodyBytes: 1 << 20 };
- * console.assert(options.port === 0);
- * ```
- */
-export interface HttpServerOptions {
-  /** Address to bind (default `127.0.0.1`). */
-  hostname?: string;
-  /** Port (default 9090; 0 picks a free one). */
-  port?: number;
-  /** Serve HTTPS with this certificate chain and key. */
-  tls?: TlsCertificate;
-  /**
-   * Require `Authorization: Bearer TOKEN` on every request but `OPTIONS`; others get 401
-   * with `WWW-Authenticate: Bearer` and nothing runs. Compared in constant time, never logged.
-   */
-  token?: string;
-  /** Accept only clients whose address is in this filter (others are closed at accept). */
-  allowFrom?: AddressFilter;
-  /** Most connections open at once; more get 503 and are closed (default 128). */
-  maxConnections?: number;
-  /** Largest request head, request line and fields (default 8 KiB; 431 above). */
-  maxHeaderBytes?: number;
-  /** Largest request body (default 1 MiB; 413 above, refused before it is read). */
-  maxBodyBytes?: number;
-  /**
-   * Milliseconds a request has to arrive whole (head and body), from the connection's
-   * accept (TLS handshake included) or, on a kept-alive connection, from its first byte
-   * (default 10000; 408 after).
-   */
-  requestTimeout?: number;
-  /** Milliseconds a kept-alive connection may wait for its next request (default 5000). */
-  keepAliveTimeout?: number;
-  /** Milliseconds the client has to take a reply (default 30000). */
-  responseTimeout?: number;
-  /** Requests served on one kept-alive connection before it is closed (default 1000). */
-  maxRequestsPerConnection?: number;
-  /** On close, milliseconds for requests under way before connections are cut (default 3000). */
-  shutdownTimeout?: number;
-  /** Kernel queue of connections not yet accepted (default 511, Deno's). */
-  backlog?: number;
-  /** The flag that chose the port, named when it cannot be bound (e.g. `--http-port`). */
-  portFlag?: string;
-  /** What starts each log line (default `[http]`). */
-  label?: string;
-  /** Where log lines go (default: standard error). */
-  log?: (line: string) => void;
-}
 
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -240,7 +185,7 @@ export class HttpServer implements AsyncDisposable {
    */
   static listen(options: HttpServerOptions, handler: HttpHandler): HttpServer {
     const hostname = options.hostname ?? "127.0.0.1";
-    const port = options.port ?? 9090;
+    const port = options.port ?? HTTP_DEFAULTS.port;
     const address = {
       hostname,
       port,
@@ -281,7 +226,7 @@ export class HttpServer implements AsyncDisposable {
     return this.#closing ??= (async () => {
       this.#loop.close();
       for (const c of this.#connections) if (c.waiting) c.stop?.(new Stopping());
-      const limit = this.#options.shutdownTimeout ?? 3000;
+      const limit = this.#options.shutdownTimeout ?? HTTP_DEFAULTS.shutdownTimeout;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const cut = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
@@ -323,7 +268,7 @@ export class HttpServer implements AsyncDisposable {
       closeConn(conn);
       return;
     }
-    const max = this.#options.maxConnections ?? 128;
+    const max = this.#options.maxConnections ?? HTTP_DEFAULTS.maxConnections;
     if (this.#connections.size >= max) {
       this.#refusals.line(
         `${this.#label} ${peer}: refused, ${max} connections already open (--http-max-connections)`,
@@ -367,8 +312,8 @@ export class HttpServer implements AsyncDisposable {
   async #serve(c: Connection): Promise<void> {
     const { conn } = c;
     const o = this.#options;
-    const requestTimeout = o.requestTimeout ?? 10_000;
-    const keepAliveTimeout = o.keepAliveTimeout ?? 5000;
+    const requestTimeout = o.requestTimeout ?? HTTP_DEFAULTS.requestTimeout;
+    const keepAliveTimeout = o.keepAliveTimeout ?? HTTP_DEFAULTS.keepAliveTimeout;
     (conn as Deno.TcpConn).setNoDelay?.(true);
     const reader = new ConnReader(conn);
     reader.onData = () => c.waiting = false;
@@ -395,13 +340,18 @@ export class HttpServer implements AsyncDisposable {
           pending = requestDeadline();
         }
         c.waiting = reader.buffered === 0;
-        const head = await this.#within(c, reader.head(o.maxHeaderBytes ?? 8192), pending.promise);
+        const head = await this.#within(
+          c,
+          reader.head(o.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes),
+          pending.promise,
+        );
         c.waiting = false;
         if (head === null) return;
         const keep = await this.#exchange(c, reader, parseRequestHead(head), {
           started: performance.now(),
           deadline: pending,
-          last: served + 1 >= (o.maxRequestsPerConnection ?? 1000),
+          last:
+            served + 1 >= (o.maxRequestsPerConnection ?? HTTP_DEFAULTS.maxRequestsPerConnection),
         });
         pending.clear();
         if (!keep) break;
@@ -449,9 +399,9 @@ export class HttpServer implements AsyncDisposable {
         response,
         body.length,
         keepAlive,
-        o.keepAliveTimeout ?? 5000,
+        o.keepAliveTimeout ?? HTTP_DEFAULTS.keepAliveTimeout,
       );
-      const ms = o.responseTimeout ?? 30_000;
+      const ms = o.responseTimeout ?? HTTP_DEFAULTS.responseTimeout;
       const limit = timer(ms, () => new Deadline(`closed: reply not taken within ${ms} ms`));
       try {
         await this.#within(c, writeAll(c.conn, [bytes, body]), limit.promise);
@@ -485,7 +435,7 @@ export class HttpServer implements AsyncDisposable {
         if (expect !== "100-continue") {
           throw new HttpRequestError(417, `Expect "${expect}" is not supported`);
         }
-        const max = o.maxBodyBytes ?? 1 << 20;
+        const max = o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes;
         if (framing.kind === "length" && framing.length > max) {
           throw new HttpRequestError(413, `Request body larger than ${max} bytes`);
         }
@@ -500,7 +450,7 @@ export class HttpServer implements AsyncDisposable {
     }
     let body: Uint8Array;
     try {
-      const max = o.maxBodyBytes ?? 1 << 20;
+      const max = o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes;
       body = await this.#within(c, reader.body(framing, max), request.deadline.promise);
     } catch (error) {
       if (!(error instanceof HttpRequestError)) throw error;

@@ -13,7 +13,7 @@ import type { IoDescriptor } from "./types.ts";
  *
  * @example
  * ```ts
- * import { BorrowedDescriptor } from "@rap/cli/io";
+ * import { BorrowedDescriptor } from "@rap/cli";
  * import { openUri } from "@rap/cli";
  * import assert from "node:assert/strict";
  *

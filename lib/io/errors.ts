@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { IoError, openUri } from "@rap/cli/io";
+ * import { IoError, openUri } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await assert.rejects(openUri("malloc://0"), IoError);
@@ -38,7 +38,7 @@ export class IoError extends Error {
  *
  * @example
  * ```ts
- * import { BadFdError, IoSession } from "@rap/cli/io";
+ * import { BadFdError, IoSession } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession();
@@ -66,7 +66,7 @@ export class BadFdError extends IoError {
  *
  * @example
  * ```ts
- * import { IoSession, ReadOnlyError } from "@rap/cli/io";
+ * import { IoSession, ReadOnlyError } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession({ readOnly: true });
@@ -92,7 +92,7 @@ export class ReadOnlyError extends IoError {
  *
  * @example
  * ```ts
- * import { OffsetError } from "@rap/cli/io";
+ * import { OffsetError } from "@rap/cli";
  * console.assert(new OffsetError("malloc://1", 1n << 60n).message.includes("0x1000000000000000"));
  * ```
  */
@@ -119,7 +119,7 @@ export class OffsetError extends IoError {
  *
  * @example
  * ```ts
- * import { IoSession, MemoryLimitError } from "@rap/cli/io";
+ * import { IoSession, MemoryLimitError } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession({ maxMemory: 100 });
@@ -145,7 +145,7 @@ export class MemoryLimitError extends IoError {
  *
  * @example
  * ```ts
- * import { IoSession, TooManyFilesError } from "@rap/cli/io";
+ * import { IoSession, TooManyFilesError } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession({ maxOpenFiles: 1 });
@@ -171,7 +171,7 @@ export class TooManyFilesError extends IoError {
  *
  * @example
  * ```ts
- * import { openUri, UnknownSchemeError } from "@rap/cli/io";
+ * import { openUri, UnknownSchemeError } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await assert.rejects(openUri("foo://x"), UnknownSchemeError);
@@ -186,9 +186,13 @@ export class UnknownSchemeError extends IoError {
    *
    * @param uri The URI.
    * @param scheme Its scheme.
+   * @param hint What to do about it, if known.
    */
-  constructor(uri: string, scheme: string) {
-    super(uri, `Cannot open "${uri}": no plugin for scheme "${scheme}"`);
+  constructor(uri: string, scheme: string, hint?: string) {
+    super(
+      uri,
+      `Cannot open "${uri}": no plugin for scheme "${scheme}"${hint ? ` (${hint})` : ""}`,
+    );
     this.name = "UnknownSchemeError";
     this.scheme = scheme;
   }
@@ -200,7 +204,7 @@ export class UnknownSchemeError extends IoError {
  *
  * @example
  * ```ts
- * import { PermissionDeniedError } from "@rap/cli/io";
+ * import { PermissionDeniedError } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const err = new PermissionDeniedError("/etc/shadow", { name: "read", path: "/etc/shadow" });
@@ -260,7 +264,7 @@ function permissionValue(p: Deno.PermissionDescriptor): string | undefined {
  *
  * @example
  * ```ts
- * import { permissionFlag } from "@rap/cli/io";
+ * import { permissionFlag } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * assert.equal(permissionFlag({ name: "net", host: "127.0.0.1:9999" }), "--allow-net=127.0.0.1:9999");

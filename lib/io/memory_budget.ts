@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_MEMORY } from "@rap/cli/io";
+ * import { DEFAULT_MAX_MEMORY } from "@rap/cli";
  * console.assert(DEFAULT_MAX_MEMORY === 2 ** 31);
  * ```
  */
@@ -31,7 +31,7 @@ export const DEFAULT_MAX_MEMORY: number = 2 ** 31;
  *
  * @example
  * ```ts
- * import { formatBytes } from "@rap/cli/io";
+ * import { formatBytes } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatBytes(2 ** 30), "1.0 GiB");
@@ -58,7 +58,7 @@ export function formatBytes(bytes: number): string {
  *
  * @example
  * ```ts
- * import { MemoryBudget, MemoryBudgetError } from "@rap/cli/io";
+ * import { MemoryBudget, MemoryBudgetError } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const budget = new MemoryBudget(1024);
@@ -109,7 +109,7 @@ export interface MemoryBudgetOptions {
  *
  * @example
  * ```ts
- * import { MemoryBudget } from "@rap/cli/io";
+ * import { MemoryBudget } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const budget = new MemoryBudget(2 ** 31);

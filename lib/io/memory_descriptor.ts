@@ -35,7 +35,7 @@ export interface MemoryDescriptorOptions {
  *
  * @example
  * ```ts
- * import { MemoryDescriptor } from "@rap/cli/io";
+ * import { MemoryDescriptor } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using desc = new MemoryDescriptor("malloc://4", "malloc", new Uint8Array(4));

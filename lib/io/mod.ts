@@ -4,7 +4,7 @@
  *
  * @example Open any URI
  * ```ts
- * import { openUri } from "@rap/cli/io";
+ * import { openUri } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using desc = await openUri("malloc://32");

@@ -63,7 +63,7 @@ export interface ScopedOpenOptions {
  *
  * @example
  * ```ts
- * import { PathChangedError } from "@rap/cli/io";
+ * import { PathChangedError } from "@rap/cli";
  * const error = new PathChangedError("/srv/a/b");
  * console.assert(error.message.includes('"/srv/a/b"'));
  * ```
@@ -105,7 +105,7 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
  *
  * @example
  * ```ts
- * import { scopeIsEverything } from "@rap/cli/io";
+ * import { scopeIsEverything } from "@rap/cli";
  * // Tests run with --allow-all.
  * console.assert(scopeIsEverything(true));
  * ```
@@ -121,7 +121,7 @@ export function scopeIsEverything(write: boolean): boolean {
  *
  * @example
  * ```ts
- * import { stdinIdentity } from "@rap/cli/io";
+ * import { stdinIdentity } from "@rap/cli";
  * const id = stdinIdentity();
  * console.assert(id === undefined || typeof id.dev === "number");
  * ```
@@ -148,7 +148,7 @@ const DEV_NULL = (1 << 8) | 3;
  *
  * @example
  * ```ts
- * import { isProcessStdin } from "@rap/cli/io";
+ * import { isProcessStdin } from "@rap/cli";
  * const path = await Deno.makeTempFile();
  * console.assert(!isProcessStdin(await Deno.stat(path)));
  * await Deno.remove(path);
@@ -167,7 +167,7 @@ export function isProcessStdin(info: { dev: number; ino: number | null }): boole
  *
  * @example
  * ```ts
- * import { stdinRefusal } from "@rap/cli/io";
+ * import { stdinRefusal } from "@rap/cli";
  * console.assert(stdinRefusal("stdin://").message.includes("standard input"));
  * ```
  */
@@ -201,7 +201,7 @@ function refuseStdin(file: Deno.FsFile, info: Deno.FileInfo, uri: string): void 
  *
  * @example
  * ```ts
- * import { openInScope } from "@rap/cli/io";
+ * import { openInScope } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -311,7 +311,7 @@ async function finishOpen(
  *
  * @example
  * ```ts
- * import { readFileInScope } from "@rap/cli/io";
+ * import { readFileInScope } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile();
@@ -359,7 +359,7 @@ export async function readFileInScope(
  *
  * @example
  * ```ts
- * import { writeFileInScope } from "@rap/cli/io";
+ * import { writeFileInScope } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const path = await Deno.makeTempFile();

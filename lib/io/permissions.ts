@@ -18,7 +18,7 @@ import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
  *
  * @example
  * ```ts
- * import { checkPermissions } from "@rap/cli/io";
+ * import { checkPermissions } from "@rap/cli";
  * // Tests run with --allow-all, so this passes.
  * await checkPermissions("/etc/hostname", [{ name: "read", path: "/etc/hostname" }]);
  * ```
@@ -56,7 +56,7 @@ async function checkOne(uri: string, permission: Deno.PermissionDescriptor): Pro
  *
  * @example
  * ```ts
- * import { resolveRealPath } from "@rap/cli/io";
+ * import { resolveRealPath } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.realPath(await Deno.makeTempDir());
@@ -96,7 +96,7 @@ export async function resolveRealPath(path: string): Promise<string> {
  *
  * @example
  * ```ts
- * import { withPermissionErrors } from "@rap/cli/io";
+ * import { withPermissionErrors } from "@rap/cli";
  * const n = await withPermissionErrors("x", [], () => Promise.resolve(1));
  * console.assert(n === 1);
  * ```

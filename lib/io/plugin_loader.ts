@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { loadPlugin } from "./plugin_loader.ts";
- * import { IoRegistry } from "@rap/cli/io";
+ * import { IoRegistry } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const source = `export default {

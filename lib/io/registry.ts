@@ -1,12 +1,14 @@
 /**
- * The URI → plugin registry: picks a plugin by scheme from the static, lazily imported
- * table in `plugins/mod.ts` (plus plugins registered at run time), checks the permissions
- * the plugin declares, then opens.
+ * The URI → plugin registry: picks a plugin by scheme from a table of lazily imported
+ * plugin modules (plus plugins registered at run time), checks the permissions the plugin
+ * declares, then opens. The IO layer has no plugins of its own: it is given its table,
+ * either per registry or once for the program with {@linkcode installPluginTable} (the
+ * package's entry points, `mod.ts` and `cli.ts`, install the built-in one of
+ * `plugins/mod.ts`).
  *
  * @module
  */
 
-import { builtinPlugins } from "../../plugins/mod.ts";
 import { IoError, UnknownSchemeError } from "./errors.ts";
 import { checkPermissions, withPermissionErrors } from "./permissions.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions, PluginModule } from "./types.ts";
@@ -28,12 +30,50 @@ export type PluginTable = Readonly<Record<string, () => Promise<PluginModule>>>;
 /** The scheme of a plain path (radare2's `default` plugin). */
 const DEFAULT_SCHEME = "file";
 
+let installed: PluginTable = {};
+
+/**
+ * Install the plugin table that registries made without one use (and {@linkcode openUri}).
+ * Importing `@rap/cli` (or running its CLI) installs the built-in plugins; a program that
+ * imports only `@rap/cli/io` installs a table of its own, or passes one to each registry.
+ *
+ * @param table The table (e.g. `builtinPlugins` of `@rap/cli/plugins`).
+ *
+ * @example
+ * ```ts
+ * import { installedPluginTable, installPluginTable } from "@rap/cli";
+ * import { builtinPlugins } from "@rap/cli/plugins";
+ * import assert from "node:assert/strict";
+ *
+ * installPluginTable(builtinPlugins);
+ * assert.equal(installedPluginTable(), builtinPlugins);
+ * ```
+ */
+export function installPluginTable(table: PluginTable): void {
+  installed = table;
+}
+
+/**
+ * The table installed by {@linkcode installPluginTable} (empty until one is).
+ *
+ * @returns The table.
+ *
+ * @example
+ * ```ts
+ * import { installedPluginTable } from "@rap/cli";
+ * console.assert("malloc" in installedPluginTable()); // @rap/cli installs the built-in ones
+ * ```
+ */
+export function installedPluginTable(): PluginTable {
+  return installed;
+}
+
 /**
  * Resolves URIs to plugins and opens them, with a permission preflight.
  *
  * @example Open a URI through the built-in plugins
  * ```ts
- * import { IoRegistry } from "@rap/cli/io";
+ * import { IoRegistry } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const registry = new IoRegistry();
@@ -50,9 +90,10 @@ export class IoRegistry {
    * Create it.
    *
    * @param plugins Extra plugins; they win over the table for their schemes.
-   * @param table The lazily imported plugin table (default: the built-in plugins).
+   * @param table The lazily imported plugin table (default: the installed one, see
+   *   {@linkcode installPluginTable}).
    */
-  constructor(plugins: readonly IoPlugin[] = [], table: PluginTable = builtinPlugins) {
+  constructor(plugins: readonly IoPlugin[] = [], table: PluginTable = installed) {
     this.#table = table;
     for (const plugin of plugins) this.register(plugin);
   }
@@ -80,7 +121,16 @@ export class IoRegistry {
     const extra = this.#extra.get(scheme);
     if (extra) return extra;
     const load = Object.hasOwn(this.#table, scheme) ? this.#table[scheme] : undefined;
-    if (!load) throw new UnknownSchemeError(uri, scheme);
+    if (!load) {
+      throw new UnknownSchemeError(
+        uri,
+        scheme,
+        Object.keys(this.#table).length === 0 && this.#extra.size === 0
+          ? "this registry has no plugins: import @rap/cli, or give it a table " +
+            "(builtinPlugins of @rap/cli/plugins)"
+          : undefined,
+      );
+    }
     return (await load()).default;
   }
 
@@ -132,7 +182,7 @@ export class IoRegistry {
   }
 }
 
-let defaultRegistry: IoRegistry | undefined;
+let defaultRegistry: { table: PluginTable; registry: IoRegistry } | undefined;
 
 /**
  * Open a URI with the built-in plugins (a shared default {@linkcode IoRegistry}).
@@ -143,7 +193,7 @@ let defaultRegistry: IoRegistry | undefined;
  *
  * @example
  * ```ts
- * import { openUri } from "@rap/cli/io";
+ * import { openUri } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using desc = await openUri("hex://4142");
@@ -151,6 +201,8 @@ let defaultRegistry: IoRegistry | undefined;
  * ```
  */
 export function openUri(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
-  defaultRegistry ??= new IoRegistry();
-  return defaultRegistry.open(uri, options);
+  if (defaultRegistry?.table !== installed) {
+    defaultRegistry = { table: installed, registry: new IoRegistry([], installed) };
+  }
+  return defaultRegistry.registry.open(uri, options);
 }

@@ -19,7 +19,7 @@ import type { IoDescriptor, OpenOptions } from "./types.ts";
  *
  * @example
  * ```ts
- * import { IoSession, type OpenFile } from "@rap/cli/io";
+ * import { IoSession, type OpenFile } from "@rap/cli";
  * await using session = new IoSession();
  * await session.open("malloc://8");
  * const file: OpenFile | undefined = session.currentFile;
@@ -38,7 +38,7 @@ export interface OpenFile {
  *
  * @example
  * ```ts
- * import { IoSession, type IoSessionOptions } from "@rap/cli/io";
+ * import { IoSession, type IoSessionOptions } from "@rap/cli";
  * const options: IoSessionOptions = { maxOpenFiles: 4 };
  * await using session = new IoSession(options);
  * console.assert(session.files().length === 0);
@@ -77,7 +77,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  *
  * @example
  * ```ts
- * import { IoSession } from "@rap/cli/io";
+ * import { IoSession } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession();

@@ -16,7 +16,7 @@ import type { IoDescriptor, MemoryAllowance } from "./types.ts";
  *
  * @example
  * ```ts
- * import { SessionMemory } from "@rap/cli/io";
+ * import { SessionMemory } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const memory = new SessionMemory(100, undefined, () => []);
@@ -39,7 +39,7 @@ export interface OpenClaim extends MemoryAllowance {
  *
  * @example
  * ```ts
- * import { MemoryDescriptor, SessionMemory } from "@rap/cli/io";
+ * import { MemoryDescriptor, SessionMemory } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const files: MemoryDescriptor[] = [];

@@ -52,7 +52,7 @@ export interface OpenOptions {
  *
  * @example A plugin claims a size before allocating it
  * ```ts
- * import { type IoPlugin, IoRegistry, IoSession, MemoryDescriptor } from "@rap/cli/io";
+ * import { type IoPlugin, IoRegistry, IoSession, MemoryDescriptor } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const zeros: IoPlugin = {
@@ -115,7 +115,7 @@ export interface PluginCapabilities {
  *
  * @example Read the first bytes of a descriptor
  * ```ts
- * import { openUri } from "@rap/cli/io";
+ * import { openUri } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using desc = await openUri("hex://cafe");
@@ -176,7 +176,7 @@ export interface IoDescriptor extends AsyncDisposable {
  *
  * @example A minimal read-only plugin serving a constant
  * ```ts
- * import { type IoPlugin, IoRegistry, MemoryDescriptor } from "@rap/cli/io";
+ * import { type IoPlugin, IoRegistry, MemoryDescriptor } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const hello: IoPlugin = {

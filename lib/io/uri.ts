@@ -18,7 +18,7 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
  *
  * @example
  * ```ts
- * import { splitUri } from "@rap/cli/io";
+ * import { splitUri } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(splitUri("zip:///tmp/a.zip//x.dex"), { scheme: "zip", rest: "/tmp/a.zip//x.dex" });
@@ -44,7 +44,7 @@ export function splitUri(uri: string): { scheme: string; rest: string } | undefi
  *
  * @example
  * ```ts
- * import { uriRest } from "@rap/cli/io";
+ * import { uriRest } from "@rap/cli";
  * console.assert(uriRest("gzip:///tmp/x.gz", "a path") === "/tmp/x.gz");
  * ```
  */
@@ -66,7 +66,7 @@ const UNITS: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
  *
  * @example
  * ```ts
- * import { parseNumber } from "@rap/cli/io";
+ * import { parseNumber } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * assert.equal(parseNumber("0x1000"), 4096);
@@ -117,7 +117,7 @@ export function parseNumber(text: string): number {
  *
  * @example
  * ```ts
- * import { parseSizeUri } from "@rap/cli/io";
+ * import { parseSizeUri } from "@rap/cli";
  * console.assert(parseSizeUri("malloc://0x200") === 512);
  * ```
  */

@@ -157,7 +157,7 @@ export async function namesProcessStdin(paths: readonly string[]): Promise<boole
  * @example
  * ```ts
  * import { RemoteRegistry } from "./remote_registry.ts";
- * import { IoRegistry } from "@rap/cli/io";
+ * import { IoRegistry } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const registry = new RemoteRegistry(new IoRegistry());

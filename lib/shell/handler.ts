@@ -158,7 +158,7 @@ export interface HttpCommandRunnerOptions {
  * @example
  * ```ts
  * import { createHttpCommandRunner } from "@rap/cli/shell";
- * import { IoSession } from "@rap/cli/io";
+ * import { IoSession } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession();

@@ -54,7 +54,7 @@ export interface HttpOptions
  * @example
  * ```ts
  * import { serveHttp } from "@rap/cli/shell";
- * import { IoSession } from "@rap/cli/io";
+ * import { IoSession } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession();

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import "@rap/cli"; // installs the built-in plugins
  * import { Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *

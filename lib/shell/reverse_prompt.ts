@@ -77,6 +77,7 @@ async function connect(
  *
  * @example
  * ```ts
+ * import "@rap/cli"; // installs the built-in plugins
  * import { reversePrompt, Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *

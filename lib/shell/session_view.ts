@@ -19,7 +19,7 @@ import type { IoPlugin } from "../io/types.ts";
  * @example
  * ```ts
  * import { sessionViewPlugin } from "@rap/cli/shell";
- * import { IoRegistry, IoSession } from "@rap/cli/io";
+ * import { IoRegistry, IoSession } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * await using session = new IoSession();

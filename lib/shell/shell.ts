@@ -170,6 +170,7 @@ function lookup(text: string): { spec: CommandSpec; args: string } | undefined {
  *
  * @example
  * ```ts
+ * import "@rap/cli"; // installs the built-in plugins
  * import { Shell } from "@rap/cli/shell";
  * import assert from "node:assert/strict";
  *

@@ -1,0 +1,257 @@
+/**
+ * `rap serve [URI] [options]`: a RAP server (and radare2's `=h` HTTP endpoint with
+ * `--http-port`) until SIGINT or SIGTERM. Every listener is bound before any is announced.
+ *
+ * @module
+ */
+
+import { BorrowedDescriptor } from "../io/borrowed_descriptor.ts";
+import { MemoryBudget } from "../io/memory_budget.ts";
+import { PinnedSession } from "../io/pinned_session.ts";
+import { AddressFilter } from "../net/address_filter.ts";
+import { readTokenFile } from "../net/auth.ts";
+import { bindListener } from "../net/listen_error.ts";
+import { loadCertificate } from "../net/tls.ts";
+import { SERVER_DEFAULTS } from "../server/options.ts";
+import { RemoteRegistry } from "../server/remote_registry.ts";
+import { RapServer } from "../server/server.ts";
+import { createShellCommandHandler } from "../shell/handler.ts";
+import { type HttpEndpoint, serveHttp } from "../shell/http.ts";
+import { parseCommandPolicy } from "../shell/policy.ts";
+import { type CliPlugins, registryWith } from "./registry.ts";
+import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
+import { numberFlag, parseFlags, UsageError } from "./usage.ts";
+
+/**
+ * The help of `serve`.
+ *
+ * @example
+ * ```ts
+ * import { SERVE_USAGE } from "@rap/cli/cli";
+ * console.assert(SERVE_USAGE.startsWith("Usage: rap serve"));
+ * ```
+ */
+export const SERVE_USAGE = `Usage: rap serve [URI] [options]
+
+Serve RAP: each connection gets its own session. URI, if given, is opened once at start
+and shared by the clients that read or send commands before any OPEN.
+
+Options:
+  --host H              address to bind (default 127.0.0.1; others get a warning without TLS)
+  --port P              port (default ${SERVER_DEFAULTS.port}; 0 picks a free port)
+  --read-only           open everything read-only, refuse writes
+  --allow-cmd CAPS      widen what clients' commands may do: open, fs, remote, system, all
+                        (comma-separated, repeatable; default: only the session's own files)
+  --http-port N         also serve radare2's =h HTTP endpoint (GET /cmd/..., POST /cmd) on
+                        this port, under the same TLS, token, --allow-from, --read-only and
+                        --allow-cmd as RAP; its clients share one session (seek, files) in
+                        which the served URI is pinned: o-* cannot close it
+  --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
+
+Security:
+  --cert FILE           serve raps:// (TLS) with this PEM certificate chain; it may also
+                        hold the key (one PEM with both, as radare2's raps://:PORT/file.pem)
+  --key FILE            the PEM private key
+  --token-file FILE     require this token: clients must send it in the extension probe
+                        first (rap cat --token-file); plain radare2 clients are refused.
+                        HTTP requests must carry "Authorization: Bearer TOKEN" (else 401)
+  --allow-from CIDRS    accept only these client addresses (comma-separated, repeatable;
+                        RAP and HTTP)
+
+Limits:
+${limitsHelp()}
+  --fsync               sync every write to disk before acknowledging it
+`;
+
+/** The flags of `serve`. */
+const FLAGS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "read-only": { type: "boolean" },
+  fsync: { type: "boolean" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  "token-file": { type: "string" },
+  "allow-from": { type: "string", multiple: true },
+  "allow-cmd": { type: "string", multiple: true },
+  "http-port": { type: "string" },
+  plugin: { type: "string", multiple: true },
+  help: { type: "boolean", short: "h" },
+  ...Object.fromEntries(SERVE_LIMIT_FLAGS.map((f) => [f.name, { type: "string" as const }])),
+} as const;
+
+/** A port flag's value: 0 to 65535. */
+function portFlag(flag: string, text: string | undefined, fallback: number): number {
+  const port = numberFlag(flag, text, fallback);
+  if (port > 65535) throw new UsageError(`${flag} must be 0 to 65535, got ${port}`);
+  return port;
+}
+
+/**
+ * Run `serve`: until SIGINT/SIGTERM (0), or until a listener fails (1, the reason
+ * printed by the caller).
+ *
+ * @param args The arguments after `serve`.
+ * @param plugins The plugins the CLI was given.
+ * @returns The exit code.
+ * @throws {UsageError} For a usage mistake.
+ */
+export async function serve(args: string[], plugins: CliPlugins): Promise<number> {
+  const { values, positionals } = parseFlags("serve", args, FLAGS);
+  if (values.help) {
+    console.log(SERVE_USAGE);
+    return 0;
+  }
+  if (values.key !== undefined && values.cert === undefined) {
+    throw new UsageError("--key needs --cert");
+  }
+  let allowFrom: AddressFilter | undefined;
+  if (values["allow-from"] !== undefined) {
+    try {
+      allowFrom = AddressFilter.parse(values["allow-from"].join(","));
+    } catch (error) {
+      throw new UsageError(`--allow-from: ${(error as Error).message}`);
+    }
+  }
+  const { httpMaxConnections, httpMaxBody, ...limits } = parseLimits(values);
+  let policy;
+  try {
+    policy = parseCommandPolicy(values["allow-cmd"] ?? []);
+  } catch (error) {
+    throw new UsageError(`--allow-cmd: ${(error as Error).message}`);
+  }
+  const httpPort = values["http-port"] === undefined
+    ? undefined
+    : portFlag("--http-port", values["http-port"], 0);
+  if (positionals.length > 1) throw new UsageError(`serve: expected at most one URI`);
+  const port = portFlag("--port", values.port, SERVER_DEFAULTS.port);
+  const hostname = values.host ?? "127.0.0.1";
+  const registry = await registryWith(plugins, values.plugin);
+  const tls = values.cert === undefined
+    ? undefined
+    : await loadCertificate(values.cert, values.key);
+  const token = values["token-file"] === undefined
+    ? undefined
+    : await readTokenFile(values["token-file"]);
+  const defaultUri = positionals[0];
+  const readOnly = values["read-only"] ?? false;
+  // Opened once, before listening: a URI that cannot be opened fails here, and every
+  // client shares it (one buffer for `serve malloc://64M`, whatever the number of clients).
+  const shared = defaultUri === undefined
+    ? undefined
+    : await registry.open(defaultUri, { write: !readOnly });
+  // One budget for every session, RAP and HTTP; the default URI's RAM is part of it.
+  const memoryBudget = new MemoryBudget(limits.maxMemory);
+  try {
+    memoryBudget.reserve(shared?.memoryUsage?.() ?? 0, `the default URI "${defaultUri}"`);
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
+  // Every listener is bound before any is announced: a port that is busy or not allowed
+  // by --allow-net ends the command with one line naming it, and no "Listening" line.
+  let server: RapServer;
+  let http: HttpEndpoint | undefined;
+  let httpSession: PinnedSession | undefined;
+  try {
+    server = bindListener(hostname, port, () =>
+      RapServer.listen({
+        hostname,
+        port,
+        readOnly,
+        defaultUri,
+        defaultDescriptor: shared,
+        ...limits,
+        maxMemory: memoryBudget,
+        tls,
+        token,
+        allowFrom,
+        fsync: values.fsync ?? false,
+        registry,
+        commandHandler: createShellCommandHandler({ policy }),
+      }), "--port");
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
+  if (httpPort !== undefined) {
+    // HTTP clients are remote too: no server stdin, and a pinned view of the shared default
+    // (one HTTP client's o-* must not close it for the others).
+    httpSession = new PinnedSession({
+      registry: new RemoteRegistry(registry),
+      maxOpenFiles: limits.maxOpenFiles,
+      maxMemory: limits.maxSessionMemory,
+      memoryBudget,
+    });
+    if (shared !== undefined) httpSession.pin(httpSession.add(new BorrowedDescriptor(shared)));
+    try {
+      http = await serveHttp({
+        hostname,
+        port: httpPort,
+        portFlag: "--http-port",
+        session: httpSession,
+        policy,
+        writable: !readOnly,
+        tls,
+        token,
+        allowFrom,
+        maxConnections: httpMaxConnections,
+        maxBodyBytes: httpMaxBody,
+        requestTimeout: limits.packetTimeout,
+        commandTimeout: limits.commandTimeout,
+        shutdownTimeout: limits.shutdownTimeout,
+        backlog: limits.backlog,
+      });
+    } catch (error) {
+      await server.close();
+      await httpSession.release();
+      await shared?.close();
+      throw error;
+    }
+  }
+  return await untilStopped(server, http, httpSession, shared, tls !== undefined);
+}
+
+/** Announce the listeners, then serve until a signal or a failure; clean up. */
+async function untilStopped(
+  server: RapServer,
+  http: HttpEndpoint | undefined,
+  httpSession: PinnedSession | undefined,
+  shared: { close(): Promise<void> } | undefined,
+  tls: boolean,
+): Promise<number> {
+  const stop = () => {
+    console.error("[rap] shutting down");
+    server.close();
+    http?.shutdown();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  const shown = server.addr.hostname.includes(":")
+    ? `[${server.addr.hostname}]`
+    : server.addr.hostname;
+  // Tests and scripts wait for this exact line (rap:// even with TLS); raps:// follows.
+  console.log(`Listening on rap://${shown}:${server.addr.port}/`);
+  if (tls) console.log(`TLS on: clients connect to ${server.url}`);
+  if (http) console.log(`Listening on ${http.url}cmd/`);
+  try {
+    // If one listener stops on its own, the other is stopped too and the failure reported.
+    const ended = await Promise.allSettled([
+      server.finished.catch((error) => {
+        http?.shutdown();
+        throw error;
+      }),
+      http?.finished.catch((error) => {
+        server.close();
+        throw error;
+      }),
+    ]);
+    const failed = ended.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    await httpSession?.release();
+    await shared?.close();
+  }
+  return 0;
+}
