@@ -11,14 +11,32 @@ import { HTTP_DEFAULTS } from "../http/options.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
 import { numberFlag } from "./usage.ts";
 
-/** What a limit flag sets. */
-type LimitKey =
+/**
+ * What a limit flag of `serve` sets: a server option, or one of the HTTP endpoint.
+ *
+ * @example
+ * ```ts
+ * import type { LimitKey } from "@rap/cli/cli";
+ * const key: LimitKey = "maxConnections";
+ * console.assert(key === "maxConnections");
+ * ```
+ */
+export type LimitKey =
   | Exclude<keyof typeof SERVER_DEFAULTS, "port" | "extensionsMaxData">
   | "httpMaxConnections"
   | "httpMaxBody";
 
-/** One limit flag of `serve`. */
-interface LimitFlag {
+/**
+ * One limit flag of `serve`.
+ *
+ * @example
+ * ```ts
+ * import { type LimitFlag, SERVE_LIMIT_FLAGS } from "@rap/cli/cli";
+ * const first: LimitFlag = SERVE_LIMIT_FLAGS[0];
+ * console.assert(first.name === "max-connections");
+ * ```
+ */
+export interface LimitFlag {
   /** The flag, without `--`. */
   readonly name: string;
   /** The option it sets. */
