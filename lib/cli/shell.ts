@@ -22,7 +22,7 @@ import { Shell } from "../shell/shell.ts";
  *
  * @example
  * ```ts
- * import { SHELL_USAGE } from "@rap/cli/shell";
+ * import { SHELL_USAGE } from "./shell.ts";
  * console.assert(SHELL_USAGE.startsWith("Usage: rap shell"));
  * ```
  */
@@ -50,7 +50,7 @@ Short flags combine: rap shell -qc "px 16" malloc://64
  *
  * @example
  * ```ts
- * import type { ShellCliIo } from "@rap/cli/shell";
+ * import type { ShellCliIo } from "./shell.ts";
  * const io: Partial<ShellCliIo> = { isTerminal: false };
  * console.assert(io.isTerminal === false);
  * ```
@@ -194,7 +194,7 @@ function defaultIo(): ShellCliIo {
  *
  * @example
  * ```ts
- * import { shellMain } from "@rap/cli/shell";
+ * import { shellMain } from "./shell.ts";
  * import assert from "node:assert/strict";
  *
  * const out: Uint8Array[] = [];
