@@ -1,6 +1,7 @@
 import { RapServer } from "../mod.ts";
 import assert from "node:assert/strict";
-import { createShellCommandHandler, shellMain } from "../lib/shell/mod.ts";
+import { shellMain } from "../lib/cli/shell.ts";
+import { createShellCommandHandler } from "../lib/shell/mod.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();

@@ -1,15 +1,87 @@
 /**
- * The shape of a shell command: its name, help, the capability it needs and what it does.
+ * The shell as its commands see it ({@linkcode CommandShell}), and the shape of a shell
+ * command: its name, help, the capability it needs and what it does. Commands know the
+ * shell only through this interface; `shell.ts` implements it and imports the commands.
  *
  * @module
  */
 
-import type { CommandCapability } from "./policy.ts";
+import type { IoSession } from "../io/session.ts";
+import type { ExecuteOptions, ShellOptions } from "./options.ts";
+import type { CommandCapability, CommandPolicy } from "./policy.ts";
 import type { ShellOutput } from "./output.ts";
-import type { Shell } from "./shell.ts";
+
+/**
+ * What commands use of the shell running them (the `Shell` class implements it).
+ *
+ * @example
+ * ```ts
+ * import { type CommandShell, Shell } from "@rap/cli/shell";
+ * import assert from "node:assert/strict";
+ *
+ * await using shell = new Shell();
+ * const seen: CommandShell = shell;
+ * assert.equal(await seen.number("0x10+$$"), 16n);
+ * ```
+ */
+export interface CommandShell {
+  /** The session: open files, current file, seek, block size. */
+  readonly session: IoSession;
+  /** The seek the shell shows (its own one with `ownSeek`). */
+  readonly seek: bigint;
+  /** Options given at construction. */
+  readonly options: Readonly<ShellOptions>;
+  /** Whether files are opened writable by default. */
+  writable: boolean;
+  /** Set by `q`: the interactive loop should end. */
+  quitRequested: boolean;
+  /** The policy of the command running now (the call's, else the shell's). */
+  readonly activePolicy: CommandPolicy;
+  /** Whether the command running now comes from a remote peer. */
+  readonly activePeer: boolean;
+  /**
+   * Evaluate an address or size expression: radare2 numbers with `+ - * /`, `$$` (seek),
+   * `$s` (size of the current file) and `$b` (block size).
+   *
+   * @param expression The expression.
+   * @returns Its value (not negative).
+   */
+  number(expression: string): Promise<bigint>;
+  /**
+   * Ask the interactive user for a line (for `==`).
+   *
+   * @param prompt The prompt.
+   * @returns The line, or `null` at the end of input or without a terminal.
+   */
+  readLine(prompt: string): Promise<string | null>;
+  /**
+   * A promise that resolves when the running foreground command is interrupted (^C).
+   *
+   * @returns The promise.
+   */
+  interrupted(): Promise<void>;
+  /**
+   * Run one line, its output and messages going to `out`.
+   *
+   * @param line The line.
+   * @param out Where output goes.
+   * @param options See {@linkcode ExecuteOptions}.
+   */
+  execute(line: string, out: ShellOutput, options?: ExecuteOptions): Promise<void>;
+  /**
+   * Run one line and return what it printed, messages included.
+   *
+   * @param line The line.
+   * @param options See {@linkcode ExecuteOptions}.
+   * @returns The output text.
+   */
+  run(line: string, options?: ExecuteOptions): Promise<string>;
+}
 
 /**
  * What a running command gets.
+ *
+ * @typeParam S What the command sees of the shell (the `=` family sees its remote state too).
  *
  * @example
  * ```ts
@@ -21,9 +93,9 @@ import type { Shell } from "./shell.ts";
  * console.assert(typeof echo === "function");
  * ```
  */
-export interface CommandEnv {
+export interface CommandEnv<S extends CommandShell = CommandShell> {
   /** The shell running the command. */
-  shell: Shell;
+  shell: S;
   /** The command name as matched (e.g. `px`). */
   name: string;
   /** Everything after the name, trimmed. */
@@ -42,6 +114,8 @@ export interface CommandEnv {
 /**
  * A shell command.
  *
+ * @typeParam S What the command sees of the shell.
+ *
  * @example
  * ```ts
  * import type { CommandSpec } from "@rap/cli/shell";
@@ -52,7 +126,7 @@ export interface CommandEnv {
  * console.assert(hello.name === "hello");
  * ```
  */
-export interface CommandSpec {
+export interface CommandSpec<S extends CommandShell = CommandShell> {
   /** The name, matched as a prefix of the command text (the longest name wins). */
   name: string;
   /** The arguments, for help (e.g. `[addr]`). */
@@ -71,5 +145,5 @@ export interface CommandSpec {
    *
    * @param env See {@linkcode CommandEnv}.
    */
-  run(env: CommandEnv): Promise<void> | void;
+  run(env: CommandEnv<S>): Promise<void> | void;
 }

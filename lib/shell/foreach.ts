@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Shell } from "./shell.ts";
+import type { CommandShell } from "./command.ts";
 
 /**
  * The most times one command runs in a loop (repeat count times `@@` addresses). radare2
@@ -70,7 +70,7 @@ function* repeated<T>(items: Iterable<T>, times: number): Generator<T> {
  * ```
  */
 export async function iterations(
-  shell: Shell,
+  shell: CommandShell,
   parts: { repeat?: number; at?: string; foreach?: string },
 ): Promise<Iterations> {
   const times = parts.repeat ?? 1;
@@ -93,7 +93,7 @@ export async function iterations(
 }
 
 async function parseForeach(
-  shell: Shell,
+  shell: CommandShell,
   text: string,
 ): Promise<{ count: bigint; each: Iterable<bigint> }> {
   if (text.startsWith("=")) {

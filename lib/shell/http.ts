@@ -7,7 +7,8 @@
  */
 
 import { type CommandEndpointOptions, type HttpEndpoint, serveCommands } from "../http/endpoint.ts";
-import { createHttpCommandRunner, type HttpCommandRunnerOptions } from "./handler.ts";
+import { createHttpCommandRunner } from "./handler.ts";
+import type { HttpCommandRunnerOptions } from "./peer.ts";
 
 export { type HttpEndpoint, percentDecode } from "../http/endpoint.ts";
 

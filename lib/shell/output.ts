@@ -83,6 +83,26 @@ export function truncationNote(limit: number): string {
   return `\n[output truncated at ${limit} bytes; use @ and a smaller size]\n`;
 }
 
+/**
+ * Make sure non-empty output ends with one newline (as radare2 prints a remote reply).
+ *
+ * @param text The output.
+ * @returns The output, with a final newline unless empty.
+ *
+ * @example
+ * ```ts
+ * import { withNewline } from "@rap/cli/shell";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(withNewline("a"), "a\n");
+ * assert.equal(withNewline("a\n"), "a\n");
+ * assert.equal(withNewline(""), "");
+ * ```
+ */
+export function withNewline(text: string): string {
+  return text === "" || text.endsWith("\n") ? text : text + "\n";
+}
+
 /** `bytes` cut at a character boundary so that they and the note fit in `limit` bytes. */
 function cutWithNote(bytes: Uint8Array, limit: number): Uint8Array {
   const note = encoder.encode(truncationNote(limit));

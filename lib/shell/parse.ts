@@ -49,25 +49,20 @@ export interface ParsedCommand {
  */
 export function splitCommands(line: string): string[] {
   const out: string[] = [];
-  let quoted = false;
   let start = 0;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === "\\" && i + 1 < line.length) {
-      i++;
-    } else if (c === '"') {
-      quoted = !quoted;
-    } else if (c === ";" && !quoted) {
-      out.push(line.slice(start, i));
-      start = i + 1;
-    }
+  for (const at of unquoted(line, ";")) {
+    out.push(line.slice(start, at));
+    start = at + 1;
   }
   out.push(line.slice(start));
   return out.map((s) => s.trim()).filter((s) => s !== "");
 }
 
-/** The index of the first `ch` (one or more characters) outside quotes at or after `from`, or -1. */
-function findUnquoted(text: string, ch: string, from = 0): number {
+/**
+ * The indexes where `token` (one or more characters) starts outside double quotes; a
+ * backslash makes the next character plain.
+ */
+function* unquoted(text: string, token: string): Generator<number> {
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -75,11 +70,16 @@ function findUnquoted(text: string, ch: string, from = 0): number {
       i++;
     } else if (c === '"') {
       quoted = !quoted;
-    } else if (!quoted && i >= from && text.startsWith(ch, i)) {
-      return i;
+    } else if (!quoted && text.startsWith(token, i)) {
+      yield i;
     }
   }
-  return -1;
+}
+
+/** The index of the first `token` outside quotes, or -1. */
+function findUnquoted(text: string, token: string): number {
+  const first = unquoted(text, token).next();
+  return first.done ? -1 : first.value;
 }
 
 /**

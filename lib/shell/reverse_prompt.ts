@@ -7,8 +7,9 @@
  * @module
  */
 
+import { writeAll } from "../net/write_queue.ts";
+import type { CommandShell } from "./command.ts";
 import { CommandPolicy } from "./policy.ts";
-import type { Shell } from "./shell.ts";
 
 /**
  * Options of {@linkcode reversePrompt}.
@@ -32,10 +33,8 @@ const decoder = new TextDecoder();
 
 /** Send `text`; false when the peer has gone. */
 async function send(conn: Deno.Conn, text: string): Promise<boolean> {
-  const bytes = encoder.encode(text);
   try {
-    let done = 0;
-    while (done < bytes.length) done += await conn.write(bytes.subarray(done));
+    await writeAll(conn, [encoder.encode(text)]);
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset) {
@@ -46,7 +45,7 @@ async function send(conn: Deno.Conn, text: string): Promise<boolean> {
 }
 
 async function connect(
-  shell: Shell,
+  shell: CommandShell,
   hostname: string,
   port: number,
   retry: boolean,
@@ -105,7 +104,7 @@ async function connect(
  * ```
  */
 export async function reversePrompt(
-  shell: Shell,
+  shell: CommandShell,
   hostname: string,
   port: number,
   options: ReversePromptOptions = {},

@@ -11,98 +11,16 @@ import { writeFileInScope } from "../io/open_file.ts";
 import { IoSession } from "../io/session.ts";
 import { parseNumber } from "../io/uri.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
-import { BUILTIN_COMMANDS } from "./commands/mod.ts";
 import { applyFilter } from "./filter.ts";
 import { iterations } from "./foreach.ts";
 import { Mutex } from "./mutex.ts";
+import { type ExecuteOptions, FILTER_INPUT_MAX, type ShellOptions } from "./options.ts";
 import { LimitedOutput, OutputBuffer, OutputLimitError, type ShellOutput } from "./output.ts";
 import { Pacer } from "./pace.ts";
 import { parseCommand, splitCommands } from "./parse.ts";
 import { CommandPolicy, CommandRefusedError } from "./policy.ts";
-import { REMOTE_COMMANDS, RemoteState } from "./remote.ts";
-
-/**
- * Options of a {@linkcode Shell}.
- *
- * @example
- * ```ts
- * import { CommandPolicy, type ShellOptions } from "@rap/cli/shell";
- * const options: ShellOptions = { policy: CommandPolicy.RESTRICTED, peer: true };
- * console.assert(options.peer);
- * ```
- */
-export interface ShellOptions {
-  /** The session to work on (default: a new one, closed with the shell). */
-  session?: IoSession;
-  /** What commands may do (default: everything, as for a local user). */
-  policy?: CommandPolicy;
-  /** Open files writable by default (`shell -w`, radare2's `-w`). */
-  writable?: boolean;
-  /**
-   * Keep a seek and block size of its own, apart from the session's (radare2's HTTP
-   * server does this, so web clients do not move the console's seek).
-   */
-  ownSeek?: boolean;
-  /** The shell answers a remote peer: `q` does nothing. */
-  peer?: boolean;
-  /** Reads a line for interactive commands (`==`); without it they end at once. */
-  readLine?: (prompt: string) => Promise<string | null>;
-  /** Address the servers started from the shell bind (default `127.0.0.1`). */
-  hostname?: string;
-  /** Where servers started from the shell log (default: messages of the command). */
-  log?: (line: string) => void;
-  /** CA certificates (PEM) trusted for `raps://` connections, besides the system's. */
-  caCerts?: string[];
-  /**
-   * What peers of the servers started from the shell (`=:port`, `=&:port`, `=t port`,
-   * `=h`) may run (default {@linkcode CommandPolicy.RESTRICTED}).
-   */
-  peerPolicy?: CommandPolicy;
-}
-
-/**
- * Options of one {@linkcode Shell.execute} call.
- *
- * @example
- * ```ts
- * import { CommandPolicy, type ExecuteOptions } from "@rap/cli/shell";
- * const options: ExecuteOptions = { policy: CommandPolicy.RESTRICTED };
- * console.assert(options.policy !== undefined);
- * ```
- */
-export interface ExecuteOptions {
-  /** A policy for this call only (e.g. for a reverse CMD from a server). */
-  policy?: CommandPolicy;
-  /** The line comes from a remote peer: `q` does nothing. */
-  peer?: boolean;
-  /**
-   * The most bytes of output the call produces, messages and the truncation note included
-   * (default: no limit, as for the local user). Output is cut while it is produced: once
-   * the limit is reached the command writing is stopped, the rest of the line is skipped
-   * and the output ends with `[output truncated at N bytes; ...]`. The input of `~` filters
-   * and `>` redirections is then limited too, to {@linkcode FILTER_INPUT_MAX} bytes (or
-   * `maxOutput` if larger). A RAP server passes 16383 (what radare2 clients accept).
-   */
-  maxOutput?: number;
-  /**
-   * Stops the line: checked between commands and at each pause point of long commands
-   * (rows of a dump, blocks read, loop iterations). The call then rejects with the signal's
-   * reason; `run` drops the output so far.
-   */
-  signal?: AbortSignal;
-}
-
-/**
- * The most bytes a `~` filter or `>` redirection takes as input under an output limit
- * (see {@linkcode ExecuteOptions.maxOutput}).
- *
- * @example
- * ```ts
- * import { FILTER_INPUT_MAX } from "@rap/cli/shell";
- * console.assert(FILTER_INPUT_MAX === 1048576);
- * ```
- */
-export const FILTER_INPUT_MAX = 1 << 20;
+import { type RemoteShell, RemoteState } from "./remote/hosts.ts";
+import { lookupCommand } from "./table.ts";
 
 /** What one execute() call carries down to its commands. */
 interface Call {
@@ -112,57 +30,10 @@ interface Call {
 }
 
 const sessionLocks = new WeakMap<IoSession, Mutex>();
-let commandTable: readonly CommandSpec[] | undefined;
-
-/**
- * Every command of the shell, longest names first (built lazily: the modules import each
- * other).
- *
- * @returns The commands.
- */
-export function shellCommands(): readonly CommandSpec[] {
-  commandTable ??= [...BUILTIN_COMMANDS, ...REMOTE_COMMANDS, HELP_COMMAND]
-    .sort((a, b) => b.name.length - a.name.length);
-  return commandTable;
-}
-
-const HELP_COMMAND: CommandSpec = {
-  name: "?",
-  usage: "",
-  help: "this help",
-  unlocked: true,
-  run({ out }) {
-    const rows = [...shellCommands()].filter((c) => c.name !== "?")
-      .sort((a, b) => a.name.localeCompare(b.name));
-    const width = Math.max(...rows.map((c) => c.name.length + c.usage.length + 1));
-    let text = "Usage: [N]cmd [args][~filter][@ addr|@@= addr ...|@@s:from to step][> file]" +
-      " ; cmd ...\n";
-    for (const c of rows) {
-      text += `| ${(c.name + (c.usage ? " " + c.usage : "")).padEnd(width)}  ${c.help}\n`;
-    }
-    text += "| Expressions: 0x10+4*2, 4K, $$ (seek), $s (file size), $b (block size)\n";
-    out.write(text);
-  },
-};
-
 function lockOf(session: IoSession): Mutex {
   let mutex = sessionLocks.get(session);
   if (!mutex) sessionLocks.set(session, mutex = new Mutex());
   return mutex;
-}
-
-/**
- * Find the command whose name is the longest prefix of `text`. A name that ends in a
- * letter or digit must not run into another letter (`pxw` is not `px` + `w`).
- */
-function lookup(text: string): { spec: CommandSpec; args: string } | undefined {
-  for (const spec of shellCommands()) {
-    if (!text.startsWith(spec.name)) continue;
-    const next = text[spec.name.length] ?? "";
-    if (/[A-Za-z0-9]$/.test(spec.name) && /[A-Za-z]/.test(next)) continue;
-    return { spec, args: text.slice(spec.name.length).trim() };
-  }
-  return undefined;
 }
 
 /**
@@ -180,7 +51,7 @@ function lookup(text: string): { spec: CommandSpec; args: string } | undefined {
  * assert.equal(await shell.run("s 0x10+4; s"), "0x14\n");
  * ```
  */
-export class Shell implements AsyncDisposable {
+export class Shell implements RemoteShell, AsyncDisposable {
   /** The session: open files, current file, seek, block size. */
   readonly session: IoSession;
   /** What commands may do. */
@@ -218,7 +89,7 @@ export class Shell implements AsyncDisposable {
     if (options.ownSeek) {
       this.#own = { seek: this.session.seek, blockSize: this.session.blockSize };
     }
-    this.remote = new RemoteState(this);
+    this.remote = new RemoteState(this, (peerOptions) => new Shell(peerOptions));
   }
 
   /** The seek this shell shows (its own one with `ownSeek`). */
@@ -271,13 +142,9 @@ export class Shell implements AsyncDisposable {
   }
 
   /**
-
    * A promise that resolves at the next {@linkcode Shell.interrupt}.
-
    *
-
-   * @returns A promise that resolves at the next {@linkcode Shell.interrupt}.
-
+   * @returns The promise.
    */
   interrupted(): Promise<void> {
     return this.#interrupt.promise;
@@ -373,7 +240,7 @@ export class Shell implements AsyncDisposable {
       throw new CommandRefusedError(">", "fs");
     }
     if (parsed.command === "" && parsed.repeat !== undefined) return; // radare2: nothing
-    const found = lookup(parsed.command);
+    const found = lookupCommand(parsed.command);
     if (!found) {
       const name = parsed.command.split(/\s/, 1)[0];
       throw new Error(`Unknown command "${name}" (type ? for help)`);
@@ -383,7 +250,7 @@ export class Shell implements AsyncDisposable {
     const capture = parsed.filters.length > 0 || parsed.redirect !== undefined;
     const buffer = capture ? new OutputBuffer(out, { limit: call.captureLimit }) : undefined;
     const { pacer } = call;
-    const env: CommandEnv = {
+    const env: CommandEnv<Shell> = {
       shell: this,
       name: spec.name,
       args,

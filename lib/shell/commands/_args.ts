@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { CommandEnv } from "../command.ts";
-import type { Shell } from "../shell.ts";
+import type { CommandEnv, CommandShell } from "../command.ts";
 
 /**
  * The most bytes one print or dump command handles, and the largest block size (radare2
@@ -23,7 +22,7 @@ export const READ_CHUNK = 4096;
  * @param text The argument.
  * @returns The length.
  */
-export async function lengthArg(shell: Shell, text: string): Promise<number> {
+export async function lengthArg(shell: CommandShell, text: string): Promise<number> {
   if (text.trim() === "") return shell.session.blockSize;
   const value = await shell.number(text);
   if (value > BigInt(MAX_LENGTH)) {
@@ -78,7 +77,7 @@ export function firstWord(text: string): [string, string] {
  * @param shell The shell.
  * @returns The fd and descriptor.
  */
-export function currentFile(shell: Shell) {
+export function currentFile(shell: CommandShell) {
   const file = shell.session.currentFile;
   if (!file) throw new Error("No file is open (open one with: o URI)");
   return file;

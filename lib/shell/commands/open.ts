@@ -7,8 +7,7 @@
 
 import { UT64_MAX } from "../../protocol/constants.ts";
 import type { IoDescriptor } from "../../io/types.ts";
-import type { CommandSpec } from "../command.ts";
-import type { Shell } from "../shell.ts";
+import type { CommandShell, CommandSpec } from "../command.ts";
 import { currentFile } from "./_args.ts";
 
 function perms(desc: IoDescriptor): string {
@@ -33,7 +32,7 @@ function humanSize(size: bigint): string {
   return unit === 0 ? String(value) : `${value.toFixed(1)}${units[unit]}`;
 }
 
-async function list(shell: Shell): Promise<string> {
+async function list(shell: CommandShell): Promise<string> {
   const current = shell.session.currentFd;
   let text = "";
   for (const { fd, descriptor } of shell.session.files()) {
@@ -45,7 +44,7 @@ async function list(shell: Shell): Promise<string> {
   return text;
 }
 
-async function reopen(shell: Shell, write: boolean): Promise<void> {
+async function reopen(shell: CommandShell, write: boolean): Promise<void> {
   const { fd, descriptor } = currentFile(shell);
   const seek = shell.session.seek;
   await shell.session.open(descriptor.uri, { write });
