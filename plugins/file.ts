@@ -16,7 +16,7 @@
  * @module
  */
 
-import { IoError } from "../lib/io/errors.ts";
+import { IoError, ReadOnlyError } from "../lib/io/errors.ts";
 import { openInScope } from "../lib/io/open_file.ts";
 import { definePlugin, DescriptorBase, filePermissions } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
@@ -117,7 +117,9 @@ export class FileDescriptor extends DescriptorBase {
    */
   resize(size: number): Promise<void> {
     if (!this.writable) {
-      return Promise.reject(new IoError(this.uri, `Cannot resize "${this.uri}": opened read-only`));
+      return Promise.reject(
+        new ReadOnlyError(this.uri, `Cannot resize "${this.uri}": opened read-only`),
+      );
     }
     return this.serial(() => this.#file.truncate(size));
   }

@@ -6,7 +6,7 @@
  *
  * @example A plugin of SIZE bytes that all read as 0x2a
  * ```ts
- * import { definePlugin, DescriptorBase, IoRegistry, parseSizeUri } from "@rap/cli/io";
+ * import { definePlugin, DescriptorBase, IoRegistry, parseSizeUri, ReadOnlyError } from "@rap/cli/io";
  * import assert from "node:assert/strict";
  *
  * class Stars extends DescriptorBase {
@@ -30,7 +30,7 @@
  * const registry = new IoRegistry([stars]);
  * const desc = await registry.open("stars://3");
  * assert.equal(new TextDecoder().decode(await desc.read(1, 8)), "**");
- * await assert.rejects(desc.write(0, new Uint8Array(1)), /stars is read-only/);
+ * await assert.rejects(desc.write(0, new Uint8Array(1)), ReadOnlyError, "stars is read-only");
  * await desc.close();
  * await assert.rejects(desc.read(0, 1), /is closed/);
  * await assert.rejects(registry.open("stars://x"), /Cannot open "stars:\/\/x"/);
@@ -39,7 +39,7 @@
  * @module
  */
 
-import { IoError } from "./errors.ts";
+import { IoError, ReadOnlyError } from "./errors.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions, PluginCapabilities } from "./types.ts";
 
 /**
@@ -128,11 +128,11 @@ export abstract class DescriptorBase implements IoDescriptor {
    *
    * @param _offset Unused.
    * @param _data Unused.
-   * @returns A rejection with an {@linkcode IoError} saying the plugin is read-only.
+   * @returns A rejection with a {@linkcode ReadOnlyError} saying the plugin is read-only.
    */
   write(_offset: number, _data: Uint8Array): Promise<number> {
     return Promise.reject(
-      new IoError(this.uri, `Cannot write to "${this.uri}": ${this.plugin} is read-only`),
+      new ReadOnlyError(this.uri, `Cannot write to "${this.uri}": ${this.plugin} is read-only`),
     );
   }
 
@@ -172,12 +172,13 @@ export abstract class DescriptorBase implements IoDescriptor {
   /**
    * Throw when the descriptor is closed or was opened read-only.
    *
-   * @throws {IoError} `Cannot write to "URI": opened read-only`.
+   * @throws {IoError} `Descriptor "URI" is closed`.
+   * @throws {ReadOnlyError} `Cannot write to "URI": opened read-only`.
    */
   protected checkWritable(): void {
     this.checkOpen();
     if (!this.writable) {
-      throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
+      throw new ReadOnlyError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
     }
   }
 
