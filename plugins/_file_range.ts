@@ -5,8 +5,7 @@
  * @module
  */
 
-import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor } from "../lib/io/types.ts";
+import { DescriptorBase } from "../lib/io/plugin_base.ts";
 
 /**
  * Read up to `length` bytes at `offset` (short only at the end of the file).
@@ -137,17 +136,10 @@ export class SharedFile {
  * await Deno.remove(path);
  * ```
  */
-export class FileRangeDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** The plugin name. */
-  readonly plugin: string;
-  /** Always false. */
-  readonly writable = false;
+export class FileRangeDescriptor extends DescriptorBase {
   readonly #file: SharedFile;
   readonly #start: number;
   readonly #size: number;
-  #closed = false;
 
   /**
    * A descriptor over part of a shared file.
@@ -159,8 +151,7 @@ export class FileRangeDescriptor implements IoDescriptor {
    * @param size The range length.
    */
   constructor(uri: string, plugin: string, file: SharedFile, start: number, size: number) {
-    this.uri = uri;
-    this.plugin = plugin;
+    super(uri, plugin, false);
     this.#file = file;
     this.#start = start;
     this.#size = size;
@@ -183,34 +174,14 @@ export class FileRangeDescriptor implements IoDescriptor {
    * @returns The bytes, short at the end of the range.
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    const n = Math.max(0, Math.min(length, this.#size - offset));
-    if (n === 0) return Promise.resolve(new Uint8Array(0));
-    return this.#file.readAt(this.#start + offset, n);
-  }
-
-  /**
-   * Always refused: the range is read-only.
-   *
-   * @param _offset Unused.
-   * @param _data Unused.
-   * @returns Never.
-   */
-  write(_offset: number, _data: Uint8Array): Promise<number> {
-    return Promise.reject(
-      new IoError(this.uri, `Cannot write to "${this.uri}": ${this.plugin} is read-only`),
-    );
+    return this.guard(() => {
+      const n = Math.max(0, Math.min(length, this.#size - offset));
+      return n === 0 ? new Uint8Array(0) : this.#file.readAt(this.#start + offset, n);
+    });
   }
 
   /** Release the shared file. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected override async release(): Promise<void> {
     await this.#file.release();
-  }
-
-  /** Same as {@linkcode FileRangeDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkedRecord, type RecordLayout, recordLines } from "./_record_image.ts";
 import type { DataRecord } from "./_sparse_image.ts";
 
 /**
@@ -31,12 +32,12 @@ export interface IntelHex {
   lineEnding: string;
 }
 
-function parseHexBytes(body: string): Uint8Array | undefined {
-  if (body.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(body)) return undefined;
-  const out = new Uint8Array(body.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(body.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
+/** Count, address (2), type, data, checksum: the two's complement of the sum. */
+const INTEL_HEX: RecordLayout = {
+  uncounted: 5,
+  counts: "data bytes",
+  checksum: (sum) => (0x100 - (sum & 0xff)) & 0xff,
+};
 
 function byteHex(n: number): string {
   return n.toString(16).toUpperCase().padStart(2, "0");
@@ -65,7 +66,6 @@ function byteHex(n: number): string {
  * ```
  */
 export function parseIntelHex(text: string): IntelHex {
-  const lines = text.split(/\r\n|\n|\r/);
   const result: IntelHex = {
     records: [],
     recordSize: 0,
@@ -73,26 +73,11 @@ export function parseIntelHex(text: string): IntelHex {
   };
   let base = 0;
   let seen = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const record = lines[i].trim();
-    if (record === "") continue;
-    const fail = (why: string) => new SyntaxError(`line ${line}: ${why}`);
-    if (record[0] !== ":") throw fail(`expected a record starting with ":"`);
-    const bytes = parseHexBytes(record.slice(1));
-    if (!bytes) throw fail("invalid hex digits");
-    if (bytes.length < 5) throw fail("record too short");
+  for (const at of recordLines(text)) {
+    const { line, fail } = at;
+    if (at.text[0] !== ":") throw fail(`expected a record starting with ":"`);
+    const bytes = checkedRecord(at.text.slice(1), at, INTEL_HEX);
     const count = bytes[0];
-    if (bytes.length !== count + 5) {
-      throw fail(`record holds ${bytes.length - 5} data bytes but its count says ${count}`);
-    }
-    let sum = 0;
-    for (let k = 0; k < bytes.length - 1; k++) sum += bytes[k];
-    const expected = (0x100 - (sum & 0xff)) & 0xff;
-    const checksum = bytes[bytes.length - 1];
-    if (checksum !== expected) {
-      throw fail(`bad checksum 0x${byteHex(checksum)} (expected 0x${byteHex(expected)})`);
-    }
     seen++;
     const offset = (bytes[1] << 8) | bytes[2];
     const type = bytes[3];

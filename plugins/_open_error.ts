@@ -43,3 +43,39 @@ export function openFailure(uri: string, error: unknown, path?: string): Error {
     : String(error);
   return new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
 }
+
+/**
+ * The {@linkcode IoError} for a failure while connecting to (or listening on) `host` to
+ * open `uri`: a refused connection and a port in use are named; an `IoError` or a Deno
+ * capability refusal passes through unchanged; any other error's message (or `otherwise`)
+ * becomes the reason.
+ *
+ * @param uri The URI being opened.
+ * @param error What was thrown.
+ * @param host The `HOST:PORT` connected to or listened on.
+ * @param otherwise The reason for any other error (default: its message).
+ * @returns The error to throw.
+ *
+ * @example
+ * ```ts
+ * import { connectFailure } from "./_open_error.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const err = connectFailure("gdb://h:1", new Deno.errors.ConnectionRefused("x"), "h:1");
+ * assert.equal(err.message, 'Cannot open "gdb://h:1": connection refused by h:1');
+ * ```
+ */
+export function connectFailure(
+  uri: string,
+  error: unknown,
+  host: string,
+  otherwise?: string,
+): Error {
+  if (error instanceof IoError || error instanceof Deno.errors.NotCapable) return error;
+  const reason = error instanceof Deno.errors.ConnectionRefused
+    ? `connection refused by ${host}`
+    : error instanceof Deno.errors.AddrInUse
+    ? `${host} is already in use`
+    : otherwise ?? (error as Error).message;
+  return new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+}

@@ -26,7 +26,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor } from "../lib/io/types.ts";
+import { DescriptorBase } from "../lib/io/plugin_base.ts";
 import { allAccessError, isAllAccessRefusal } from "../lib/io/all_access.ts";
 
 /** The page size used to skip past unreadable pages. */
@@ -114,6 +114,36 @@ export function formatMaps(maps: readonly MemoryMap[]): string {
     .join("");
 }
 
+/**
+ * The permissions opening a process's memory needs: read (and, for writing, write) of
+ * `DIR/mem`, and read of `DIR/maps`.
+ *
+ * @param dir The process's `/proc` directory: `/proc/PID` or `/proc/self`.
+ * @param options `write` when `mem` is opened for writing too.
+ * @returns The permission descriptors.
+ *
+ * @example
+ * ```ts
+ * import { procPermissions } from "./_proc_mem.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(procPermissions("/proc/7", {}), [
+ *   { name: "read", path: "/proc/7/mem" },
+ *   { name: "read", path: "/proc/7/maps" },
+ * ]);
+ * ```
+ */
+export function procPermissions(
+  dir: string,
+  options: { write?: boolean },
+): Deno.PermissionDescriptor[] {
+  return [
+    { name: "read", path: `${dir}/mem` },
+    ...(options.write ? [{ name: "write", path: `${dir}/mem` } as const] : []),
+    { name: "read", path: `${dir}/maps` },
+  ];
+}
+
 function describeOpenError(uri: string, path: string, pid: string, error: unknown): Error {
   if (isAllAccessRefusal(error)) return allAccessError(uri, path, error);
   if (error instanceof Deno.errors.NotCapable) return error;
@@ -146,27 +176,19 @@ function describeOpenError(uri: string, path: string, pid: string, error: unknow
  * assert.equal(await desc.size(), Infinity);
  * ```
  */
-export class ProcMemDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** The plugin name (`procpid` or `self`). */
-  readonly plugin: string;
-  /** Whether writes are allowed. */
-  readonly writable: boolean;
+export class ProcMemDescriptor extends DescriptorBase {
   /** The process id. */
   readonly pid: number;
   readonly #dir: string;
   readonly #mem: Deno.FsFile;
   #maps: MemoryMap[];
   #stale = false;
-  #queue: Promise<unknown> = Promise.resolve();
-  #closed = false;
 
   /**
    * Wrap an open `mem` file.
    *
    * @param uri The URI.
-   * @param plugin The plugin name.
+   * @param plugin The plugin name (`procpid` or `self`).
    * @param pid The process id.
    * @param dir The process's `/proc` directory (`/proc/PID` or `/proc/self`).
    * @param mem The open `mem` file.
@@ -182,25 +204,16 @@ export class ProcMemDescriptor implements IoDescriptor {
     maps: MemoryMap[],
     writable: boolean,
   ) {
-    this.uri = uri;
-    this.plugin = plugin;
+    super(uri, plugin, writable);
     this.pid = pid;
     this.#dir = dir;
     this.#mem = mem;
     this.#maps = maps;
-    this.writable = writable;
   }
 
   /** The mappings as last read from `/proc/PID/maps`. */
   get maps(): readonly MemoryMap[] {
     return this.#maps;
-  }
-
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    const result = this.#queue.then(op);
-    this.#queue = result.catch(() => {});
-    return result;
   }
 
   async #reloadMaps(): Promise<MemoryMap[]> {
@@ -276,7 +289,7 @@ export class ProcMemDescriptor implements IoDescriptor {
    * @returns Exactly `length` bytes.
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    return this.#run(async () => {
+    return this.serial(async () => {
       const out = new Uint8Array(Math.max(0, length)).fill(0xff);
       const end = Math.min(offset + out.length, MAX_ADDRESS);
       if (out.length === 0 || offset >= end) return out;
@@ -301,13 +314,9 @@ export class ProcMemDescriptor implements IoDescriptor {
    * @returns How many bytes were written (fewer when an unmapped page stops the write).
    * @throws {IoError} When opened read-only, or when nothing could be written.
    */
-  write(offset: number, data: Uint8Array): Promise<number> {
-    if (!this.writable) {
-      return Promise.reject(
-        new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`),
-      );
-    }
-    return this.#run(async () => {
+  override write(offset: number, data: Uint8Array): Promise<number> {
+    return this.serial(async () => {
+      this.checkWritable();
       let done = 0;
       while (done < data.length) {
         try {
@@ -317,13 +326,7 @@ export class ProcMemDescriptor implements IoDescriptor {
           done += n;
         } catch (error) {
           if (done > 0) break;
-          throw new IoError(
-            this.uri,
-            `Cannot write to "${this.uri}" at 0x${(offset + done).toString(16)}: ${
-              (error as Error).message
-            }`,
-            { cause: error },
-          );
+          throw this.failure(error, "write to", offset + done);
         }
       }
       return done;
@@ -345,7 +348,7 @@ export class ProcMemDescriptor implements IoDescriptor {
         return Promise.resolve(`${this.pid}\n`);
       case "maps":
       case "dm":
-        return this.#run(async () => formatMaps(await this.#reloadMaps()));
+        return this.serial(async () => formatMaps(await this.#reloadMaps()));
       case "":
       case "?":
       case "help":
@@ -360,17 +363,9 @@ export class ProcMemDescriptor implements IoDescriptor {
     }
   }
 
-  /** Close `/proc/PID/mem`. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#queue;
-    this.#closed = true;
+  /** Close `/proc/PID/mem` (once the operations under way are done). */
+  protected override release(): void {
     this.#mem.close();
-  }
-
-  /** Same as {@linkcode ProcMemDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 

@@ -7,7 +7,7 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor } from "../lib/io/types.ts";
+import { DescriptorBase } from "../lib/io/plugin_base.ts";
 import { SparseStore } from "./sparse.ts";
 
 /**
@@ -140,17 +140,10 @@ export interface SparseImageOptions {
  * assert.equal(await desc.system("b"), "0x00000002 - 0x00000002 (size 0x3)");
  * ```
  */
-export class SparseImageDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** The plugin name. */
-  readonly plugin: string;
-  /** Whether writes are allowed. */
-  readonly writable: boolean;
+export class SparseImageDescriptor extends DescriptorBase {
   readonly #store: SparseStore;
   readonly #options: SparseImageOptions;
   #changed = false;
-  #closed = false;
 
   /**
    * A descriptor over `store`.
@@ -161,10 +154,8 @@ export class SparseImageDescriptor implements IoDescriptor {
    * @param options See {@linkcode SparseImageOptions}.
    */
   constructor(uri: string, plugin: string, store: SparseStore, options: SparseImageOptions = {}) {
-    this.uri = uri;
-    this.plugin = plugin;
+    super(uri, plugin, options.writable ?? false);
     this.#store = store;
-    this.writable = options.writable ?? false;
     this.#options = options;
   }
 
@@ -185,9 +176,10 @@ export class SparseImageDescriptor implements IoDescriptor {
    * @returns The bytes, short at the end of the image.
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    const n = Math.max(0, Math.min(length, this.#store.end - offset));
-    return Promise.resolve(this.#store.read(offset, n, 0xff));
+    return this.guard(() => {
+      const n = Math.max(0, Math.min(length, this.#store.end - offset));
+      return this.#store.read(offset, n, 0xff);
+    });
   }
 
   /**
@@ -197,28 +189,23 @@ export class SparseImageDescriptor implements IoDescriptor {
    * @param data What.
    * @returns The number of bytes written.
    */
-  write(offset: number, data: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    if (!this.writable) {
-      return Promise.reject(
-        new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`),
-      );
-    }
-    const limit = this.#options.addressLimit ?? 2 ** 32;
-    if (offset < 0 || offset + data.length > limit) {
-      return Promise.reject(
-        new IoError(
+  override write(offset: number, data: Uint8Array): Promise<number> {
+    return this.guard(() => {
+      this.checkWritable();
+      const limit = this.#options.addressLimit ?? 2 ** 32;
+      if (offset < 0 || offset + data.length > limit) {
+        throw new IoError(
           this.uri,
           `Cannot write to "${this.uri}": ${this.#options.format ?? this.plugin} addresses ` +
             `end at ${hex(limit - 1)}`,
-        ),
-      );
-    }
-    if (data.length > 0) {
-      this.#store.write(offset, data.slice());
-      this.#changed = true;
-    }
-    return Promise.resolve(data.length);
+        );
+      }
+      if (data.length > 0) {
+        this.#store.write(offset, data.slice());
+        this.#changed = true;
+      }
+      return data.length;
+    });
   }
 
   /**
@@ -270,14 +257,7 @@ export class SparseImageDescriptor implements IoDescriptor {
   }
 
   /** Call `onClose` (which may save the image), then release it. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected override async release(): Promise<void> {
     await this.#options.onClose?.(this.#store, this.#changed);
-  }
-
-  /** Same as {@linkcode SparseImageDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }

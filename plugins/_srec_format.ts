@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkedRecord, type RecordLayout, recordLines } from "./_record_image.ts";
 import type { DataRecord } from "./_sparse_image.ts";
 
 /**
@@ -38,6 +39,13 @@ const ADDRESS_BYTES: Record<string, number> = {
   "9": 2,
 };
 
+/** Count (of the bytes after it), address, data, checksum: the ones' complement of the sum. */
+const S_RECORD: RecordLayout = {
+  uncounted: 1,
+  counts: "bytes",
+  checksum: (sum) => 0xff - (sum & 0xff),
+};
+
 /**
  * Parse S-record text as radare2 does: blank lines, surrounding whitespace and CRLF are
  * fine; every checksum (ones' complement of the sum of count, address and data) must
@@ -60,38 +68,19 @@ const ADDRESS_BYTES: Record<string, number> = {
  */
 export function parseSRecords(text: string): SRecordFile {
   const result: SRecordFile = { records: [] };
-  const lines = text.split(/\r\n|\n|\r/);
   let seen = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const record = lines[i].trim();
-    if (record === "") continue;
-    const fail = (why: string) => new SyntaxError(`line ${line}: ${why}`);
-    if (record[0] !== "S" || record.length < 2) {
+  for (const at of recordLines(text)) {
+    const { line, fail } = at;
+    if (at.text[0] !== "S" || at.text.length < 2) {
       throw fail(`expected a record starting with "S"`);
     }
-    const type = record[1];
+    const type = at.text[1];
     const width = Object.hasOwn(ADDRESS_BYTES, type) ? ADDRESS_BYTES[type] : undefined;
     if (width === undefined) {
       throw fail(type === "4" ? "S4 records are reserved" : `unknown record type "S${type}"`);
     }
-    const body = record.slice(2);
-    if (body.length % 2 !== 0 || !/^[0-9A-Fa-f]+$/.test(body)) throw fail("invalid hex digits");
-    const bytes = new Uint8Array(body.length / 2);
-    for (let k = 0; k < bytes.length; k++) bytes[k] = parseInt(body.slice(2 * k, 2 * k + 2), 16);
-    const count = bytes[0];
-    if (bytes.length !== count + 1) {
-      throw fail(`record holds ${bytes.length - 1} bytes but its count says ${count}`);
-    }
-    if (count < width + 1) throw fail(`S${type} record too short for its ${width}-byte address`);
-    let sum = 0;
-    for (let k = 0; k < bytes.length - 1; k++) sum += bytes[k];
-    const expected = 0xff - (sum & 0xff);
-    const checksum = bytes[bytes.length - 1];
-    if (checksum !== expected) {
-      const hex = (n: number) => `0x${n.toString(16).toUpperCase().padStart(2, "0")}`;
-      throw fail(`bad checksum ${hex(checksum)} (expected ${hex(expected)})`);
-    }
+    const bytes = checkedRecord(at.text.slice(2), at, S_RECORD);
+    if (bytes[0] < width + 1) throw fail(`S${type} record too short for its ${width}-byte address`);
     seen++;
     const address = bytes.subarray(1, 1 + width).reduce((v, b) => v * 256 + b, 0);
     const data = bytes.slice(1 + width, bytes.length - 1);

@@ -24,11 +24,12 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { openInScope } from "../lib/io/open_file.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
-import { readArMembers } from "./_ar_archive.ts";
+import { type ArMember, readArMembers } from "./_ar_archive.ts";
+import { archiveOpeners, checkFileRoom } from "./_archive_open.ts";
 import { FileRangeDescriptor, SharedFile } from "./_file_range.ts";
-import { openFailure } from "./_open_error.ts";
 
 const MANY: Record<string, string> = { arall: "ar", liball: "lib" };
 
@@ -63,14 +64,67 @@ function schemeOf(uri: string): string {
   return splitUri(uri)?.scheme ?? "ar";
 }
 
-function openArchive(uri: string, path: string, options: OpenOptions): Promise<Deno.FsFile> {
-  return openInScope(path, { uri, remote: options.remote });
+/** Open the archive and read its member table; the file is closed again when that fails. */
+async function openArchive(
+  uri: string,
+  path: string,
+  options: OpenOptions,
+): Promise<{ shared: SharedFile; members: ArMember[] }> {
+  const file = await openInScope(path, { uri, remote: options.remote });
+  try {
+    return {
+      members: await readArMembers(file, options.memoryBudget),
+      shared: new SharedFile(file),
+    };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
 }
 
-function refuseWrite(uri: string, options: OpenOptions): void {
-  if (options.write) {
-    throw new IoError(uri, `Cannot open "${uri}": ar archives are read-only`);
+async function openMember(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+  const { archive, member } = parseArUri(uri);
+  const { shared, members } = await openArchive(uri, archive, options);
+  const found = member === "" ? undefined : members.find((m) => m.name === member);
+  if (!found) {
+    await shared.release();
+    const scheme = schemeOf(uri);
+    throw new IoError(
+      uri,
+      member === ""
+        ? `Cannot open "${uri}": no member given (use ${scheme}://ARCHIVE//MEMBER); ` +
+          `the archive has:\n${members.map((m) => m.name).join("\n")}`
+        : `Cannot open "${uri}": member "${member}" not found in archive "${archive}"`,
+    );
   }
+  return new FileRangeDescriptor(uri, "ar", shared, found.offset, found.size);
+}
+
+async function openMembers(uri: string, options: OpenOptions): Promise<IoDescriptor[]> {
+  const archive = uriRest(uri, "an archive path");
+  const { shared, members } = await openArchive(uri, archive, options);
+  try {
+    if (members.length === 0) {
+      throw new IoError(uri, `Cannot open "${uri}": archive "${archive}" has no members`);
+    }
+    checkFileRoom(uri, members.length, "members", options);
+  } catch (error) {
+    await shared.release();
+    throw error;
+  }
+  const single = MANY[schemeOf(uri)];
+  const descriptors = members.map((m) => {
+    shared.retain();
+    return new FileRangeDescriptor(
+      `${single}://${archive}//${m.name}`,
+      "ar",
+      shared,
+      m.offset,
+      m.size,
+    );
+  });
+  await shared.release(); // the opener's own reference
+  return descriptors;
 }
 
 /**
@@ -84,7 +138,7 @@ function refuseWrite(uri: string, options: OpenOptions): void {
  * await assert.rejects(ar.open("ar:///tmp/x.a//a.o", { write: true }), /read-only/);
  * ```
  */
-const ar: IoPlugin = {
+const ar: IoPlugin = definePlugin({
   name: "ar",
   description: "one member of an ar archive or static library (read-only; arall:// for all)",
   schemes: ["ar", "lib", "arall", "liball"],
@@ -94,82 +148,19 @@ const ar: IoPlugin = {
     "arall://ARCHIVE (many)",
     "liball://ARCHIVE (many)",
   ],
-  capabilities: { read: true, write: false, resize: false, system: false },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
+  permissions(uri) {
     const path = isMany(schemeOf(uri)) ? uriRest(uri, "an archive path") : parseArUri(uri).archive;
     return [{ name: "read", path }];
   },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    refuseWrite(uri, options);
-    const scheme = schemeOf(uri);
-    if (isMany(scheme)) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": ${scheme}:// opens every member at once (use openMany), ` +
-          `or name one with ${MANY[scheme]}://ARCHIVE//MEMBER`,
-      );
-    }
-    const { archive, member } = parseArUri(uri);
-    let file: Deno.FsFile | undefined;
-    try {
-      file = await openArchive(uri, archive, options);
-      const members = await readArMembers(file, options.memoryBudget);
-      if (member === "") {
-        throw new IoError(
-          uri,
-          `Cannot open "${uri}": no member given (use ${scheme}://ARCHIVE//MEMBER); ` +
-            `the archive has:\n${members.map((m) => m.name).join("\n")}`,
-        );
-      }
-      const found = members.find((m) => m.name === member);
-      if (!found) {
-        throw new IoError(
-          uri,
-          `Cannot open "${uri}": member "${member}" not found in archive "${archive}"`,
-        );
-      }
-      const shared = new SharedFile(file);
-      file = undefined;
-      return new FileRangeDescriptor(uri, "ar", shared, found.offset, found.size);
-    } catch (error) {
-      file?.close();
-      throw openFailure(uri, error);
-    }
-  },
-  async openMany(uri: string, options: OpenOptions): Promise<IoDescriptor[]> {
-    const scheme = schemeOf(uri);
-    if (!isMany(scheme)) return [await ar.open(uri, options)];
-    refuseWrite(uri, options);
-    const archive = uriRest(uri, "an archive path");
-    let file: Deno.FsFile | undefined;
-    try {
-      file = await openArchive(uri, archive, options);
-      const members = await readArMembers(file, options.memoryBudget);
-      if (members.length === 0) {
-        throw new IoError(uri, `Cannot open "${uri}": archive "${archive}" has no members`);
-      }
-      const room = options.maxFiles ?? Infinity;
-      if (members.length > room) {
-        throw new IoError(
-          uri,
-          `Cannot open "${uri}": it has ${members.length} members, more than the ${room} ` +
-            `files the session may still open (--max-open-files)`,
-        );
-      }
-      const shared = new SharedFile(file);
-      file = undefined;
-      const descriptors = members.map((m) => {
-        shared.retain();
-        const name = `${MANY[scheme]}://${archive}//${m.name}`;
-        return new FileRangeDescriptor(name, "ar", shared, m.offset, m.size);
-      });
-      await shared.release(); // the opener's own reference
-      return descriptors;
-    } catch (error) {
-      file?.close();
-      throw openFailure(uri, error);
-    }
-  },
-};
+  ...archiveOpeners({
+    isMany,
+    readOnly: "ar archives are read-only",
+    manyHint: (scheme) =>
+      `${scheme}:// opens every member at once (use openMany), ` +
+      `or name one with ${MANY[scheme]}://ARCHIVE//MEMBER`,
+    one: openMember,
+    all: openMembers,
+  }),
+});
 
 export default ar;

@@ -34,7 +34,8 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { readFileInScope } from "../lib/io/open_file.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { BrainfuckVm, DEFAULT_TAPE_SIZE } from "./_brainfuck.ts";
 import { openFailure } from "./_open_error.ts";
@@ -120,16 +121,9 @@ function parseCount(uri: string, text: string | undefined, fallback: number): nu
  * assert.equal(await desc.system("output"), "\x01");
  * ```
  */
-export class BfdbgDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** Always `"bfdbg"`. */
-  readonly plugin = "bfdbg";
-  /** Whether tape cells may be written. */
-  readonly writable: boolean;
+export class BfdbgDescriptor extends DescriptorBase {
   /** The machine. */
   readonly vm: BrainfuckVm;
-  #closed = false;
 
   /**
    * Wrap a machine.
@@ -139,13 +133,8 @@ export class BfdbgDescriptor implements IoDescriptor {
    * @param writable Whether writes to the tape are allowed.
    */
   constructor(uri: string, vm: BrainfuckVm, writable: boolean) {
-    this.uri = uri;
+    super(uri, "bfdbg", writable);
     this.vm = vm;
-    this.writable = writable;
-  }
-
-  #check(): void {
-    if (this.#closed) throw new IoError(this.uri, `"${this.uri}" is closed`);
   }
 
   /**
@@ -165,14 +154,7 @@ export class BfdbgDescriptor implements IoDescriptor {
    * @returns A copy of the cells (short at the end of the tape).
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    try {
-      this.#check();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const tape = this.vm.tape;
-    const start = Math.min(Math.max(0, offset), tape.length);
-    return Promise.resolve(tape.slice(start, Math.min(tape.length, start + length)));
+    return this.guard(() => DescriptorBase.slice(this.vm.tape, offset, length));
   }
 
   /**
@@ -182,21 +164,14 @@ export class BfdbgDescriptor implements IoDescriptor {
    * @param data The new cell values; cut at the end of the tape.
    * @returns How many cells were written.
    */
-  write(offset: number, data: Uint8Array): Promise<number> {
-    try {
-      this.#check();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (!this.writable) {
-      return Promise.reject(
-        new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`),
-      );
-    }
-    const tape = this.vm.tape;
-    const n = Math.max(0, Math.min(data.length, tape.length - offset));
-    if (n > 0) tape.set(data.subarray(0, n), offset);
-    return Promise.resolve(n);
+  override write(offset: number, data: Uint8Array): Promise<number> {
+    return this.guard(() => {
+      this.checkWritable();
+      const tape = this.vm.tape;
+      const n = Math.max(0, Math.min(data.length, tape.length - offset));
+      if (n > 0) tape.set(data.subarray(0, n), offset);
+      return n;
+    });
   }
 
   #state(): string {
@@ -213,12 +188,7 @@ export class BfdbgDescriptor implements IoDescriptor {
    * @throws {IoError} On an unknown command or a bad argument.
    */
   system(command: string): Promise<string> {
-    try {
-      this.#check();
-      return Promise.resolve(this.#system(command));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.guard(() => this.#system(command));
   }
 
   #system(command: string): string {
@@ -271,17 +241,6 @@ export class BfdbgDescriptor implements IoDescriptor {
         throw new IoError(this.uri, `Unknown bfdbg command "${name}" (try "help")`);
     }
   }
-
-  /** Release the machine. */
-  close(): Promise<void> {
-    this.#closed = true;
-    return Promise.resolve();
-  }
-
-  /** Same as {@linkcode BfdbgDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
 }
 
 /**
@@ -297,38 +256,25 @@ export class BfdbgDescriptor implements IoDescriptor {
  * ]);
  * ```
  */
-const bfdbg: IoPlugin = {
+const bfdbg: IoPlugin = definePlugin({
   name: "bfdbg",
   description:
     `brainfuck debugger: runs the program at PATH and shows its ${DEFAULT_TAPE_SIZE}-cell tape ` +
     "as the file (radare2 shows the program text instead)",
-  schemes: ["bfdbg"],
   uriForms: ["bfdbg://PATH"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "read", path: uriRest(uri, "a path") }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+  capabilities: { write: true, system: true },
+  permissions: (uri) => [{ name: "read", path: uriRest(uri, "a path") }],
+  async open(uri, options) {
     const path = uriRest(uri, "a path");
-    let text: string;
     try {
-      text = new TextDecoder().decode(
-        await readFileInScope(path, { uri, remote: options.remote }),
-      );
+      const text = await readFileInScope(path, { uri, remote: options.remote });
+      const vm = new BrainfuckVm(new TextDecoder().decode(text));
+      vm.run(DEFAULT_STEP_LIMIT);
+      return new BfdbgDescriptor(uri, vm, options.write ?? false);
     } catch (error) {
       throw openFailure(uri, error, path);
     }
-    let vm: BrainfuckVm;
-    try {
-      vm = new BrainfuckVm(text);
-    } catch (error) {
-      throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    vm.run(DEFAULT_STEP_LIMIT);
-    return new BfdbgDescriptor(uri, vm, options.write ?? false);
   },
-};
+});
 
 export default bfdbg;

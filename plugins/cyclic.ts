@@ -17,8 +17,8 @@
  * @module
  */
 
-import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { parseSizeUri } from "../lib/io/uri.ts";
 
 /**
@@ -33,30 +33,19 @@ import { parseSizeUri } from "../lib/io/uri.ts";
  * assert.deepEqual([...await desc.read(1, 4)], [2, 1, 2, 1]);
  * ```
  */
-export class CyclicDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** Always `"cyclic"`. */
-  readonly plugin = "cyclic";
-  /** Always true, as in radare2. */
-  readonly writable = true;
+export class CyclicDescriptor extends DescriptorBase {
   readonly #ring: Uint8Array;
-  #closed = false;
 
   /**
-   * Wrap a ring.
+   * Wrap a ring (always writable, as in radare2).
    *
    * @param uri The URI.
    * @param ring The ring (kept, not copied); at least one byte.
    */
   constructor(uri: string, ring: Uint8Array) {
     if (ring.length === 0) throw new RangeError("A cyclic ring needs at least one byte");
-    this.uri = uri;
+    super(uri, "cyclic", true);
     this.#ring = ring;
-  }
-
-  #check(): void {
-    if (this.#closed) throw new IoError(this.uri, `"${this.uri}" is closed`);
   }
 
   /**
@@ -69,6 +58,20 @@ export class CyclicDescriptor implements IoDescriptor {
   }
 
   /**
+   * Call `visit` for each piece of the ring that `length` bytes at `offset` cover, in order:
+   * with where the piece starts in the ring, how many bytes came before it, and its length.
+   */
+  #pieces(offset: number, length: number, visit: (at: number, done: number, n: number) => void) {
+    const size = this.#ring.length;
+    let at = ((offset % size) + size) % size;
+    for (let done = 0; done < length; at = 0) {
+      const n = Math.min(size - at, length - done);
+      visit(at, done, n);
+      done += n;
+    }
+  }
+
+  /**
    * Read bytes; they wrap around the ring.
    *
    * @param offset Where to start (any offset: it is taken modulo the ring size).
@@ -76,22 +79,13 @@ export class CyclicDescriptor implements IoDescriptor {
    * @returns Exactly `length` bytes.
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    try {
-      this.#check();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const ring = this.#ring;
-    const out = new Uint8Array(Math.max(0, length));
-    let at = ((offset % ring.length) + ring.length) % ring.length;
-    let filled = 0;
-    while (filled < out.length) {
-      const n = Math.min(ring.length - at, out.length - filled);
-      out.set(ring.subarray(at, at + n), filled);
-      filled += n;
-      at = 0;
-    }
-    return Promise.resolve(out);
+    return this.guard(() => {
+      const out = new Uint8Array(Math.max(0, length));
+      this.#pieces(offset, out.length, (at, done, n) => {
+        out.set(this.#ring.subarray(at, at + n), done);
+      });
+      return out;
+    });
   }
 
   /**
@@ -101,22 +95,13 @@ export class CyclicDescriptor implements IoDescriptor {
    * @param data The bytes; a write longer than the ring wraps over itself.
    * @returns `data.length`.
    */
-  write(offset: number, data: Uint8Array): Promise<number> {
-    try {
-      this.#check();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const ring = this.#ring;
-    let at = ((offset % ring.length) + ring.length) % ring.length;
-    let done = 0;
-    while (done < data.length) {
-      const n = Math.min(ring.length - at, data.length - done);
-      ring.set(data.subarray(done, done + n), at);
-      done += n;
-      at = 0;
-    }
-    return Promise.resolve(data.length);
+  override write(offset: number, data: Uint8Array): Promise<number> {
+    return this.guard(() => {
+      this.#pieces(offset, data.length, (at, done, n) => {
+        this.#ring.set(data.subarray(done, done + n), at);
+      });
+      return data.length;
+    });
   }
 
   /**
@@ -126,17 +111,6 @@ export class CyclicDescriptor implements IoDescriptor {
    */
   memoryUsage(): number {
     return this.#ring.length;
-  }
-
-  /** Release the ring. */
-  close(): Promise<void> {
-    this.#closed = true;
-    return Promise.resolve();
-  }
-
-  /** Same as {@linkcode CyclicDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 
@@ -151,22 +125,16 @@ export class CyclicDescriptor implements IoDescriptor {
  * await assert.rejects(cyclic.open("cyclic://0", {}), /size must be/);
  * ```
  */
-const cyclic: IoPlugin = {
+const cyclic: IoPlugin = definePlugin({
   name: "cyclic",
   description: "a SIZE-byte ring of zeros repeated forever (unbounded; reads wrap)",
-  schemes: ["cyclic"],
   uriForms: ["cyclic://SIZE"],
-  capabilities: { read: true, write: true, resize: false, system: false },
-  permissions: () => [],
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    try {
-      const size = parseSizeUri(uri);
-      options.memoryBudget?.claim(size, "the ring");
-      return Promise.resolve(new CyclicDescriptor(uri, new Uint8Array(size)));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  capabilities: { write: true },
+  open(uri, options) {
+    const size = parseSizeUri(uri);
+    options.memoryBudget?.claim(size, "the ring");
+    return new CyclicDescriptor(uri, new Uint8Array(size));
   },
-};
+});
 
 export default cyclic;

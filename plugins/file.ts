@@ -16,11 +16,13 @@
  * @module
  */
 
-import { IoError } from "../lib/io/errors.ts";
+import { IoError, ReadOnlyError } from "../lib/io/errors.ts";
+import { openInScope } from "../lib/io/open_file.ts";
+import { definePlugin, DescriptorBase, filePermissions } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
+import { readAt } from "./_file_range.ts";
 import { openFailure } from "./_open_error.ts";
-import { openInScope } from "../lib/io/open_file.ts";
 
 function pathOf(uri: string): string {
   const parts = splitUri(uri);
@@ -43,16 +45,8 @@ function pathOf(uri: string): string {
  * await Deno.remove(path);
  * ```
  */
-export class FileDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** The plugin name shown (`file`, or `mmap`/`shm` for plugins built on this one). */
-  readonly plugin: string;
-  /** Whether the file was opened for writing. */
-  readonly writable: boolean;
+export class FileDescriptor extends DescriptorBase {
   readonly #file: Deno.FsFile;
-  #queue: Promise<unknown> = Promise.resolve();
-  #closed = false;
 
   /**
    * Wrap an open file.
@@ -60,20 +54,12 @@ export class FileDescriptor implements IoDescriptor {
    * @param uri The URI.
    * @param file The open file.
    * @param writable Whether it was opened for writing.
-   * @param plugin The plugin name to show (default `file`).
+   * @param plugin The plugin name to show (default `file`; `mmap`/`shm` for plugins built
+   *   on this one).
    */
   constructor(uri: string, file: Deno.FsFile, writable: boolean, plugin = "file") {
-    this.uri = uri;
+    super(uri, plugin, writable);
     this.#file = file;
-    this.writable = writable;
-    this.plugin = plugin;
-  }
-
-  #run<T>(op: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    const result = this.#queue.then(op);
-    this.#queue = result.catch(() => {});
-    return result;
   }
 
   /**
@@ -82,7 +68,7 @@ export class FileDescriptor implements IoDescriptor {
    * @returns The size in bytes.
    */
   size(): Promise<number> {
-    return this.#run(async () => (await this.#file.stat()).size);
+    return this.serial(async () => (await this.#file.stat()).size);
   }
 
   /**
@@ -93,30 +79,14 @@ export class FileDescriptor implements IoDescriptor {
    * @returns The bytes (short at end of file).
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    return this.#run(async () => {
-      const out = new Uint8Array(length);
+    return this.serial(async () => {
       try {
-        await this.#file.seek(offset, Deno.SeekMode.Start);
+        return await readAt(this.#file, offset, length);
       } catch (error) {
-        throw this.#failure("read", offset, error);
+        // An OS refusal, e.g. EINVAL for an offset past the file system's limit.
+        throw this.failure(error, "read", offset);
       }
-      let filled = 0;
-      while (filled < length) {
-        const n = await this.#file.read(out.subarray(filled));
-        if (n === null || n === 0) break;
-        filled += n;
-      }
-      return filled === length ? out : out.subarray(0, filled);
     });
-  }
-
-  /** An OS refusal (e.g. EINVAL for an offset past the file system's limit) as an IoError. */
-  #failure(what: "read" | "write", offset: number, error: unknown): IoError {
-    return new IoError(
-      this.uri,
-      `Cannot ${what} "${this.uri}" at 0x${offset.toString(16)}: ${(error as Error).message}`,
-      { cause: error },
-    );
   }
 
   /**
@@ -126,20 +96,16 @@ export class FileDescriptor implements IoDescriptor {
    * @param data The bytes.
    * @returns Bytes written.
    */
-  write(offset: number, data: Uint8Array): Promise<number> {
-    if (!this.writable) {
-      return Promise.reject(
-        new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`),
-      );
-    }
-    return this.#run(async () => {
+  override write(offset: number, data: Uint8Array): Promise<number> {
+    return this.serial(async () => {
+      this.checkWritable();
       try {
         await this.#file.seek(offset, Deno.SeekMode.Start);
         let done = 0;
         while (done < data.length) done += await this.#file.write(data.subarray(done));
         return done;
       } catch (error) {
-        throw this.#failure("write", offset, error);
+        throw this.failure(error, "write", offset);
       }
     });
   }
@@ -151,9 +117,11 @@ export class FileDescriptor implements IoDescriptor {
    */
   resize(size: number): Promise<void> {
     if (!this.writable) {
-      return Promise.reject(new IoError(this.uri, `Cannot resize "${this.uri}": opened read-only`));
+      return Promise.reject(
+        new ReadOnlyError(this.uri, `Cannot resize "${this.uri}": opened read-only`),
+      );
     }
-    return this.#run(() => this.#file.truncate(size));
+    return this.serial(() => this.#file.truncate(size));
   }
 
   /**
@@ -162,20 +130,12 @@ export class FileDescriptor implements IoDescriptor {
    */
   sync(): Promise<void> {
     if (!this.writable) return Promise.resolve();
-    return this.#run(() => this.#file.syncData());
+    return this.serial(() => this.#file.syncData());
   }
 
-  /** Close the file. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#queue;
-    this.#closed = true;
+  /** Close the file (once the operations under way are done). */
+  protected override release(): void {
     this.#file.close();
-  }
-
-  /** Same as {@linkcode FileDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 
@@ -231,21 +191,13 @@ export async function openLocalFile(
  * console.assert(file.schemes.includes("file"));
  * ```
  */
-const file: IoPlugin = {
+const file: IoPlugin = definePlugin({
   name: "file",
   description: "local files: a plain path or file://PATH (radare2's default plugin)",
-  schemes: ["file"],
   uriForms: ["PATH", "file://PATH"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
-    const path = pathOf(uri);
-    return options.write
-      ? [{ name: "read", path }, { name: "write", path }]
-      : [{ name: "read", path }];
-  },
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    return openLocalFile(uri, pathOf(uri), options);
-  },
-};
+  capabilities: { write: true, resize: true },
+  permissions: (uri, options) => filePermissions(pathOf(uri), options.write),
+  open: (uri, options) => openLocalFile(uri, pathOf(uri), options),
+});
 
 export default file;

@@ -35,9 +35,11 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { escapeGdbBinary, fromHex, latin1Bytes, latin1Text, toHex } from "./_gdb_codec.ts";
 import { GdbRemote, GdbRemoteError } from "./_gdb_remote.ts";
+import { connectFailure } from "./_open_error.ts";
 
 /** Granularity of the retry after an error reply to a memory read. */
 const PAGE_SIZE = 4096;
@@ -136,13 +138,7 @@ function hexAddress(address: number): string {
  * console.assert(typeof GdbDescriptor.open === "function");
  * ```
  */
-export class GdbDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** Always `"gdb"`. */
-  readonly plugin = "gdb";
-  /** Whether writes are allowed (opened for writing). */
-  readonly writable: boolean;
+export class GdbDescriptor extends DescriptorBase {
   /** The process id the stub reports (`qC`), or -1 when unknown. */
   pid: number = -1;
   /** The largest packet the stub accepts (`PacketSize` of `qSupported`). */
@@ -154,12 +150,10 @@ export class GdbDescriptor implements IoDescriptor {
   readonly #remote: GdbRemote;
   /** `X` support: unknown until the first write. */
   #binaryWrites: boolean | undefined;
-  #closed = false;
 
   private constructor(uri: string, remote: GdbRemote, writable: boolean) {
-    this.uri = uri;
+    super(uri, "gdb", writable);
     this.#remote = remote;
-    this.writable = writable;
   }
 
   /**
@@ -177,21 +171,14 @@ export class GdbDescriptor implements IoDescriptor {
     try {
       remote = await GdbRemote.connect(target.hostname, target.port);
     } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      const reason = error instanceof Deno.errors.ConnectionRefused
-        ? `connection refused by ${netHost(target)}`
-        : (error as Error).message;
-      throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+      throw connectFailure(uri, error, netHost(target));
     }
     const desc = new GdbDescriptor(uri, remote, options.write ?? false);
     try {
       await desc.#handshake(target);
     } catch (error) {
       remote.close();
-      if (error instanceof IoError) throw error;
-      throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw desc.failure(error, "open");
     }
     return desc;
   }
@@ -226,17 +213,6 @@ export class GdbDescriptor implements IoDescriptor {
       this.multiprocess && this.pid > 0 ? `qAttached:${this.pid.toString(16)}` : "qAttached",
     );
     this.attached = attached !== "0";
-  }
-
-  #check(): void {
-    if (this.#closed) throw new IoError(this.uri, `"${this.uri}" is closed`);
-  }
-
-  #wrap(error: unknown, what: string): IoError {
-    if (error instanceof IoError) return error;
-    return new IoError(this.uri, `Cannot ${what} "${this.uri}": ${(error as Error).message}`, {
-      cause: error,
-    });
   }
 
   /**
@@ -284,7 +260,7 @@ export class GdbDescriptor implements IoDescriptor {
    * @returns The bytes.
    */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    this.#check();
+    this.checkOpen();
     const out = new Uint8Array(Math.max(0, length)).fill(0xff);
     let pos = 0;
     try {
@@ -306,7 +282,7 @@ export class GdbDescriptor implements IoDescriptor {
         }
       }
     } catch (error) {
-      throw this.#wrap(error, "read");
+      throw this.failure(error, "read");
     }
     return out;
   }
@@ -319,18 +295,15 @@ export class GdbDescriptor implements IoDescriptor {
    * @returns `data.length`.
    * @throws {IoError} On an error reply, naming the address.
    */
-  async write(offset: number, data: Uint8Array): Promise<number> {
-    this.#check();
-    if (!this.writable) {
-      throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
-    }
+  override async write(offset: number, data: Uint8Array): Promise<number> {
+    this.checkWritable();
     try {
       for (let pos = 0; pos < data.length; pos += this.#maxWrite) {
         const chunk = data.subarray(pos, pos + this.#maxWrite);
         await this.#writeMemory(offset + pos, chunk);
       }
     } catch (error) {
-      throw this.#wrap(error, "write to");
+      throw this.failure(error, "write to");
     }
     return data.length;
   }
@@ -373,7 +346,7 @@ export class GdbDescriptor implements IoDescriptor {
    * @throws {IoError} For an unknown command or an error reply to `monitor`.
    */
   async system(command: string): Promise<string> {
-    this.#check();
+    this.checkOpen();
     const cmd = command.trim();
     if (cmd === "" || cmd === "?" || cmd === "help") return USAGE;
     const [word] = cmd.split(/\s+/, 1);
@@ -398,7 +371,7 @@ export class GdbDescriptor implements IoDescriptor {
           return await this.#monitor(arg === "" ? "help" : arg);
       }
     } catch (error) {
-      throw this.#wrap(error, "run a command on");
+      throw this.failure(error, "run a command on");
     }
     throw new IoError(this.uri, `Unknown gdb command "${word}" (try "?")`);
   }
@@ -423,9 +396,7 @@ export class GdbDescriptor implements IoDescriptor {
   }
 
   /** Detach from (or kill, see the module doc) the process and close the connection. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected override async release(): Promise<void> {
     const remote = this.#remote;
     try {
       if (!remote.closed) {
@@ -446,11 +417,6 @@ export class GdbDescriptor implements IoDescriptor {
       remote.close();
     }
   }
-
-  /** Same as {@linkcode GdbDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
 }
 
 /**
@@ -464,18 +430,13 @@ export class GdbDescriptor implements IoDescriptor {
  * await assert.rejects(gdb.open("gdb:///dev/ttyUSB0", {}), /serial/);
  * ```
  */
-const gdb: IoPlugin = {
+const gdb: IoPlugin = definePlugin({
   name: "gdb",
   description: "memory of a process behind a GDB remote stub (gdb://HOST:PORT[/PID])",
-  schemes: ["gdb"],
   uriForms: ["gdb://HOST:PORT", "gdb://HOST:PORT/PID"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "net", host: netHost(parseGdbUri(uri)) }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    return await GdbDescriptor.open(uri, options);
-  },
-};
+  capabilities: { write: true, system: true },
+  permissions: (uri) => [{ name: "net", host: netHost(parseGdbUri(uri)) }],
+  open: (uri, options) => GdbDescriptor.open(uri, options),
+});
 
 export default gdb;

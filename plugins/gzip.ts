@@ -35,7 +35,8 @@ import { atomicWrite, atomicWritePermissions } from "../lib/io/atomic_write.ts";
 import { formatBytes } from "../lib/io/memory_budget.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import { readFileInScope } from "../lib/io/open_file.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { decodeCompressed, encodeCompressed } from "./_gzip_format.ts";
 import { openFailure } from "./_open_error.ts";
@@ -65,17 +66,16 @@ const MAX_INPUT = GZIP_MAX_OUTPUT * 2;
  * assert.deepEqual(gzip.permissions("gzip:///tmp/a.gz", {}), [{ name: "read", path: "/tmp/a.gz" }]);
  * ```
  */
-const gzip: IoPlugin = {
+const gzip: IoPlugin = definePlugin({
   name: "gzip",
   description: "gzip or zlib file, inflated into RAM; writes are recompressed on close",
-  schemes: ["gzip"],
   uriForms: ["gzip://PATH"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
+  capabilities: { write: true, resize: true },
+  permissions(uri, options) {
     const path = uriRest(uri, "a path");
     return options.write ? atomicWritePermissions(path) : [{ name: "read", path }];
   },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
+  async open(uri, options) {
     const path = uriRest(uri, "a path");
     const write = options.write ?? false;
     try {
@@ -107,6 +107,6 @@ const gzip: IoPlugin = {
       throw openFailure(uri, error);
     }
   },
-};
+});
 
 export default gzip;

@@ -24,9 +24,11 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
 import { BlockCache } from "./_block_cache.ts";
 import { readBounded } from "./_bounded_read.ts";
+import { fetchOrFail, netHost } from "./_http_fetch.ts";
 
 /** Bytes per cached block (and the size of the probe at open). */
 export const HTTP_BLOCK_SIZE = 64 * 1024;
@@ -65,23 +67,6 @@ function parseHttpUri(uri: string): URL {
   return url;
 }
 
-function netHost(url: URL): string {
-  return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
-}
-
-/** Explain a fetch failure in one phrase (fetch puts the detail in `cause`). */
-function networkReason(error: unknown, url: URL): string {
-  const texts: string[] = [];
-  for (let e = error; e !== undefined && e !== null && texts.length < 4;) {
-    texts.push(String((e as Error).message ?? e));
-    e = (e as Error).cause;
-  }
-  const all = texts.join(" | ");
-  if (/refused/i.test(all)) return `connection refused by ${netHost(url)}`;
-  if (/dns error|lookup|name or service/i.test(all)) return `cannot resolve "${url.hostname}"`;
-  return texts.at(-1) ?? "network error";
-}
-
 /** Parse `bytes START-END/TOTAL` (TOTAL may be `*`) or `bytes * /TOTAL`. */
 function parseContentRange(value: string | null): { start: number; total: number } | undefined {
   const m = /^bytes\s+(?:(\d+)-\d+|\*)\/(\d+|\*)$/i.exec(value?.trim() ?? "");
@@ -101,13 +86,7 @@ function parseContentRange(value: string | null): { start: number; total: number
  * console.assert(typeof HttpDescriptor.open === "function");
  * ```
  */
-export class HttpDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** Always `"http"`. */
-  readonly plugin = "http";
-  /** Always false: the plugin is read-only. */
-  readonly writable = false;
+export class HttpDescriptor extends DescriptorBase {
   /** Whether the server supports Range requests (else the whole body is in memory). */
   readonly ranges: boolean;
   readonly #url: URL;
@@ -117,7 +96,6 @@ export class HttpDescriptor implements IoDescriptor {
   readonly #cache: BlockCache | undefined;
   /** The largest whole body a server that stops honouring ranges may send later. */
   #maxWhole = HTTP_MAX_BODY;
-  #closed = false;
 
   private constructor(
     uri: string,
@@ -126,7 +104,7 @@ export class HttpDescriptor implements IoDescriptor {
     size: number,
     whole: Uint8Array | undefined,
   ) {
-    this.uri = uri;
+    super(uri, "http", false);
     this.#url = url;
     this.#client = client;
     this.#size = size;
@@ -216,39 +194,18 @@ export class HttpDescriptor implements IoDescriptor {
     return new HttpDescriptor(uri, url, client, body.length, body);
   }
 
-  static async #get(
-    uri: string,
-    url: URL,
-    client: Deno.HttpClient,
-    range?: string,
-  ): Promise<Response> {
-    const headers: Record<string, string> = { "accept-encoding": "identity" };
-    if (range) headers.range = range;
-    try {
-      return await fetch(url, { headers, client });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      throw new IoError(uri, `Cannot open "${uri}": ${networkReason(error, url)}`, {
-        cause: error,
-      });
-    }
+  static #get(uri: string, url: URL, client: Deno.HttpClient, range?: string): Promise<Response> {
+    return fetchOrFail(uri, url, { client, what: "open", range });
   }
 
   /** Fetch `[start, end)` with a Range request (the block cache's source). */
   async #fetchRange(start: number, end: number): Promise<Uint8Array> {
-    let response: Response;
-    try {
-      response = await fetch(this.#url, {
-        headers: { "accept-encoding": "identity", range: `bytes=${start}-${end - 1}` },
-        client: this.#client,
-      });
-    } catch (error) {
-      throw new IoError(
-        this.uri,
-        `Cannot read "${this.uri}" at 0x${start.toString(16)}: ${networkReason(error, this.#url)}`,
-        { cause: error },
-      );
-    }
+    const response = await fetchOrFail(this.uri, this.#url, {
+      client: this.#client,
+      what: "read",
+      at: start,
+      range: `bytes=${start}-${end - 1}`,
+    });
     if (response.status === 206) {
       const range = parseContentRange(response.headers.get("content-range"));
       const body = await readBody(this.uri, response, end - start);
@@ -289,20 +246,10 @@ export class HttpDescriptor implements IoDescriptor {
    * @returns The bytes, short at the end of the resource.
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    if (this.#whole) {
-      const start = Math.min(Math.max(0, offset), this.#whole.length);
-      return Promise.resolve(
-        this.#whole.slice(start, Math.min(this.#whole.length, start + length)),
-      );
-    }
-    return this.#cache!.read(offset, length);
-  }
-
-  /** Always rejects: the plugin is read-only. */
-  write(): Promise<number> {
-    return Promise.reject(
-      new IoError(this.uri, `Cannot write to "${this.uri}": http is read-only`),
+    return this.guard(() =>
+      this.#whole
+        ? DescriptorBase.slice(this.#whole, offset, length)
+        : this.#cache!.read(offset, length)
     );
   }
 
@@ -319,19 +266,10 @@ export class HttpDescriptor implements IoDescriptor {
   }
 
   /** Drop the cache and close the connections. */
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#cache?.clear();
-      this.#whole = undefined;
-      this.#client.close();
-    }
-    return Promise.resolve();
-  }
-
-  /** Same as {@linkcode HttpDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  protected override release(): void {
+    this.#cache?.clear();
+    this.#whole = undefined;
+    this.#client.close();
   }
 }
 
@@ -346,18 +284,13 @@ export class HttpDescriptor implements IoDescriptor {
  * assert.throws(() => http.permissions("http://", {}), /Cannot open/);
  * ```
  */
-const http: IoPlugin = {
+const http: IoPlugin = definePlugin({
   name: "http",
   description: "a remote file over HTTP(S), read with cached Range requests (read-only)",
   schemes: ["http", "https"],
   uriForms: ["http://HOST[:PORT]/PATH", "https://HOST[:PORT]/PATH"],
-  capabilities: { read: true, write: false, resize: false, system: false },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "net", host: netHost(parseHttpUri(uri)) }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    return await HttpDescriptor.open(uri, options);
-  },
-};
+  permissions: (uri) => [{ name: "net", host: netHost(parseHttpUri(uri)) }],
+  open: (uri, options) => HttpDescriptor.open(uri, options),
+});
 
 export default http;

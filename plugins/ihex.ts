@@ -28,20 +28,9 @@
  * @module
  */
 
-import { atomicWrite, atomicWritePermissions } from "../lib/io/atomic_write.ts";
-import { readFileInScope } from "../lib/io/open_file.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
-import { uriRest } from "../lib/io/uri.ts";
-import { formatIntelHex, parseIntelHex } from "./_intel_hex.ts";
-import { openFailure } from "./_open_error.ts";
-import {
-  buildSparseImage,
-  SparseImageDescriptor,
-  TEXT_IMAGE_RAM_PER_BYTE,
-} from "./_sparse_image.ts";
-
-/** Text files larger than this are refused (a hex file is about 2.8 bytes per data byte). */
-const MAX_FILE = 1024 * 1024 * 1024;
+import type { IoPlugin } from "../lib/io/types.ts";
+import { formatIntelHex, type IntelHex, parseIntelHex } from "./_intel_hex.ts";
+import { recordImagePlugin } from "./_record_image.ts";
 
 /**
  * The `ihex` plugin.
@@ -54,46 +43,12 @@ const MAX_FILE = 1024 * 1024 * 1024;
  * assert.deepEqual(ihex.permissions("ihex://fw.hex", {}), [{ name: "read", path: "fw.hex" }]);
  * ```
  */
-const ihex: IoPlugin = {
+const ihex: IoPlugin = recordImagePlugin<IntelHex>({
   name: "ihex",
+  format: "Intel HEX",
   description: "Intel HEX file as a sparse image; writes rewrite the file on close",
-  schemes: ["ihex"],
-  uriForms: ["ihex://PATH"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
-    const path = uriRest(uri, "a path");
-    return options.write ? atomicWritePermissions(path) : [{ name: "read", path }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    const path = uriRest(uri, "a path");
-    try {
-      const bytes = await readFileInScope(path, {
-        uri,
-        remote: options.remote,
-        maxSize: MAX_FILE,
-        beforeRead: (size) =>
-          options.memoryBudget?.claim(size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file"),
-      });
-      const file = parseIntelHex(new TextDecoder().decode(bytes));
-      const store = buildSparseImage(file.records);
-      return new SparseImageDescriptor(uri, "ihex", store, {
-        writable: options.write ?? false,
-        addressLimit: 2 ** 32,
-        format: "Intel HEX",
-        onClose: async (image, changed) => {
-          if (!changed) return;
-          const chunks = image.ranges().map((r) => ({
-            address: r.from,
-            bytes: image.read(r.from, r.to - r.from, 0xff),
-          }));
-          const text = formatIntelHex(chunks, file);
-          await atomicWrite(path, new TextEncoder().encode(text));
-        },
-      });
-    } catch (error) {
-      throw openFailure(uri, error);
-    }
-  },
-};
+  parse: parseIntelHex,
+  save: formatIntelHex,
+});
 
 export default ihex;

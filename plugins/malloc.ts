@@ -15,8 +15,10 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { parseSizeUri, splitUri } from "../lib/io/uri.ts";
+import { openFailure } from "./_open_error.ts";
 
 /**
  * Decode hex text as radare2's `r_hex_str2bin` does for `hex://`: hex digits in either
@@ -64,45 +66,30 @@ function toHex(bytes: Uint8Array): string {
  * assert.equal(desc.uri, "hex://42");
  * ```
  */
-const malloc: IoPlugin = {
+const malloc: IoPlugin = definePlugin({
   name: "malloc",
   description: "in-memory buffer: malloc://SIZE (zero-filled) or hex://HEXBYTES",
   schemes: ["malloc", "hex"],
   uriForms: ["malloc://SIZE", "hex://HEXBYTES"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions: () => [],
-  open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
-    const scheme = splitUri(uri)?.scheme;
-    if (scheme === "hex") {
-      const text = uri.slice("hex://".length);
+  capabilities: { write: true, resize: true },
+  open(uri, options) {
+    if (splitUri(uri)?.scheme === "hex") {
       let bytes: Uint8Array;
       try {
-        bytes = parseHexBytes(text);
+        bytes = parseHexBytes(uri.slice("hex://".length));
       } catch (error) {
-        return Promise.reject(
-          new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, { cause: error }),
-        );
+        throw openFailure(uri, error);
       }
-      if (bytes.length === 0) {
-        return Promise.reject(new IoError(uri, `Cannot open "${uri}": no bytes`));
-      }
-      return Promise.resolve(
-        new MemoryDescriptor(uri, "malloc", bytes, {
-          resizable: true,
-          onWrite: (desc) => desc.uri = `hex://${toHex(desc.bytes)}`,
-        }),
-      );
+      if (bytes.length === 0) throw new IoError(uri, `Cannot open "${uri}": no bytes`);
+      return new MemoryDescriptor(uri, "malloc", bytes, {
+        resizable: true,
+        onWrite: (desc) => desc.uri = `hex://${toHex(desc.bytes)}`,
+      });
     }
-    try {
-      const size = parseSizeUri(uri);
-      options.memoryBudget?.claim(size, "the buffer");
-      return Promise.resolve(
-        new MemoryDescriptor(uri, "malloc", new Uint8Array(size), { resizable: true }),
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const size = parseSizeUri(uri);
+    options.memoryBudget?.claim(size, "the buffer");
+    return new MemoryDescriptor(uri, "malloc", new Uint8Array(size), { resizable: true });
   },
-};
+});
 
 export default malloc;

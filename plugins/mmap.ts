@@ -23,7 +23,8 @@
  * @module
  */
 
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, filePermissions } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { openLocalFile } from "./file.ts";
 
@@ -38,25 +39,13 @@ import { openLocalFile } from "./file.ts";
  * assert.deepEqual(mmap.permissions("mmap:///tmp/x", {}), [{ name: "read", path: "/tmp/x" }]);
  * ```
  */
-const mmap: IoPlugin = {
+const mmap: IoPlugin = definePlugin({
   name: "mmap",
   description: "a local file with file I/O (Deno has no mmap); writes past the end extend it",
-  schemes: ["mmap"],
   uriForms: ["mmap://PATH"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
-    const path = uriRest(uri, "a path");
-    return options.write
-      ? [{ name: "read", path }, { name: "write", path }]
-      : [{ name: "read", path }];
-  },
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    try {
-      return openLocalFile(uri, uriRest(uri, "a path"), options, "mmap");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  },
-};
+  capabilities: { write: true, resize: true },
+  permissions: (uri, options) => filePermissions(uriRest(uri, "a path"), options.write),
+  open: (uri, options) => openLocalFile(uri, uriRest(uri, "a path"), options, "mmap"),
+});
 
 export default mmap;

@@ -14,17 +14,15 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { parseSizeUri } from "../lib/io/uri.ts";
 
-class NullDescriptor implements IoDescriptor {
-  uri: string;
-  readonly plugin = "null";
-  readonly writable = true;
+class NullDescriptor extends DescriptorBase {
   #size: number;
 
   constructor(uri: string, size: number) {
-    this.uri = uri;
+    super(uri, "null", true);
     this.#size = size;
   }
 
@@ -36,7 +34,7 @@ class NullDescriptor implements IoDescriptor {
     return Promise.resolve(new Uint8Array(Math.max(0, Math.min(length, this.#size - offset))));
   }
 
-  write(_offset: number, data: Uint8Array): Promise<number> {
+  override write(_offset: number, data: Uint8Array): Promise<number> {
     return Promise.resolve(data.length);
   }
 
@@ -47,14 +45,6 @@ class NullDescriptor implements IoDescriptor {
     this.#size = size;
     this.uri = `null://${size}`;
     return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 
@@ -67,20 +57,12 @@ class NullDescriptor implements IoDescriptor {
  * console.assert(nullPlugin.name === "null");
  * ```
  */
-const nullPlugin: IoPlugin = {
+const nullPlugin: IoPlugin = definePlugin({
   name: "null",
   description: "null-plugin: SIZE bytes of zeros, writes discarded (null://SIZE)",
-  schemes: ["null"],
   uriForms: ["null://SIZE"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions: () => [],
-  open(uri: string): Promise<IoDescriptor> {
-    try {
-      return Promise.resolve(new NullDescriptor(uri, parseSizeUri(uri, Number.MAX_SAFE_INTEGER)));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  },
-};
+  capabilities: { write: true, resize: true },
+  open: (uri) => new NullDescriptor(uri, parseSizeUri(uri, Number.MAX_SAFE_INTEGER)),
+});
 
 export default nullPlugin;

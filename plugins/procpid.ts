@@ -29,9 +29,10 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
-import { openProcMem } from "./_proc_mem.ts";
+import { openProcMem, procPermissions } from "./_proc_mem.ts";
 
 /**
  * The process id of a `procpid://PID` URI.
@@ -69,29 +70,17 @@ export function pidOf(uri: string): string {
  * assert.equal(await desc.system!("pid"), `${Deno.pid}\n`);
  * ```
  */
-const procpid: IoPlugin = {
+const procpid: IoPlugin = definePlugin({
   name: "procpid",
   description: "memory of process PID via /proc/PID/mem (Linux; Deno needs --allow-all; " +
     "unmapped bytes read 0xff)",
-  schemes: ["procpid"],
   uriForms: ["procpid://PID"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
-    const dir = `/proc/${pidOf(uri)}`;
-    return [
-      { name: "read", path: `${dir}/mem` },
-      ...(options.write ? [{ name: "write", path: `${dir}/mem` } as const] : []),
-      { name: "read", path: `${dir}/maps` },
-    ];
+  capabilities: { write: true, system: true },
+  permissions: (uri, options) => procPermissions(`/proc/${pidOf(uri)}`, options),
+  open(uri, options) {
+    const pid = pidOf(uri);
+    return openProcMem(uri, `/proc/${pid}`, pid, options, "procpid");
   },
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    try {
-      const pid = pidOf(uri);
-      return openProcMem(uri, `/proc/${pid}`, pid, options, "procpid");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  },
-};
+});
 
 export default procpid;

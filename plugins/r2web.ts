@@ -27,7 +27,9 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { fetchOrFail, netHost } from "./_http_fetch.ts";
 
 /** The most data bytes sent in one `wx` request. */
 export const R2WEB_MAX_WRITE = 8192;
@@ -59,11 +61,6 @@ export function r2webBase(uri: string): string {
     throw new IoError(uri, `Cannot open "${uri}": missing host (use r2web://HOST:PORT/cmd)`);
   }
   return `http://${rest}`;
-}
-
-function netHost(base: string): string {
-  const url = new URL(base);
-  return `${url.hostname}:${url.port || "80"}`;
 }
 
 /**
@@ -124,15 +121,18 @@ function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** Explain a fetch failure in one phrase (fetch puts the detail in `cause`). */
-function networkReason(error: unknown, host: string): string {
-  const texts: string[] = [];
-  for (let e = error; e !== undefined && e !== null && texts.length < 4;) {
-    texts.push(String((e as Error).message ?? e));
-    e = (e as Error).cause;
-  }
-  if (/refused/i.test(texts.join(" "))) return `connection refused by ${host}`;
-  return texts.at(-1) ?? "network error";
+/** `GET url`: its status and body text; a network failure is an IoError about `uri`. */
+function get(
+  uri: string,
+  client: Deno.HttpClient,
+  url: string,
+  what: string,
+): Promise<{ status: number; body: string }> {
+  return fetchOrFail(uri, url, {
+    client,
+    what,
+    read: async (response) => ({ status: response.status, body: await response.text() }),
+  });
 }
 
 /**
@@ -144,19 +144,12 @@ function networkReason(error: unknown, host: string): string {
  * console.assert(typeof R2webDescriptor.open === "function");
  * ```
  */
-export class R2webDescriptor implements IoDescriptor {
-  /** The URI. */
-  readonly uri: string;
-  /** Always `"r2web"`. */
-  readonly plugin = "r2web";
-  /** Whether writes are allowed (opened for writing). */
-  readonly writable: boolean;
+export class R2webDescriptor extends DescriptorBase {
   /** The HTTP base URL, e.g. `http://127.0.0.1:9090/cmd`. */
   readonly base: string;
   /** What the remote answered to `?V` (its version). */
   readonly version: string;
   readonly #client: Deno.HttpClient;
-  #closed = false;
 
   private constructor(
     uri: string,
@@ -165,11 +158,10 @@ export class R2webDescriptor implements IoDescriptor {
     version: string,
     writable: boolean,
   ) {
-    this.uri = uri;
+    super(uri, "r2web", writable);
     this.base = base;
     this.#client = client;
     this.version = version;
-    this.writable = writable;
   }
 
   /**
@@ -184,7 +176,7 @@ export class R2webDescriptor implements IoDescriptor {
     const base = r2webBase(uri);
     const client = Deno.createHttpClient({});
     try {
-      const { status, body } = await R2webDescriptor.#get(uri, base, client, `${base}/?V`, "open");
+      const { status, body } = await get(uri, client, `${base}/?V`, "open");
       if (status < 200 || status > 299 || body === "") {
         const why = status < 200 || status > 299 ? `HTTP ${status}` : "empty answer";
         throw new IoError(
@@ -199,28 +191,8 @@ export class R2webDescriptor implements IoDescriptor {
     }
   }
 
-  static async #get(
-    uri: string,
-    base: string,
-    client: Deno.HttpClient,
-    url: string,
-    what: string,
-  ): Promise<{ status: number; body: string }> {
-    try {
-      const response = await fetch(url, { client, headers: { "accept-encoding": "identity" } });
-      return { status: response.status, body: await response.text() };
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      const verb = what === "open" ? "open" : `${what}`;
-      throw new IoError(uri, `Cannot ${verb} "${uri}": ${networkReason(error, netHost(base))}`, {
-        cause: error,
-      });
-    }
-  }
-
   #request(path: string, what: string): Promise<{ status: number; body: string }> {
-    if (this.#closed) return Promise.reject(new IoError(this.uri, `"${this.uri}" is closed`));
-    return R2webDescriptor.#get(this.uri, this.base, this.#client, `${this.base}/${path}`, what);
+    return this.guard(() => get(this.uri, this.#client, `${this.base}/${path}`, what));
   }
 
   /**
@@ -256,10 +228,8 @@ export class R2webDescriptor implements IoDescriptor {
    * @param data The bytes.
    * @returns `data.length`.
    */
-  async write(offset: number, data: Uint8Array): Promise<number> {
-    if (!this.writable) {
-      throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
-    }
+  override async write(offset: number, data: Uint8Array): Promise<number> {
+    this.checkWritable();
     for (let pos = 0; pos < data.length; pos += R2WEB_MAX_WRITE) {
       const chunk = data.subarray(pos, pos + R2WEB_MAX_WRITE);
       await this.#request(`wx%20${toHex(chunk)}@${offset + pos}`, "write to");
@@ -278,17 +248,8 @@ export class R2webDescriptor implements IoDescriptor {
   }
 
   /** Close the HTTP connections. */
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#client.close();
-    }
-    return Promise.resolve();
-  }
-
-  /** Same as {@linkcode R2webDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  protected override release(): void {
+    this.#client.close();
   }
 }
 
@@ -305,18 +266,13 @@ export class R2webDescriptor implements IoDescriptor {
  * ]);
  * ```
  */
-const r2web: IoPlugin = {
+const r2web: IoPlugin = definePlugin({
   name: "r2web",
   description: "a remote radare2 over its HTTP command endpoint (r2web://HOST:PORT/cmd)",
-  schemes: ["r2web"],
   uriForms: ["r2web://HOST:PORT/cmd"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "net", host: netHost(r2webBase(uri)) }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    return await R2webDescriptor.open(uri, options);
-  },
-};
+  capabilities: { write: true, system: true },
+  permissions: (uri) => [{ name: "net", host: netHost(new URL(r2webBase(uri))) }],
+  open: (uri, options) => R2webDescriptor.open(uri, options),
+});
 
 export default r2web;

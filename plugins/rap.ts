@@ -28,7 +28,8 @@
 import { RapClient } from "../lib/client/client.ts";
 import type { TlsClientOptions } from "../lib/net/tls.ts";
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { Perm, UT64_MAX } from "../lib/protocol/constants.ts";
 
 /**
@@ -99,26 +100,22 @@ async function ioFailure<T>(uri: string, what: string, op: () => Promise<T>): Pr
   try {
     return await op();
   } catch (error) {
-    if (error instanceof IoError) throw error;
+    if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
     throw new IoError(uri, `Cannot ${what} "${uri}": ${(error as Error).message}`, {
       cause: error,
     });
   }
 }
 
-class RapDescriptor implements IoDescriptor {
-  readonly uri: string;
-  readonly plugin = "rap";
-  readonly writable: boolean;
+class RapDescriptor extends DescriptorBase {
   readonly #client: RapClient;
   /** The server fd, used with the extensions (plain RAP reaches only the current file). */
   readonly #fd: number | undefined;
   #size: number | undefined;
 
   constructor(uri: string, client: RapClient, writable: boolean, fd: number | undefined) {
-    this.uri = uri;
+    super(uri, "rap", writable);
     this.#client = client;
-    this.writable = writable;
     this.#fd = client.extensions ? fd : undefined;
   }
 
@@ -136,10 +133,8 @@ class RapDescriptor implements IoDescriptor {
     return await ioFailure(this.uri, "read", () => this.#client.read(offset, n, this.#fd));
   }
 
-  async write(offset: number, data: Uint8Array): Promise<number> {
-    if (!this.writable) {
-      throw new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`);
-    }
+  override async write(offset: number, data: Uint8Array): Promise<number> {
+    this.checkWritable();
     this.#size = undefined;
     return await ioFailure(this.uri, "write to", () => this.#client.write(offset, data, this.#fd));
   }
@@ -148,12 +143,8 @@ class RapDescriptor implements IoDescriptor {
     return this.#client.cmd(command);
   }
 
-  close(): Promise<void> {
+  protected override release(): Promise<void> {
     return this.#client.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 
@@ -191,7 +182,7 @@ export interface RapPluginOptions extends TlsClientOptions {
  * ```
  */
 export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
-  return {
+  return definePlugin({
     name: "rap",
     description: "radare network protocol: a file on a remote RAP server (raps:// over TLS)",
     schemes: ["rap", "raps"],
@@ -201,12 +192,12 @@ export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
       "rap://HOST:PORT",
       "raps://HOST:PORT//ABS/PATH",
     ],
-    capabilities: { read: true, write: true, resize: false, system: true },
-    permissions(uri: string): Deno.PermissionDescriptor[] {
+    capabilities: { write: true, system: true },
+    permissions(uri) {
       const { hostname, port } = parseRapUri(uri);
       return hostname === "" ? [] : [{ name: "net", host: `${hostname}:${port}` }];
     },
-    async open(uri: string, openOptions: OpenOptions): Promise<IoDescriptor> {
+    async open(uri, openOptions) {
       const target = parseRapUri(uri);
       if (target.hostname === "") {
         throw new IoError(
@@ -221,37 +212,29 @@ export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
           `Cannot open "${uri}": it chains ${chain} servers; at most ${MAX_RAP_CHAIN}`,
         );
       }
-      let client: RapClient;
-      try {
-        // The extension probe is a comment to radare2, which answers it with an empty string.
-        client = await RapClient.connect({
+      // The extension probe is a comment to radare2, which answers it with an empty string.
+      const client = await ioFailure(uri, "open", () =>
+        RapClient.connect({
           hostname: target.hostname,
           port: target.port,
           extensions: true,
           tls: target.tls ? { caCerts: options.caCerts } : undefined,
           token: options.token,
           onConnect: openOptions.checkConnection,
-        });
-      } catch (error) {
-        if (error instanceof Deno.errors.NotCapable) throw error;
-        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
+        }));
       let fd: number | undefined;
       if (target.file !== "") {
+        const perm = Perm.R | Perm.X | (openOptions.write ? Perm.W : 0);
         try {
-          fd = await client.open(target.file, Perm.R | Perm.X | (openOptions.write ? Perm.W : 0));
+          fd = await ioFailure(uri, "open", () => client.open(target.file, perm));
         } catch (error) {
           await client.close();
-          throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-            cause: error,
-          });
+          throw error;
         }
       }
       return new RapDescriptor(uri, client, openOptions.write ?? false, fd);
     },
-  };
+  });
 }
 
 /**

@@ -21,8 +21,9 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
-import { openProcMem } from "./_proc_mem.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
+import { openProcMem, procPermissions } from "./_proc_mem.ts";
 
 function checkUri(uri: string): void {
   if (!/^self:\/\/$/i.test(uri)) {
@@ -45,29 +46,20 @@ function checkUri(uri: string): void {
  * ]);
  * ```
  */
-const self: IoPlugin = {
+const self: IoPlugin = definePlugin({
   name: "self",
   description: "memory of this process via /proc/self/mem (Linux; Deno needs --allow-all; " +
     "unmapped bytes read 0xff)",
-  schemes: ["self"],
   uriForms: ["self://"],
-  capabilities: { read: true, write: true, resize: false, system: true },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
+  capabilities: { write: true, system: true },
+  permissions(uri, options) {
     checkUri(uri);
-    return [
-      { name: "read", path: "/proc/self/mem" },
-      ...(options.write ? [{ name: "write", path: "/proc/self/mem" } as const] : []),
-      { name: "read", path: "/proc/self/maps" },
-    ];
+    return procPermissions("/proc/self", options);
   },
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    try {
-      checkUri(uri);
-      return openProcMem(uri, "/proc/self", "self", options, "self");
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  open(uri, options) {
+    checkUri(uri);
+    return openProcMem(uri, "/proc/self", "self", options, "self");
   },
-};
+});
 
 export default self;

@@ -25,7 +25,8 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin, filePermissions } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { uriRest } from "../lib/io/uri.ts";
 import { openLocalFile } from "./file.ts";
 
@@ -70,26 +71,14 @@ export function shmPath(uri: string): string {
  * await assert.rejects(shm.open("shm://rap_no_such_object", {}), /no such file/);
  * ```
  */
-const shm: IoPlugin = {
+const shm: IoPlugin = definePlugin({
   name: "shm",
   description: "POSIX shared memory /dev/shm/NAME (Deno needs --allow-all; radare2 attaches " +
     "SysV shm of a fixed 0x9000 bytes, Deno cannot, so the size is the object's)",
-  schemes: ["shm"],
   uriForms: ["shm://NAME"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions(uri: string, options: OpenOptions): Deno.PermissionDescriptor[] {
-    const path = shmPath(uri);
-    return options.write
-      ? [{ name: "read", path }, { name: "write", path }]
-      : [{ name: "read", path }];
-  },
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    try {
-      return openLocalFile(uri, shmPath(uri), options, "shm");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  },
-};
+  capabilities: { write: true, resize: true },
+  permissions: (uri, options) => filePermissions(shmPath(uri), options.write),
+  open: (uri, options) => openLocalFile(uri, shmPath(uri), options, "shm"),
+});
 
 export default shm;

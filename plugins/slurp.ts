@@ -29,7 +29,8 @@
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import { readFileInScope } from "../lib/io/open_file.ts";
-import type { IoDescriptor, IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
+import type { IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
 import { openFailure } from "./_open_error.ts";
 
@@ -109,19 +110,19 @@ async function readStdin(uri: string): Promise<Uint8Array> {
  * assert.deepEqual(slurp.permissions("stdin://", {}), []);
  * ```
  */
-const slurp: IoPlugin = {
+const slurp: IoPlugin = definePlugin({
   name: "slurp",
   description:
     "a copy in RAM (writable, never saved): slurp://PATH (a file), hexfile://PATH (hex text) " +
     "or stdin://",
   schemes: ["slurp", "hexfile", "stdin"],
   uriForms: ["slurp://PATH", "hexfile://PATH", "stdin://"],
-  capabilities: { read: true, write: true, resize: true, system: false },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
+  capabilities: { write: true, resize: true },
+  permissions(uri) {
     if (splitUri(uri)?.scheme === "stdin") return [];
     return [{ name: "read", path: uriRest(uri, "a path") }];
   },
-  async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
+  async open(uri, options) {
     const scheme = splitUri(uri)?.scheme;
     let bytes: Uint8Array;
     if (scheme === "stdin") {
@@ -137,9 +138,7 @@ const slurp: IoPlugin = {
       try {
         bytes = parseHexFile(new TextDecoder().decode(data));
       } catch (error) {
-        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-          cause: error,
-        });
+        throw openFailure(uri, error);
       }
     } else {
       bytes = await readWholeFile(uri, uriRest(uri, "a path"), options);
@@ -147,6 +146,6 @@ const slurp: IoPlugin = {
     }
     return new MemoryDescriptor(uri, "slurp", bytes, { resizable: true });
   },
-};
+});
 
 export default slurp;

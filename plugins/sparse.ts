@@ -17,7 +17,8 @@
  */
 
 import { IoError } from "../lib/io/errors.ts";
-import type { IoDescriptor, IoPlugin } from "../lib/io/types.ts";
+import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
 import { parseSizeUri } from "../lib/io/uri.ts";
 
 interface Chunk {
@@ -176,16 +177,13 @@ export class SparseStore {
   }
 }
 
-class SparseDescriptor implements IoDescriptor {
-  readonly uri: string;
-  readonly plugin = "sparse";
-  readonly writable = true;
+class SparseDescriptor extends DescriptorBase {
   readonly #store = new SparseStore();
   /** The initial zero-filled extent, kept as a number rather than stored bytes. */
   readonly #zeros: number;
 
   constructor(uri: string, size: number) {
-    this.uri = uri;
+    super(uri, "sparse", true);
     this.#zeros = size;
   }
 
@@ -198,7 +196,7 @@ class SparseDescriptor implements IoDescriptor {
     return this.#store.read(offset, n, 0xff, this.#zeros);
   }
 
-  write(offset: number, data: Uint8Array): Promise<number> {
+  override write(offset: number, data: Uint8Array): Promise<number> {
     // Past 2^53 offsets lose precision and the chunk arithmetic breaks.
     if (offset + data.length > Number.MAX_SAFE_INTEGER) {
       return Promise.reject(
@@ -216,14 +214,6 @@ class SparseDescriptor implements IoDescriptor {
   memoryGrowth(offset: number, length: number): number {
     return this.#store.growth(offset, length);
   }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
 }
 
 /**
@@ -235,20 +225,12 @@ class SparseDescriptor implements IoDescriptor {
  * console.assert(sparse.capabilities.write);
  * ```
  */
-const sparse: IoPlugin = {
+const sparse: IoPlugin = definePlugin({
   name: "sparse",
   description: "sparse buffer: zeros up to SIZE, 0xff where never written (sparse://SIZE)",
-  schemes: ["sparse"],
   uriForms: ["sparse://SIZE"],
-  capabilities: { read: true, write: true, resize: false, system: false },
-  permissions: () => [],
-  open(uri: string): Promise<IoDescriptor> {
-    try {
-      return Promise.resolve(new SparseDescriptor(uri, parseSizeUri(uri)));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  },
-};
+  capabilities: { write: true },
+  open: (uri) => new SparseDescriptor(uri, parseSizeUri(uri)),
+});
 
 export default sparse;

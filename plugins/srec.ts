@@ -22,20 +22,9 @@
  * @module
  */
 
-import { IoError } from "../lib/io/errors.ts";
-import { readFileInScope } from "../lib/io/open_file.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
-import { uriRest } from "../lib/io/uri.ts";
-import { openFailure } from "./_open_error.ts";
-import {
-  buildSparseImage,
-  SparseImageDescriptor,
-  TEXT_IMAGE_RAM_PER_BYTE,
-} from "./_sparse_image.ts";
+import type { IoPlugin } from "../lib/io/types.ts";
+import { recordImagePlugin } from "./_record_image.ts";
 import { parseSRecords } from "./_srec_format.ts";
-
-/** Text files larger than this are refused. */
-const MAX_FILE = 1024 * 1024 * 1024;
 
 /**
  * The `srec` plugin.
@@ -48,36 +37,11 @@ const MAX_FILE = 1024 * 1024 * 1024;
  * assert.deepEqual(srec.permissions("srec://fw.s19", {}), [{ name: "read", path: "fw.s19" }]);
  * ```
  */
-const srec: IoPlugin = {
+const srec: IoPlugin = recordImagePlugin({
   name: "srec",
+  format: "S-record",
   description: "Motorola S-record file as a sparse image (read-only)",
-  schemes: ["srec"],
-  uriForms: ["srec://PATH"],
-  capabilities: { read: true, write: false, resize: false, system: true },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "read", path: uriRest(uri, "a path") }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    const path = uriRest(uri, "a path");
-    if (options.write) {
-      throw new IoError(uri, `Cannot open "${uri}": S-record files are read-only`);
-    }
-    try {
-      const bytes = await readFileInScope(path, {
-        uri,
-        remote: options.remote,
-        maxSize: MAX_FILE,
-        beforeRead: (size) =>
-          options.memoryBudget?.claim(size * TEXT_IMAGE_RAM_PER_BYTE, "parsing the file"),
-      });
-      const file = parseSRecords(new TextDecoder().decode(bytes));
-      return new SparseImageDescriptor(uri, "srec", buildSparseImage(file.records), {
-        format: "S-record",
-      });
-    } catch (error) {
-      throw openFailure(uri, error);
-    }
-  },
-};
+  parse: parseSRecords,
+});
 
 export default srec;

@@ -24,9 +24,11 @@
 
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
-import { readBounded } from "./_bounded_read.ts";
 import { FirstBytesListener } from "../lib/net/first_bytes.ts";
+import { readBounded } from "./_bounded_read.ts";
+import { connectFailure } from "./_open_error.ts";
 
 /** The most bytes a peer may send (1 GiB). */
 export const TCP_SLURP_MAX = 1024 ** 3;
@@ -143,20 +145,34 @@ async function firstPeer(
   }
 }
 
-function readAll(
+/**
+ * Read what the peer sends until it closes (`check` first approves an outbound
+ * connection), then close the connection.
+ */
+async function drain(
   conn: Deno.Conn,
   uri: string,
   options: OpenOptions,
   first?: Uint8Array,
+  check?: (conn: Deno.Conn) => void,
 ): Promise<Uint8Array> {
-  return readBounded(conn.readable, {
-    max: TCP_SLURP_MAX,
-    tooLarge: () =>
-      new IoError(uri, `Cannot open "${uri}": the peer sent more than ${TCP_SLURP_MAX} bytes`),
-    memory: options.memoryBudget,
-    what: "the bytes the peer sent",
-    first,
-  });
+  try {
+    check?.(conn);
+    return await readBounded(conn.readable, {
+      max: TCP_SLURP_MAX,
+      tooLarge: () =>
+        new IoError(uri, `Cannot open "${uri}": the peer sent more than ${TCP_SLURP_MAX} bytes`),
+      memory: options.memoryBudget,
+      what: "the bytes the peer sent",
+      first,
+    });
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // the readable stream closed it
+    }
+  }
 }
 
 /**
@@ -193,41 +209,15 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
   try {
     if (target.mode === "connect") {
       const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
-      try {
-        options.checkConnection?.(conn);
-        bytes = await readAll(conn, uri, options);
-      } finally {
-        try {
-          conn.close();
-        } catch {
-          // the readable stream closed it
-        }
-      }
+      bytes = await drain(conn, uri, options, undefined, options.checkConnection);
     } else {
-      const { conn, first } = await firstPeer(
-        Deno.listen({ hostname: target.hostname, port: target.port }),
-        options,
-      );
-      try {
-        bytes = await readAll(conn, uri, options, first);
-      } finally {
-        try {
-          conn.close();
-        } catch {
-          // the readable stream closed it
-        }
-      }
+      const listener = Deno.listen({ hostname: target.hostname, port: target.port });
+      const { conn, first } = await firstPeer(listener, options);
+      bytes = await drain(conn, uri, options, first);
     }
   } catch (error) {
-    if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
-    const reason = error instanceof Deno.errors.ConnectionRefused
-      ? `connection refused by ${netHost(target)}`
-      : error instanceof Deno.errors.AddrInUse
-      ? `${netHost(target)} is already in use`
-      : options.signal?.aborted
-      ? "aborted while waiting for a peer"
-      : (error as Error).message;
-    throw new IoError(uri, `Cannot open "${uri}": ${reason}`, { cause: error });
+    const aborted = options.signal?.aborted ? "aborted while waiting for a peer" : undefined;
+    throw connectFailure(uri, error, netHost(target), aborted);
   }
   if (bytes.length === 0) {
     throw new IoError(uri, `Cannot open "${uri}": the peer sent no data`);
@@ -246,18 +236,14 @@ export async function slurpTcp(uri: string, options: SlurpTcpOptions = {}): Prom
  * await assert.rejects(tcp.open("tcp-slurp://?", {}), /tcp-slurp:\/\/HOST:PORT/);
  * ```
  */
-const tcp: IoPlugin = {
+const tcp: IoPlugin = definePlugin({
   name: "tcp",
   description: "the bytes a TCP peer sends until it closes (tcp-slurp://HOST:PORT or :PORT)",
   schemes: ["tcp", "tcp-slurp"],
   uriForms: ["tcp-slurp://HOST:PORT", "tcp-slurp://:PORT", "tcp://HOST:PORT", "tcp://:PORT"],
-  capabilities: { read: true, write: true, resize: false, system: false },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "net", host: netHost(parseTcpUri(uri)) }];
-  },
-  open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    return slurpTcp(uri, options);
-  },
-};
+  capabilities: { write: true },
+  permissions: (uri) => [{ name: "net", host: netHost(parseTcpUri(uri)) }],
+  open: (uri, options) => slurpTcp(uri, options),
+});
 
 export default tcp;

@@ -41,9 +41,10 @@
 import { IoError } from "../lib/io/errors.ts";
 import { MemoryDescriptor } from "../lib/io/memory_descriptor.ts";
 import { formatBytes } from "../lib/io/memory_budget.ts";
+import { definePlugin } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri, uriRest } from "../lib/io/uri.ts";
-import { openFailure } from "./_open_error.ts";
+import { archiveOpeners, checkFileRoom } from "./_archive_open.ts";
 import { ZIP_MAX_ENTRIES, ZipArchive, type ZipEntry } from "./_zip_archive.ts";
 
 export { ZIP_MAX_ENTRIES };
@@ -117,9 +118,12 @@ export function parseZipUri(uri: string): ZipUri {
   return { scheme, archive: rest };
 }
 
+function isMany(scheme: string): boolean {
+  return (MANY as readonly string[]).includes(scheme);
+}
+
 function archivePath(uri: string): string {
-  const scheme = splitUri(uri)?.scheme ?? "zip";
-  return (MANY as readonly string[]).includes(scheme)
+  return isMany(splitUri(uri)?.scheme ?? "zip")
     ? uriRest(uri, "an archive path")
     : parseZipUri(uri).archive;
 }
@@ -177,14 +181,7 @@ async function openSingle(uri: string, options: OpenOptions): Promise<IoDescript
 
 /** Refuse a many-open over the session's file room or memory budget before inflating. */
 function claimMany(uri: string, chosen: readonly ZipEntry[], options: OpenOptions): void {
-  const room = options.maxFiles ?? Infinity;
-  if (chosen.length > room) {
-    throw new IoError(
-      uri,
-      `Cannot open "${uri}": it has ${chosen.length} files, more than the ${room} the ` +
-        `session may still open (--max-open-files)`,
-    );
-  }
+  checkFileRoom(uri, chosen.length, "files", options);
   for (const entry of chosen) {
     if (entry.size > ZIP_MAX_MEMBER) {
       throw new RangeError(
@@ -234,7 +231,7 @@ async function openMany(uri: string, options: OpenOptions): Promise<IoDescriptor
  * await assert.rejects(zip.open("zip:///tmp/a.zip//x", { write: true }), /write mode/);
  * ```
  */
-const zip: IoPlugin = {
+const zip: IoPlugin = definePlugin({
   name: "zip",
   description: "one member of a zip/jar/ipa/apk archive (read-only; *all:// open every member)",
   schemes: [...SINGLE, ...MANY],
@@ -250,46 +247,16 @@ const zip: IoPlugin = {
     "ipaall://ARCHIVE (many)",
     "jarall://ARCHIVE (many)",
   ],
-  capabilities: { read: true, write: false, resize: false, system: false },
-  permissions(uri: string): Deno.PermissionDescriptor[] {
-    return [{ name: "read", path: archivePath(uri) }];
-  },
-  async open(uri: string, options: OpenOptions): Promise<IoDescriptor> {
-    const scheme = splitUri(uri)?.scheme ?? "";
-    if (options.write) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": opening zip archives in write mode is not supported`,
-      );
-    }
-    if ((MANY as readonly string[]).includes(scheme)) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": ${scheme}:// opens several members at once (use openMany), ` +
-          `or name one with zip://ARCHIVE//MEMBER`,
-      );
-    }
-    try {
-      return await openSingle(uri, options);
-    } catch (error) {
-      throw openFailure(uri, error);
-    }
-  },
-  async openMany(uri: string, options: OpenOptions): Promise<IoDescriptor[]> {
-    const scheme = splitUri(uri)?.scheme ?? "";
-    if (!(MANY as readonly string[]).includes(scheme)) return [await zip.open(uri, options)];
-    if (options.write) {
-      throw new IoError(
-        uri,
-        `Cannot open "${uri}": opening zip archives in write mode is not supported`,
-      );
-    }
-    try {
-      return await openMany(uri, options);
-    } catch (error) {
-      throw openFailure(uri, error);
-    }
-  },
-};
+  permissions: (uri) => [{ name: "read", path: archivePath(uri) }],
+  ...archiveOpeners({
+    isMany,
+    readOnly: "opening zip archives in write mode is not supported",
+    manyHint: (scheme) =>
+      `${scheme}:// opens several members at once (use openMany), ` +
+      `or name one with zip://ARCHIVE//MEMBER`,
+    one: openSingle,
+    all: openMany,
+  }),
+});
 
 export default zip;

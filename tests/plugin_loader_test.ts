@@ -4,6 +4,7 @@ import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/example_plugin.ts", import.meta.url));
+const BASE_FIXTURE = fileURLToPath(new URL("./fixtures/pattern_plugin.ts", import.meta.url));
 const LOADER = new URL("../lib/io/plugin_loader.ts", import.meta.url).href;
 const LIB_IO = new URL("../mod.ts", import.meta.url).href;
 
@@ -160,5 +161,29 @@ Deno.test("a loaded plugin's declared permissions are checked before it opens an
 Deno.test("docs/plugins.md shows the example plugin exactly as the tests load it", async () => {
   const guide = await Deno.readTextFile(new URL("../docs/plugins.md", import.meta.url));
   const fixture = await Deno.readTextFile(FIXTURE);
+  assert.ok(guide.includes("```ts\n" + fixture + "```"), "the guide embeds the fixture verbatim");
+});
+
+Deno.test("the guide's plugin on DescriptorBase and definePlugin loads and reads as documented", async () => {
+  const plugin = await loadPlugin(BASE_FIXTURE);
+  assert.deepEqual(plugin.schemes, ["pattern"]);
+  assert.deepEqual(plugin.capabilities, { read: true, write: false, resize: false, system: true });
+  const registry = new IoRegistry();
+  registry.register(plugin);
+  const desc = await registry.open("pattern://ab");
+  assert.equal(desc.plugin, "pattern");
+  assert.equal(await desc.size(), Infinity);
+  assert.equal(new TextDecoder().decode(await desc.read(1, 5)), "babab");
+  assert.equal(await desc.system!("text"), "ab\n");
+  await assert.rejects(desc.system!("bogus"), /Unknown pattern command "bogus"/);
+  await assert.rejects(desc.write(0, new Uint8Array(1)), /pattern is read-only/);
+  await desc.close();
+  await assert.rejects(desc.read(0, 1), /is closed/);
+  await assert.rejects(registry.open("pattern://"), /Cannot open "pattern:\/\/": missing TEXT/);
+});
+
+Deno.test("docs/plugins.md shows the DescriptorBase plugin exactly as the tests load it", async () => {
+  const guide = await Deno.readTextFile(new URL("../docs/plugins.md", import.meta.url));
+  const fixture = await Deno.readTextFile(BASE_FIXTURE);
   assert.ok(guide.includes("```ts\n" + fixture + "```"), "the guide embeds the fixture verbatim");
 });

@@ -6,7 +6,7 @@
  */
 
 import { IoError } from "./errors.ts";
-import type { IoDescriptor } from "./types.ts";
+import { DescriptorBase } from "./plugin_base.ts";
 
 /**
  * Options of a {@linkcode MemoryDescriptor}.
@@ -43,16 +43,9 @@ export interface MemoryDescriptorOptions {
  * assert.deepEqual([...await desc.read(0, 10)], [0, 0, 1, 2]);
  * ```
  */
-export class MemoryDescriptor implements IoDescriptor {
-  /** The URI (may be rewritten by `onWrite`). */
-  uri: string;
-  /** The plugin name. */
-  readonly plugin: string;
-  /** Whether writes are allowed. */
-  readonly writable: boolean;
+export class MemoryDescriptor extends DescriptorBase {
   #bytes: Uint8Array;
   #changed = false;
-  #closed = false;
   readonly #options: MemoryDescriptorOptions;
 
   /**
@@ -69,10 +62,8 @@ export class MemoryDescriptor implements IoDescriptor {
     bytes: Uint8Array,
     options: MemoryDescriptorOptions = {},
   ) {
-    this.uri = uri;
-    this.plugin = plugin;
+    super(uri, plugin, options.writable ?? true);
     this.#bytes = bytes;
-    this.writable = options.writable ?? true;
     this.#options = options;
   }
 
@@ -95,12 +86,10 @@ export class MemoryDescriptor implements IoDescriptor {
    *
    * @param offset Where to start.
    * @param length How many bytes at most.
-   * @returns A view of the bytes (short at the end).
+   * @returns A copy of the bytes (short at the end).
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    this.#check();
-    const start = Math.min(Math.max(0, offset), this.#bytes.length);
-    return Promise.resolve(this.#bytes.slice(start, Math.min(this.#bytes.length, start + length)));
+    return this.guard(() => DescriptorBase.slice(this.#bytes, offset, length));
   }
 
   /**
@@ -110,20 +99,17 @@ export class MemoryDescriptor implements IoDescriptor {
    * @param data The bytes; cut at the end of the buffer.
    * @returns Bytes written.
    */
-  write(offset: number, data: Uint8Array): Promise<number> {
-    this.#check();
-    if (!this.writable) {
-      return Promise.reject(
-        new IoError(this.uri, `Cannot write to "${this.uri}": opened read-only`),
-      );
-    }
-    const n = Math.max(0, Math.min(data.length, this.#bytes.length - offset));
-    if (n > 0) {
-      this.#bytes.set(data.subarray(0, n), offset);
-      this.#changed = true;
-      this.#options.onWrite?.(this);
-    }
-    return Promise.resolve(n);
+  override write(offset: number, data: Uint8Array): Promise<number> {
+    return this.guard(() => {
+      this.checkWritable();
+      const n = Math.max(0, Math.min(data.length, this.#bytes.length - offset));
+      if (n > 0) {
+        this.#bytes.set(data.subarray(0, n), offset);
+        this.#changed = true;
+        this.#options.onWrite?.(this);
+      }
+      return n;
+    });
   }
 
   /**
@@ -132,15 +118,13 @@ export class MemoryDescriptor implements IoDescriptor {
    * @param size The new size; new bytes are zero.
    */
   resize(size: number): Promise<void> {
-    this.#check();
-    if (!this.#options.resizable) {
-      return Promise.reject(new IoError(this.uri, `Cannot resize "${this.uri}"`));
-    }
-    const next = new Uint8Array(size);
-    next.set(this.#bytes.subarray(0, size));
-    this.#bytes = next;
-    this.#changed = true;
-    return Promise.resolve();
+    return this.guard(() => {
+      if (!this.#options.resizable) throw new IoError(this.uri, `Cannot resize "${this.uri}"`);
+      const next = new Uint8Array(size);
+      next.set(this.#bytes.subarray(0, size));
+      this.#bytes = next;
+      this.#changed = true;
+    });
   }
 
   /**
@@ -152,19 +136,12 @@ export class MemoryDescriptor implements IoDescriptor {
     return this.#bytes.length;
   }
 
-  /** Release the buffer, calling `onClose` first. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /**
+   * Call `onClose` with the final bytes (on the first `close()`).
+   *
+   * @returns When `onClose` is done.
+   */
+  protected override async release(): Promise<void> {
     await this.#options.onClose?.(this.#bytes, this.#changed);
-  }
-
-  /** Same as {@linkcode MemoryDescriptor.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-
-  #check(): void {
-    if (this.#closed) throw new IoError(this.uri, `Descriptor "${this.uri}" is closed`);
   }
 }

@@ -18,6 +18,7 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./uri.ts";
 export * from "./permissions.ts";
+export * from "./plugin_base.ts";
 export * from "./memory_descriptor.ts";
 export * from "./memory_budget.ts";
 export * from "./registry.ts";
