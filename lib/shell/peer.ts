@@ -126,7 +126,7 @@ export interface ShellCommandHandlerOptions {
  * ```ts
  * import { Shell, shellCommandHandlerWith } from "@rap/cli/shell";
  * import type { CommandContext } from "@rap/cli";
- * import { IoSession } from "@rap/cli/io";
+ * import { IoSession } from "@rap/cli";
  * import assert from "node:assert/strict";
  *
  * const handler = shellCommandHandlerWith((options) => new Shell(options));
