@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { HttpResponse } from "./server.ts";
+import type { HttpResponse } from "./exchange.ts";
 
 /** The reason phrases of the statuses the server sends. */
 export const REASONS: Record<number, string> = {

@@ -11,7 +11,8 @@
  */
 
 import type { HttpServerOptions } from "./options.ts";
-import { type HttpHandler, type HttpRequest, type HttpResponse, HttpServer } from "./server.ts";
+import type { HttpHandler, HttpRequest, HttpResponse } from "./exchange.ts";
+import { HttpServer } from "./server.ts";
 
 /**
  * What a {@linkcode CommandRunner} knows about the request whose command it runs.

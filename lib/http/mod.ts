@@ -23,6 +23,7 @@
  */
 
 export * from "./request.ts";
+export * from "./exchange.ts";
 export * from "./options.ts";
 export * from "./server.ts";
 export * from "./endpoint.ts";

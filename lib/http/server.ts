@@ -18,6 +18,7 @@ import { AcceptLoop } from "../net/accept_loop.ts";
 import { bindListener } from "../net/listen_error.ts";
 import { writeAll } from "../net/write_queue.ts";
 import { ClientClosed, ConnReader } from "./_reader.ts";
+import type { HttpHandler, HttpRequest, HttpResponse } from "./exchange.ts";
 import { HTTP_DEFAULTS, type HttpServerOptions } from "./options.ts";
 import {
   awhile,
@@ -37,58 +38,6 @@ import {
   parseRequestHead,
   wantsKeepAlive,
 } from "./request.ts";
-
-/**
- * A request as a handler sees it: the head, the whole body, and who sent it.
- *
- * @example
- * ```ts
- * import type { HttpRequest } from "@rap/cli/http";
- * const describe = (r: HttpRequest) => `${r.peer.hostname} ${r.method} ${r.target}`;
- * console.assert(typeof describe === "function");
- * ```
- */
-export interface HttpRequest extends HttpRequestHead {
-  /** The body (empty when none was sent). */
-  body: Uint8Array;
-  /** The client's address. */
-  peer: Deno.NetAddr;
-  /** Whether it came over TLS. */
-  secure: boolean;
-}
-
-/**
- * What a handler answers.
- *
- * @example
- * ```ts
- * import type { HttpResponse } from "@rap/cli/http";
- * const ok: HttpResponse = { status: 200, body: "hello\n" };
- * console.assert(ok.status === 200);
- * ```
- */
-export interface HttpResponse {
-  /** The status code. */
-  status: number;
-  /** The body (default empty). */
-  body?: string | Uint8Array;
-  /** `Content-Type` (default `text/plain`, as radare2; none for an empty body). */
-  contentType?: string;
-  /** More header fields. */
-  headers?: Record<string, string>;
-}
-
-/**
- * Answers one request.
- *
- * @example
- * ```ts
- * import type { HttpHandler } from "@rap/cli/http";
- * const hello: HttpHandler = () => ({ status: 200, body: "hi\n" });
- * console.assert(typeof hello === "function");
- * ```
- */
-export type HttpHandler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
