@@ -17,56 +17,12 @@ import { listenWarning } from "../net/listen_warning.ts";
 import { AcceptLoop } from "../net/accept_loop.ts";
 import { bindListener } from "../net/listen_error.ts";
 import { writeAll } from "../net/write_queue.ts";
-import { ClientClosed, ConnReader } from "./_reader.ts";
-import type { HttpHandler, HttpRequest, HttpResponse } from "./exchange.ts";
+import { HttpConnection, type HttpServerContext } from "./connection.ts";
+import type { HttpHandler } from "./exchange.ts";
 import { HTTP_DEFAULTS, type HttpServerOptions } from "./options.ts";
-import {
-  awhile,
-  closeConn,
-  formatAddr,
-  logPath,
-  RateLimitedLog,
-  REASONS,
-  replyHead,
-  type Timer,
-  timer,
-} from "./_support.ts";
-import {
-  bodyFraming,
-  HttpRequestError,
-  type HttpRequestHead,
-  parseRequestHead,
-  wantsKeepAlive,
-} from "./request.ts";
+import { closeConn, formatAddr, RateLimitedLog, replyHead } from "./_support.ts";
 
 const encoder = new TextEncoder();
-const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
-/** Most bytes read and dropped after the reply before a connection is closed. */
-const LINGER_BYTES = 256 * 1024;
-/** Most milliseconds spent so after the reply. */
-const LINGER_MS = 1000;
-
-/** A deadline passed: the reason is logged and, where one is given, a status answered. */
-class Deadline extends Error {
-  constructor(message: string, readonly status?: number) {
-    super(message);
-  }
-}
-
-/** The server is shutting down and the connection was waiting for a request. */
-class Stopping extends Error {}
-
-/** One connection's state. */
-interface Connection {
-  conn: Deno.Conn;
-  peer: string;
-  /** Waiting for the first byte of a request (a shutdown closes it at once). */
-  waiting: boolean;
-  /** Ends the current wait (at shutdown). */
-  stop: ((error: Error) => void) | undefined;
-  /** Our side is ended (the reply is out and the client sees EOF). */
-  ended: boolean;
-}
 
 /**
  * An HTTP/1.x server: each connection is read with bounded buffers and deadlines, each
@@ -97,9 +53,9 @@ export class HttpServer implements AsyncDisposable {
   readonly #log: (line: string) => void;
   readonly #refusals: RateLimitedLog;
   readonly #label: string;
-  readonly #tokens: TokenVerifier | undefined;
+  readonly #context: HttpServerContext;
   readonly #loop: AcceptLoop;
-  readonly #connections = new Set<Connection>();
+  readonly #connections = new Set<HttpConnection>();
   readonly #tasks = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
 
@@ -110,7 +66,18 @@ export class HttpServer implements AsyncDisposable {
     this.#label = options.label ?? "[http]";
     this.#log = options.log ?? ((line) => console.error(line));
     this.#refusals = new RateLimitedLog(this.#log);
-    this.#tokens = options.token === undefined ? undefined : new TokenVerifier(options.token);
+    // deno-lint-ignore no-this-alias
+    const server = this;
+    this.#context = {
+      options,
+      handler,
+      tokens: options.token === undefined ? undefined : new TokenVerifier(options.token),
+      label: this.#label,
+      get closing() {
+        return server.#closing !== undefined;
+      },
+      log: this.#log,
+    };
     const warning = listenWarning(formatAddr(this.addr), this.addr.hostname, {
       tls: options.tls !== undefined,
       token: options.token !== undefined,
@@ -174,7 +141,7 @@ export class HttpServer implements AsyncDisposable {
   close(): Promise<void> {
     return this.#closing ??= (async () => {
       this.#loop.close();
-      for (const c of this.#connections) if (c.waiting) c.stop?.(new Stopping());
+      for (const c of this.#connections) c.interrupt();
       const limit = this.#options.shutdownTimeout ?? HTTP_DEFAULTS.shutdownTimeout;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const cut = new Promise<void>((resolve) => {
@@ -225,9 +192,9 @@ export class HttpServer implements AsyncDisposable {
       this.#refuseBusy(conn);
       return;
     }
-    const c: Connection = { conn, peer, waiting: true, stop: undefined, ended: false };
+    const c = new HttpConnection(conn, peer, this.#context);
     this.#connections.add(c);
-    const task = this.#serve(c).catch((error) => {
+    const task = c.serve().catch((error) => {
       this.#log(`${this.#label} ${peer}: internal error: ${(error as Error).message}`);
     }).finally(() => {
       closeConn(conn);
@@ -245,253 +212,5 @@ export class HttpServer implements AsyncDisposable {
     const task = writeAll(conn, [head, body]).catch(() => {}).finally(() => closeConn(conn));
     const timer = setTimeout(() => closeConn(conn), 1000);
     task.finally(() => clearTimeout(timer));
-  }
-
-  /** Wait for `task`, but no longer than the deadline or a shutdown. */
-  async #within<T>(c: Connection, task: Promise<T>, deadline: Promise<never>): Promise<T> {
-    task.catch(() => {}); // settles after the connection is closed when the deadline wins
-    const stopped = new Promise<never>((_, reject) => c.stop = reject);
-    try {
-      return await Promise.race([task, deadline, stopped]);
-    } finally {
-      c.stop = undefined;
-    }
-  }
-
-  async #serve(c: Connection): Promise<void> {
-    const { conn } = c;
-    const o = this.#options;
-    const requestTimeout = o.requestTimeout ?? HTTP_DEFAULTS.requestTimeout;
-    const keepAliveTimeout = o.keepAliveTimeout ?? HTTP_DEFAULTS.keepAliveTimeout;
-    (conn as Deno.TcpConn).setNoDelay?.(true);
-    const reader = new ConnReader(conn);
-    reader.onData = () => c.waiting = false;
-    const requestDeadline = () =>
-      timer(requestTimeout, () =>
-        new Deadline(
-          `closed: no complete request within ${requestTimeout} ms (--packet-timeout)`,
-          408,
-        ));
-    let pending = requestDeadline();
-    try {
-      if (o.tls !== undefined) await this.#handshake(c, pending.promise);
-      for (let served = 0;; served++) {
-        if (served > 0) {
-          if (reader.buffered === 0) {
-            c.waiting = true;
-            const idle = timer(keepAliveTimeout, () => new Deadline(""));
-            try {
-              if (!await this.#within(c, reader.fill(), idle.promise).catch(quietEnd)) return;
-            } finally {
-              idle.clear();
-            }
-          }
-          pending = requestDeadline();
-        }
-        c.waiting = reader.buffered === 0;
-        const head = await this.#within(
-          c,
-          reader.head(o.maxHeaderBytes ?? HTTP_DEFAULTS.maxHeaderBytes),
-          pending.promise,
-        );
-        c.waiting = false;
-        if (head === null) return;
-        const keep = await this.#exchange(c, reader, parseRequestHead(head), {
-          started: performance.now(),
-          deadline: pending,
-          last:
-            served + 1 >= (o.maxRequestsPerConnection ?? HTTP_DEFAULTS.maxRequestsPerConnection),
-        });
-        pending.clear();
-        if (!keep) break;
-      }
-      await this.#linger(c, reader);
-    } catch (error) {
-      await this.#fail(c, reader, error);
-    } finally {
-      pending.clear();
-    }
-  }
-
-  async #handshake(c: Connection, deadline: Promise<never>): Promise<void> {
-    try {
-      await this.#within(c, (c.conn as Deno.TlsConn).handshake(), deadline);
-    } catch (error) {
-      if (error instanceof Deadline || error instanceof Stopping) throw error;
-      const message = (error as Error).message;
-      throw new ClientClosed(
-        `TLS handshake failed: ${message}` +
-          (/corrupt message|InvalidContentType/i.test(message) ? " (a plain http:// client?)" : ""),
-      );
-    }
-  }
-
-  /**
-   * Read the body of one request, run the handler and send the reply.
-   *
-   * @returns Whether to keep the connection for another request.
-   */
-  async #exchange(
-    c: Connection,
-    reader: ConnReader,
-    head: HttpRequestHead,
-    request: { started: number; deadline: Timer; last: boolean },
-  ): Promise<boolean> {
-    const o = this.#options;
-    const send = async (response: HttpResponse, keepAlive: boolean) => {
-      const body = typeof response.body === "string"
-        ? encoder.encode(response.body)
-        : response.body ?? new Uint8Array(0);
-      const version = keepAlive && head.version === "HTTP/1.1" ? "HTTP/1.1" : "HTTP/1.0";
-      const bytes = replyHead(
-        version,
-        response,
-        body.length,
-        keepAlive,
-        o.keepAliveTimeout ?? HTTP_DEFAULTS.keepAliveTimeout,
-      );
-      const ms = o.responseTimeout ?? HTTP_DEFAULTS.responseTimeout;
-      const limit = timer(ms, () => new Deadline(`closed: reply not taken within ${ms} ms`));
-      try {
-        await this.#within(c, writeAll(c.conn, [bytes, body]), limit.promise);
-      } finally {
-        limit.clear();
-      }
-      // End our side at once: radare2's clients read until EOF (then log).
-      if (!keepAlive) await endWrite(c);
-      this.#log(
-        `${this.#label} ${c.peer} ${head.method} ${logPath(head.target)} ${response.status} ` +
-          `${body.length} B ${(performance.now() - request.started).toFixed(1)} ms`,
-      );
-    };
-    let framing;
-    try {
-      framing = bodyFraming(head);
-      if (this.#tokens !== undefined && head.method !== "OPTIONS") {
-        const refusal = await this.#checkToken(head);
-        if (refusal !== undefined) {
-          this.#log(`${this.#label} ${c.peer}: refused, ${refusal} (--token-file)`);
-          await send({
-            status: 401,
-            body: "401 Unauthorized\n",
-            headers: { "WWW-Authenticate": 'Bearer realm="rap"' },
-          }, false);
-          return false;
-        }
-      }
-      const expect = head.headers.get("expect")?.toLowerCase();
-      if (expect !== undefined && head.version === "HTTP/1.1") {
-        if (expect !== "100-continue") {
-          throw new HttpRequestError(417, `Expect "${expect}" is not supported`);
-        }
-        const max = o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes;
-        if (framing.kind === "length" && framing.length > max) {
-          throw new HttpRequestError(413, `Request body larger than ${max} bytes`);
-        }
-        if (framing.kind !== "none") {
-          await this.#within(c, writeAll(c.conn, [CONTINUE]), request.deadline.promise);
-        }
-      }
-    } catch (error) {
-      if (!(error instanceof HttpRequestError)) throw error;
-      await send({ status: error.status, body: `${error.message}\n` }, false);
-      return false;
-    }
-    let body: Uint8Array;
-    try {
-      const max = o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes;
-      body = await this.#within(c, reader.body(framing, max), request.deadline.promise);
-    } catch (error) {
-      if (!(error instanceof HttpRequestError)) throw error;
-      await send({ status: error.status, body: `${error.message}\n` }, false);
-      return false;
-    }
-    request.deadline.clear(); // the request is in: the handler has its own limits
-    const keepAlive = wantsKeepAlive(head) && !request.last;
-    let response: HttpResponse;
-    try {
-      response = await this.#handler({
-        ...head,
-        body,
-        peer: c.conn.remoteAddr as Deno.NetAddr,
-        secure: o.tls !== undefined,
-      });
-    } catch (error) {
-      this.#log(`${this.#label} ${c.peer}: handler failed: ${(error as Error).message}`);
-      response = { status: 500, body: `ERROR: ${(error as Error).message}\n` };
-    }
-    const keep = keepAlive && this.#closing === undefined;
-    await send(response, keep);
-    return keep;
-  }
-
-  /** Why a request's token is refused (`undefined` when it is accepted). */
-  async #checkToken(head: HttpRequestHead): Promise<string | undefined> {
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(head.headers.get("authorization") ?? "");
-    if (!m) return "no Authorization: Bearer token";
-    return await this.#tokens!.verify(m[1]) ? undefined : "wrong token";
-  }
-
-  /** Answer what can be answered about a failed connection, log it, and close. */
-  async #fail(c: Connection, reader: ConnReader, error: unknown): Promise<void> {
-    if (error instanceof Stopping) return;
-    if (error instanceof Deadline) {
-      if (error.message === "") return; // a kept-alive connection idle too long
-      this.#log(`${this.#label} ${c.peer}: ${error.message}`);
-      if (error.status !== undefined) {
-        const body = encoder.encode(`${REASONS[error.status]}\n`);
-        const head = replyHead("HTTP/1.0", { status: error.status }, body.length, false, 0);
-        await awhile(writeAll(c.conn, [head, body]), 200);
-      }
-      return;
-    }
-    if (error instanceof HttpRequestError) {
-      this.#log(`${this.#label} ${c.peer}: ${error.status} ${error.message}`);
-      const body = encoder.encode(`${error.message}\n`);
-      const head = replyHead("HTTP/1.0", { status: error.status }, body.length, false, 0);
-      await awhile(writeAll(c.conn, [head, body]), LINGER_MS);
-      await this.#linger(c, reader);
-      return;
-    }
-    if (error instanceof ClientClosed) {
-      this.#log(`${this.#label} ${c.peer}: ${error.message}`);
-      return;
-    }
-    if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-      return; // closed by a shutdown
-    }
-    this.#log(`${this.#label} ${c.peer}: ${(error as Error).message}`);
-  }
-
-  /**
-   * Close after a reply without losing it: end our side, then read and drop what the
-   * client still sends (a body not read, a pipelined request) for a moment, so the close
-   * does not reset the connection before the client has read the reply.
-   */
-  async #linger(c: Connection, reader: ConnReader): Promise<void> {
-    if (reader.ended || !await endWrite(c)) return;
-    await awhile(reader.drain(LINGER_BYTES), LINGER_MS);
-  }
-}
-
-/** A kept-alive connection whose client left, or that stayed idle: end it quietly. */
-function quietEnd(error: unknown): false {
-  if (error instanceof Stopping || error instanceof Deadline) return false;
-  if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-    return false;
-  }
-  if (error instanceof Deno.errors.ConnectionReset) return false;
-  throw error;
-}
-
-/** End our side of the connection (once); false if it failed. */
-async function endWrite(c: Connection): Promise<boolean> {
-  if (c.ended) return true;
-  c.ended = true;
-  try {
-    await c.conn.closeWrite();
-    return true;
-  } catch {
-    return false;
   }
 }

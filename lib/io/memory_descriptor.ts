@@ -7,6 +7,7 @@
 
 import { IoError } from "./errors.ts";
 import { DescriptorBase } from "./plugin_base.ts";
+import type { IoDescriptor } from "./types.ts";
 
 /**
  * Options of a {@linkcode MemoryDescriptor}.
@@ -144,4 +145,41 @@ export class MemoryDescriptor extends DescriptorBase {
   protected override async release(): Promise<void> {
     await this.#options.onClose?.(this.#bytes, this.#changed);
   }
+}
+
+/**
+ * The bytes of `desc` at `offset` as a view of its own memory, without a copy, when it is
+ * an in-memory descriptor whose reads are plain copies (`malloc://`, `hex://` ...): up to
+ * `length` bytes, fewer at the end of its data. The view shows later writes: a caller that
+ * keeps it (a server sending it) must be done with it before the file is written again.
+ *
+ * @param desc The descriptor.
+ * @param offset The 64-bit offset.
+ * @param length How many bytes at most.
+ * @returns The view, or `undefined` when `desc` is not such a descriptor (or the offset is
+ *   past what the IO layer addresses): read it the usual way then.
+ *
+ * @example
+ * ```ts
+ * import { MemoryDescriptor, memoryView } from "@rap/cli/io";
+ * import assert from "node:assert/strict";
+ *
+ * const desc = new MemoryDescriptor("hex://010203", "malloc", new Uint8Array([1, 2, 3]));
+ * assert.deepEqual([...memoryView(desc, 1n, 8)!], [2, 3]);
+ * ```
+ */
+export function memoryView(
+  desc: IoDescriptor,
+  offset: bigint,
+  length: number,
+): Uint8Array | undefined {
+  if (
+    !(desc instanceof MemoryDescriptor) || desc.read !== MemoryDescriptor.prototype.read ||
+    offset > BigInt(Number.MAX_SAFE_INTEGER)
+  ) {
+    return undefined;
+  }
+  const bytes = desc.bytes;
+  const at = Math.min(Number(offset), bytes.length);
+  return bytes.subarray(at, Math.min(bytes.length, at + length));
 }

@@ -22,6 +22,7 @@ export * from "./plugin_base.ts";
 export * from "./memory_descriptor.ts";
 export * from "./memory_budget.ts";
 export * from "./registry.ts";
+export * from "./file_table.ts";
 export * from "./session.ts";
 export * from "./session_memory.ts";
 export * from "./plugin_loader.ts";

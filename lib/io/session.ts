@@ -7,31 +7,13 @@
  */
 
 import { CURRENT_FD, UT64_MAX } from "../protocol/constants.ts";
-import { BadFdError, OffsetError, ReadOnlyError, TooManyFilesError } from "./errors.ts";
+export type { OpenFile } from "./file_table.ts";
+import { OffsetError, ReadOnlyError, TooManyFilesError } from "./errors.ts";
 import type { MemoryBudget } from "./memory_budget.ts";
-import { MemoryDescriptor } from "./memory_descriptor.ts";
 import { IoRegistry } from "./registry.ts";
 import { type OpenClaim, SessionMemory } from "./session_memory.ts";
+import { FileTable } from "./file_table.ts";
 import type { IoDescriptor, OpenOptions } from "./types.ts";
-
-/**
- * One open file of a session.
- *
- * @example
- * ```ts
- * import { IoSession, type OpenFile } from "@rap/cli";
- * await using session = new IoSession();
- * await session.open("malloc://8");
- * const file: OpenFile | undefined = session.currentFile;
- * console.assert(file?.fd === 3);
- * ```
- */
-export interface OpenFile {
-  /** The descriptor number (from 3, as in radare2). */
-  fd: number;
-  /** The open descriptor. */
-  descriptor: IoDescriptor;
-}
 
 /**
  * Options of an {@linkcode IoSession}.
@@ -87,7 +69,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  * assert.equal(await session.size(), 4n);
  * ```
  */
-export class IoSession implements AsyncDisposable {
+export class IoSession extends FileTable {
   /** The registry used to open URIs. */
   readonly registry: IoRegistry;
   /** The current seek (64-bit). */
@@ -96,11 +78,8 @@ export class IoSession implements AsyncDisposable {
   blockSize = 256;
   /** Whether everything is opened read-only and writes are refused. */
   readonly readOnly: boolean;
-  readonly #files = new Map<number, IoDescriptor>();
   readonly #maxOpenFiles: number;
   readonly #memory: SessionMemory;
-  #nextFd = 3;
-  #current: number | undefined;
 
   /**
    * Create it.
@@ -108,13 +87,14 @@ export class IoSession implements AsyncDisposable {
    * @param options See {@linkcode IoSessionOptions}.
    */
   constructor(options: IoSessionOptions = {}) {
+    super();
     this.registry = options.registry ?? new IoRegistry();
     this.readOnly = options.readOnly ?? false;
     this.#maxOpenFiles = options.maxOpenFiles ?? 64;
     this.#memory = new SessionMemory(
       options.maxMemory ?? Infinity,
       options.memoryBudget,
-      () => this.#files.values(),
+      () => this.descriptors(),
     );
   }
 
@@ -133,27 +113,7 @@ export class IoSession implements AsyncDisposable {
    * @throws {IoError} When the open fails.
    */
   async open(uri: string, options: OpenOptions = {}): Promise<number> {
-    this.#checkRoom(uri, 1);
-    const claim = this.#memory.claim(uri);
-    const withBudget = this.#withBudget(options, claim);
-    let descriptors: IoDescriptor[];
-    try {
-      descriptors = [await this.registry.open(uri, withBudget)];
-    } catch (error) {
-      claim.cancel();
-      // Like radare2's r_core_file_open: when a single open fails, a plugin that opens
-      // several files at once (apk://, zipall://, arall:// ...) gets its chance.
-      const plugin = await this.registry.resolve(uri).catch(() => undefined);
-      if (!plugin?.openMany) throw error;
-      try {
-        descriptors = await this.registry.openMany(uri, withBudget);
-      } catch (manyError) {
-        claim.cancel();
-        throw manyError;
-      }
-      if (descriptors.length === 0) throw error;
-    }
-    return (await this.#admit(uri, descriptors, claim))[0];
+    return (await this.#opening(uri, options, false))[0];
   }
 
   /**
@@ -163,15 +123,32 @@ export class IoSession implements AsyncDisposable {
    * @param options How to open them.
    * @returns Their fds, in order.
    */
-  async openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
+  openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
+    return this.#opening(uri, options, true);
+  }
+
+  async #opening(uri: string, options: OpenOptions, many: boolean): Promise<number[]> {
     this.#checkRoom(uri, 1);
     const claim = this.#memory.claim(uri);
+    const withBudget = this.#withBudget(options, claim);
     let descriptors: IoDescriptor[];
     try {
-      descriptors = await this.registry.openMany(uri, this.#withBudget(options, claim));
+      descriptors = many
+        ? await this.registry.openMany(uri, withBudget)
+        : [await this.registry.open(uri, withBudget)];
     } catch (error) {
       claim.cancel();
-      throw error;
+      // Like radare2's r_core_file_open: when a single open fails, a plugin that opens
+      // several files at once (apk://, zipall://, arall:// ...) gets its chance.
+      const plugin = many ? undefined : await this.registry.resolve(uri).catch(() => undefined);
+      if (!plugin?.openMany) throw error;
+      try {
+        descriptors = await this.registry.openMany(uri, withBudget);
+      } catch (manyError) {
+        claim.cancel();
+        throw manyError;
+      }
+      if (descriptors.length === 0) throw error;
     }
     return await this.#admit(uri, descriptors, claim);
   }
@@ -181,7 +158,7 @@ export class IoSession implements AsyncDisposable {
       ...options,
       write: (options.write ?? false) && !this.readOnly,
       memoryBudget: claim,
-      maxFiles: Math.min(options.maxFiles ?? Infinity, this.#maxOpenFiles - this.#files.size),
+      maxFiles: Math.min(options.maxFiles ?? Infinity, this.#maxOpenFiles - this.count),
     };
   }
 
@@ -192,7 +169,7 @@ export class IoSession implements AsyncDisposable {
   async #admit(uri: string, descriptors: IoDescriptor[], claim: OpenClaim): Promise<number[]> {
     let usages: number[];
     try {
-      if (this.#files.size + descriptors.length > this.#maxOpenFiles) {
+      if (this.count + descriptors.length > this.#maxOpenFiles) {
         claim.cancel();
         throw new TooManyFilesError(uri, this.#maxOpenFiles);
       }
@@ -224,25 +201,8 @@ export class IoSession implements AsyncDisposable {
     this.#memory.checkWrite(desc);
   }
 
-  /**
-   * Write to one of the session's files under its memory limits: a write that would grow
-   * the file (`memoryGrowth`) past the session's limit or the shared budget is refused
-   * before it is made, and what the file holds afterwards is counted. No other rule is
-   * applied (see {@linkcode IoSession.write} for the fd-addressed write with all of them).
-   *
-   * @param desc The descriptor (one of the session's files, or a view of a shared one).
-   * @param offset Where to write.
-   * @param data The bytes.
-   * @returns Bytes written.
-   * @throws {MemoryLimitError} When the write does not fit the memory limits.
-   * @throws {IoError} When the plugin fails.
-   */
-  writeTo(desc: IoDescriptor, offset: number, data: Uint8Array): Promise<number> {
-    return this.#memory.write(desc, offset, data);
-  }
-
   #checkRoom(uri: string, count: number): void {
-    if (this.#files.size + count > this.#maxOpenFiles) {
+    if (this.count + count > this.#maxOpenFiles) {
       throw new TooManyFilesError(uri, this.#maxOpenFiles);
     }
   }
@@ -256,107 +216,18 @@ export class IoSession implements AsyncDisposable {
    */
   add(descriptor: IoDescriptor): number {
     this.#memory.chargeAsIs(descriptor);
-    return this.#place(descriptor);
+    return this.place(descriptor);
   }
 
   /** Add a descriptor whose `charged` bytes are already reserved. */
   #insert(descriptor: IoDescriptor, charged: number): number {
     this.#memory.charge(descriptor, charged);
-    return this.#place(descriptor);
+    return this.place(descriptor);
   }
 
-  #place(descriptor: IoDescriptor): number {
-    const fd = this.#nextFd++;
-    this.#files.set(fd, descriptor);
-    this.#current = fd;
-    return fd;
-  }
-
-  /** The current file's fd, if any. */
-  get currentFd(): number | undefined {
-    return this.#current;
-  }
-
-  /** The current file, if any. */
-  get currentFile(): OpenFile | undefined {
-    const fd = this.#current;
-    return fd === undefined ? undefined : { fd, descriptor: this.#files.get(fd)! };
-  }
-
-  /** The current descriptor, if any. */
-  get current(): IoDescriptor | undefined {
-    return this.#current === undefined ? undefined : this.#files.get(this.#current);
-  }
-
-  /**
-   * The descriptor of `fd`.
-   *
-   * @param fd The fd.
-   * @returns The descriptor, or `undefined`.
-   */
-  get(fd: number): IoDescriptor | undefined {
-    return this.#files.get(fd);
-  }
-
-  /**
-   * The descriptor a request addresses: `fd`, or the current file for
-   * {@linkcode CURRENT_FD}.
-   *
-   * @param fd The fd, or `CURRENT_FD` (-1).
-   * @returns The descriptor.
-   * @throws {BadFdError} When there is no such file.
-   */
-  descriptor(fd: number): IoDescriptor {
-    const desc = fd === CURRENT_FD ? this.current : this.#files.get(fd);
-    if (desc === undefined) throw new BadFdError(fd);
-    return desc;
-  }
-
-  /**
-   * Make `fd` the current file.
-   *
-   * @param fd The fd.
-   * @throws {RangeError} If no such fd is open.
-   */
-  use(fd: number): void {
-    if (!this.#files.has(fd)) throw new RangeError(`No open file with fd ${fd}`);
-    this.#current = fd;
-  }
-
-  /**
-   * The open files.
-   *
-   * @returns The files, by fd.
-   */
-  files(): OpenFile[] {
-    return [...this.#files].map(([fd, descriptor]) => ({ fd, descriptor }));
-  }
-
-  /**
-   * Close one of the session's own files. Other numbers are refused (radare2's server
-   * would close any OS fd of its process).
-   *
-   * @param fd The fd.
-   * @returns Whether a file was closed.
-   */
-  async close(fd: number): Promise<boolean> {
-    const desc = this.#files.get(fd);
-    if (!desc) return false;
-    this.#files.delete(fd);
-    if (this.#current === fd) this.#current = [...this.#files.keys()].at(-1);
-    this.#memory.release(desc);
-    await desc.close();
-    return true;
-  }
-
-  /** Close every file. */
-  async closeAll(): Promise<void> {
-    const errors: unknown[] = [];
-    for (const fd of [...this.#files.keys()]) {
-      await this.close(fd).catch((e) => errors.push(e));
-    }
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, "Several files failed to close");
+  /** A closed file gives back what it held. */
+  protected override released(descriptor: IoDescriptor): void {
+    this.#memory.release(descriptor);
   }
 
   /**
@@ -387,33 +258,6 @@ export class IoSession implements AsyncDisposable {
     if (length === 0) return new Uint8Array(0);
     const bytes = await desc.read(Number(offset), length);
     return bytes.length > length ? bytes.subarray(0, length) : bytes;
-  }
-
-  /**
-   * The bytes of a file at `offset` as a view of the file's own memory, without a copy,
-   * when the file is an in-memory one whose reads are plain copies (`malloc://`, `hex://`
-   * ...): up to `length` bytes, fewer at the end of its data. The view shows later writes:
-   * a caller that keeps it (a server sending it) must be done with it before the file is
-   * written again.
-   *
-   * @param fd The fd, or `CURRENT_FD` for the current file.
-   * @param offset The 64-bit offset.
-   * @param length How many bytes at most.
-   * @returns The view, or `undefined` when the file is not such a file (or the offset is
-   *   past what the IO layer addresses): read it with {@linkcode IoSession.read} then.
-   * @throws {BadFdError} When there is no such file.
-   */
-  view(fd: number, offset: bigint, length: number): Uint8Array | undefined {
-    const desc = this.descriptor(fd);
-    if (
-      !(desc instanceof MemoryDescriptor) || desc.read !== MemoryDescriptor.prototype.read ||
-      offset > MAX_SAFE
-    ) {
-      return undefined;
-    }
-    const bytes = desc.bytes;
-    const at = Math.min(Number(offset), bytes.length);
-    return bytes.subarray(at, Math.min(bytes.length, at + length));
   }
 
   /**
@@ -504,10 +348,5 @@ export class IoSession implements AsyncDisposable {
    */
   writeAt(offset: bigint, data: Uint8Array): Promise<number> {
     return this.write(CURRENT_FD, offset, data);
-  }
-
-  /** Same as {@linkcode IoSession.closeAll}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.closeAll();
   }
 }

@@ -13,16 +13,15 @@ import { QueuedWriter } from "../net/write_queue.ts";
 import { ExtOpcode, RAP_CMD_REPLY_MAX, RAP_PACKET_MAX } from "../protocol/constants.ts";
 import type { PacketHeader } from "../protocol/decode.ts";
 import { encodePacket } from "../protocol/encode.ts";
-import { RapProtocolError } from "../protocol/errors.ts";
 import type { RapPacket } from "../protocol/packets.ts";
 import { SERVER_BUFFERS } from "./buffers.ts";
 import type { CommandContext } from "./command.ts";
 import type { ConnectionContext, ServerContext } from "./context.ts";
-import { authenticate, unauthenticated } from "./handshake.ts";
+import { authenticate, tlsHandshake, unauthenticated } from "./handshake.ts";
 import { handle } from "./handlers/mod.ts";
 import { streamWrite } from "./handlers/extended.ts";
 import { RemoteRegistry } from "./remote_registry.ts";
-import { DropConnection, errorReply, ShuttingDown } from "./wire_errors.ts";
+import { DropConnection, endReason, ShuttingDown } from "./wire_errors.ts";
 
 /** How long a connection may stay quiet during a shutdown before it counts as done. */
 const SHUTDOWN_QUIET_MS = 100;
@@ -142,12 +141,13 @@ export class Connection implements ConnectionContext {
     this.#armIdle();
     let reason = "disconnected";
     try {
-      await this.#handshake();
+      await tlsHandshake(this, this.conn);
       await this.#requests();
       this.writer.uncork();
       await this.writer.flush();
     } catch (error) {
-      reason = await this.#ended(error);
+      this.writer.uncork();
+      reason = this.closeReason ?? await endReason(this, error);
     } finally {
       clearTimeout(this.#idleTimer);
       this.endPacketTimer();
@@ -160,28 +160,6 @@ export class Connection implements ConnectionContext {
       );
       this.log(reason);
     }
-  }
-
-  /** TLS: the handshake (within the packet deadline, with the token's first request). */
-  async #handshake(): Promise<void> {
-    const { tls } = this.server.options;
-    if (tls !== undefined || this.server.tokens !== undefined) {
-      // The handshake and the first request (the token) must come within packetTimeout.
-      this.startPacketTimer();
-    }
-    if (tls === undefined) return;
-    try {
-      await this.wait(() => (this.conn as Deno.TlsConn).handshake());
-    } catch (error) {
-      if (error instanceof ShuttingDown || this.closeReason !== undefined) throw error;
-      throw new DropConnection(
-        `TLS handshake failed: ${(error as Error).message}` +
-          (/corrupt message|InvalidContentType/i.test((error as Error).message)
-            ? " (a plain rap:// client?)"
-            : ""),
-      );
-    }
-    if (this.server.tokens === undefined) this.endPacketTimer();
   }
 
   /**
@@ -221,35 +199,6 @@ export class Connection implements ConnectionContext {
         await handle(this, packet);
       }
     }
-  }
-
-  /** Why the connection ended, for the log (and the last reply, where one is owed). */
-  async #ended(error: unknown): Promise<string> {
-    const writer = this.writer;
-    writer.uncork();
-    if (this.closeReason !== undefined) return this.closeReason;
-    if (error instanceof ShuttingDown) {
-      await writer.flush().catch(() => {});
-      return "closed: server shutting down";
-    }
-    if (error instanceof DropConnection || error instanceof RapProtocolError) {
-      let reason = `closed: ${error.message}`;
-      if (error instanceof RapProtocolError && error.opcode === 0x16 && !this.ext) {
-        reason += " (a TLS client? serve raps:// with --cert and --key)";
-      }
-      if (this.ext !== undefined && error instanceof RapProtocolError) {
-        writer.write(encodePacket(errorReply(error)));
-      }
-      await writer.flush().catch(() => {});
-      return reason;
-    }
-    if (
-      error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset ||
-      error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.Interrupted
-    ) {
-      return this.server.closing ? "closed: server shutting down" : "disconnected";
-    }
-    return `closed after an internal error: ${(error as Error).message}`;
   }
 
   /**

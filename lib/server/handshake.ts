@@ -11,7 +11,31 @@ import { encodePacket } from "../protocol/encode.ts";
 import { EXT_OPS, formatOffer, parseProbe } from "../protocol/extensions.ts";
 import type { RapPacket } from "../protocol/packets.ts";
 import type { ConnectionContext as Connection } from "./context.ts";
-import { DropConnection } from "./wire_errors.ts";
+import { DropConnection, ShuttingDown } from "./wire_errors.ts";
+
+/**
+ * TLS: the handshake, within the packet deadline (with a token, together with the first
+ * request that carries it).
+ *
+ * @param c The connection.
+ * @param conn Its socket.
+ */
+export async function tlsHandshake(c: Connection, conn: Deno.Conn): Promise<void> {
+  if (c.server.options.tls !== undefined || c.server.tokens !== undefined) c.startPacketTimer();
+  if (c.server.options.tls === undefined) return;
+  try {
+    await c.wait(() => (conn as Deno.TlsConn).handshake());
+  } catch (error) {
+    if (error instanceof ShuttingDown || c.closeReason !== undefined) throw error;
+    throw new DropConnection(
+      `TLS handshake failed: ${(error as Error).message}` +
+        (/corrupt message|InvalidContentType/i.test((error as Error).message)
+          ? " (a plain rap:// client?)"
+          : ""),
+    );
+  }
+  if (c.server.tokens === undefined) c.endPacketTimer();
+}
 
 /** Why an unauthenticated request closes the connection (the log line). */
 export function unauthenticated(): string {

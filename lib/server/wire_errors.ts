@@ -15,7 +15,9 @@ import {
 } from "../io/errors.ts";
 import { ExtErrorCode } from "../protocol/constants.ts";
 import { BadLengthError, RapProtocolError } from "../protocol/errors.ts";
+import { encodePacket } from "../protocol/encode.ts";
 import type { RapPacket } from "../protocol/packets.ts";
+import type { ConnectionContext } from "./context.ts";
 
 /** Thrown inside a connection to close it; the message is the logged reason. */
 export class DropConnection extends Error {
@@ -93,4 +95,47 @@ export function wireCode(error: unknown, opening = false): number {
  */
 export function errorReply(error: unknown, opening = false): RapPacket {
   return { type: "error", code: wireCode(error, opening), message: (error as Error).message };
+}
+
+/**
+ * Whether an error means the socket itself is gone (closed, reset, broken).
+ *
+ * @param error The error.
+ * @returns True for the errors of a closed or broken connection.
+ */
+export function connectionGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.Interrupted;
+}
+
+/**
+ * Why a connection ended, for its log line, once `error` ended its request loop; a
+ * last error reply goes out first where the client is owed one (a malformed request on
+ * a connection with the extensions on).
+ *
+ * @param c The connection.
+ * @param error What ended it.
+ * @returns The reason (`closed: ...`, `disconnected`).
+ */
+export async function endReason(c: ConnectionContext, error: unknown): Promise<string> {
+  const writer = c.writer;
+  if (error instanceof ShuttingDown) {
+    await writer.flush().catch(() => {});
+    return "closed: server shutting down";
+  }
+  if (error instanceof DropConnection || error instanceof RapProtocolError) {
+    let reason = `closed: ${error.message}`;
+    if (error instanceof RapProtocolError && error.opcode === 0x16 && !c.ext) {
+      reason += " (a TLS client? serve raps:// with --cert and --key)";
+    }
+    if (c.ext !== undefined && error instanceof RapProtocolError) {
+      writer.write(encodePacket(errorReply(error)));
+    }
+    await writer.flush().catch(() => {});
+    return reason;
+  }
+  if (connectionGone(error)) {
+    return c.server.closing ? "closed: server shutting down" : "disconnected";
+  }
+  return `closed after an internal error: ${(error as Error).message}`;
 }

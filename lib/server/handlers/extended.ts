@@ -11,6 +11,7 @@ import { CURRENT_FD, ExtErrorCode, ExtOpcode, REPLY_FLAG } from "../../protocol/
 import type { PacketHeader } from "../../protocol/decode.ts";
 import { encodePacket } from "../../protocol/encode.ts";
 import type { RapPacket } from "../../protocol/packets.ts";
+import { memoryView } from "../../io/memory_descriptor.ts";
 import { SERVER_BUFFERS } from "../buffers.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
 import { errorReply, RequestError, wireCode } from "../wire_errors.ts";
@@ -62,7 +63,7 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
   await ready(c, fd);
   const { session, writer } = c;
   const piece = SERVER_BUFFERS.piece;
-  const view = session.view(fd, offset, length);
+  const view = memoryView(session.descriptor(fd), offset, length);
   if (view !== undefined) {
     reply32(writer, READ_AT_REPLY, view.length);
     for (let done = 0; done < view.length; done += piece) {

@@ -8,7 +8,7 @@
 import { encodePacket } from "../../protocol/encode.ts";
 import type { RapPacket } from "../../protocol/packets.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
-import { DropConnection, errorReply, ShuttingDown } from "../wire_errors.ts";
+import { connectionGone, DropConnection, errorReply, ShuttingDown } from "../wire_errors.ts";
 import { cmd } from "./command.ts";
 import { readAt, size, writeAt } from "./extended.ts";
 import { close, open, read, seek, write } from "./plain.ts";
@@ -36,8 +36,7 @@ const HANDLERS: {
 /** Failures of the connection itself, which no error reply answers. */
 function endsConnection(error: unknown): boolean {
   return error instanceof DropConnection || error instanceof ShuttingDown ||
-    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.Interrupted;
+    connectionGone(error);
 }
 
 /**

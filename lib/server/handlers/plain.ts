@@ -18,6 +18,7 @@ import {
 } from "../../protocol/constants.ts";
 import { encodePacket } from "../../protocol/encode.ts";
 import type { RapPacket } from "../../protocol/packets.ts";
+import { memoryView } from "../../io/memory_descriptor.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
 import { DropConnection, errorReply } from "../wire_errors.ts";
 import { reply32, reply64, sync } from "./_replies.ts";
@@ -79,7 +80,7 @@ export async function read(c: Connection, packet: Packet<"read">): Promise<void>
   if (session.current === undefined) await c.ensureDefault();
   const view = session.current === undefined
     ? undefined
-    : session.view(CURRENT_FD, session.seek, length);
+    : memoryView(session.descriptor(CURRENT_FD), session.seek, length);
   if (view !== undefined && view.length === length) {
     // Copied into the reply batch at once: no copy of our own, no allocation.
     reply32(writer, READ_REPLY, length);
