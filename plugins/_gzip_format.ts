@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../lib/protocol/bytes.ts";
 import { adler32, crc32 } from "./_checksum.ts";
 import { InflateError, type InflateOptions, inflateRaw } from "./_inflate.ts";
 
@@ -162,7 +163,7 @@ export function decodeCompressed(
       at = end + 8;
     } while (isGzip(bytes, at));
     if (parts.length > 1) onAllocate?.(total, total);
-    const data = parts.length === 1 ? parts[0] : joinParts(parts, total);
+    const data = parts.length === 1 ? parts[0] : concatBytes(parts);
     return { format: "gzip", header, data, members };
   }
   if (isZlib(bytes)) {
@@ -180,16 +181,6 @@ export function decodeCompressed(
   throw new InflateError(
     bytes.length === 0 ? "Empty file, not gzip or zlib data" : "Not gzip or zlib data",
   );
-}
-
-function joinParts(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /**
@@ -230,5 +221,5 @@ export async function encodeCompressed(
   } else {
     view.setUint32(0, adler32(data), false);
   }
-  return joinParts([header, deflated, trailer], header.length + deflated.length + trailer.length);
+  return concatBytes([header, deflated, trailer]);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
 import { type BodyFraming, findHeadEnd, HttpRequestError, parseChunkSize } from "./request.ts";
 
 /** What the reader reads from (a `Deno.Conn`). */
@@ -160,13 +161,7 @@ export class ConnReader {
       if ((await this.line(LINE_MAX)).length === 0) break;
       if (trailers > 64) throw new HttpRequestError(431, "Too many trailer fields");
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 
   /**
