@@ -26,11 +26,10 @@ import argparse
 import ctypes
 import json
 import os
-import select
 import sys
 import time
 
-from rap_peer import RapConn
+from rap_peer import RapConn, stdin_closed
 
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
@@ -48,11 +47,6 @@ def exchanger():
             raise OSError(err, os.strerror(err))
 
     return exchange
-
-
-def stdin_closed():
-    r, _, _ = select.select([sys.stdin], [], [], 0)
-    return bool(r) and not os.read(sys.stdin.fileno(), 1)
 
 
 def swap(args):
