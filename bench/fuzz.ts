@@ -155,7 +155,8 @@ function printServer(r: ServerFuzzReport, command: string): void {
     ],
     [
       "path races",
-      `${n(s.races.windows)} windows, ${n(s.races.swaps)} swaps; ${n(s.races.opens)} OPENs: ` +
+      `${n(s.races.windows)} windows, ${n(s.races.swaps)} swaps, ${n(s.races.fuzzStreams)} ` +
+      `fuzzing streams naming the racing paths; the racing client's ${n(s.races.opens)} OPENs: ` +
       `${n(s.races.inside)} inside, ${n(s.races.refused)} refused, ${
         n(s.races.outside)
       } outside, ` +
@@ -182,6 +183,12 @@ function printServer(r: ServerFuzzReport, command: string): void {
         : "python n/a; ") +
       `HTTP ${n(c.http.requests)} requests, ${c.http.wrong} wrong, ${c.http.errors} failed ` +
       `(${c.http.busy} 503 retried), slowest ${c.http.maxLatencyMs.toFixed(0)} ms`,
+    ],
+    [
+      "scenario time (mean per run)",
+      Object.entries(s.ms).map(([k, v]) =>
+        `${k} ${((v ?? 0) / (s.runs[k as keyof typeof s.runs] ?? 1) / 1000).toFixed(1)} s`
+      ).join(", "),
     ],
     ["server exits / internal errors", `${r.crashes} / ${r.internalErrors}`],
     ["descriptors: ulimit -n / peak open", `${r.files.limit ?? "n/a"} / ${r.files.peak}`],

@@ -8,6 +8,7 @@
  */
 
 import { concatBytes as join } from "../lib/protocol/bytes.ts";
+import { WatchedConn } from "./_fuzz_conn.ts";
 import { LeakScanner } from "./_fuzz_findings.ts";
 import { mutateBytes } from "./_mutate.ts";
 import type { Random } from "./_random.ts";
@@ -263,7 +264,7 @@ export function buildHttpPlan(random: Random, commands: readonly string[]): Http
       kind: "mutated",
       steps: [{ pauseMs: 0, bytes: join(parts) }],
       requests: n,
-      closeWrite: random.chance(0.7),
+      closeWrite: random.chance(0.9),
     };
   }
   if (roll < 90) {
@@ -423,99 +424,65 @@ export async function runHttpConnection(
     leaked: false,
     refused: false,
   };
-  let conn: Deno.TcpConn;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  } catch {
-    outcome.refused = true;
-    return outcome;
-  }
-  options.onConnect?.((conn.localAddr as Deno.NetAddr).port);
+  const watched = await WatchedConn.open(port, options.hangMs, options.onConnect);
+  if (watched === undefined) return { ...outcome, refused: true };
+  const { conn } = watched;
   const reader = new HttpReplyReader();
   const leaks = new LeakScanner(options.markers);
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let wake: (() => void) | undefined;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    clearTimeout(timer);
-    wake?.();
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  };
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      outcome.hung = true;
-      close();
-    }, options.hangMs);
-  };
-  arm();
+  watched.onClose = () => wake?.();
   let eof = false;
-  const reading = (async () => {
-    const buf = new Uint8Array(64 * 1024);
-    for (;;) {
-      let n: number | null;
+  const reading = watched.readAll((chunk) => {
+    outcome.received += chunk.length;
+    if (leaks.scan(chunk)) outcome.leaked = true;
+    if (outcome.badReply === undefined) {
       try {
-        n = await conn.read(buf);
-      } catch {
-        n = null;
+        reader.push(chunk.slice());
+      } catch (error) {
+        outcome.badReply = (error as Error).message;
       }
-      if (n === null) {
-        eof = true;
-        if (outcome.badReply === undefined && !closed) {
-          try {
-            reader.finish();
-          } catch (error) {
-            outcome.badReply = (error as Error).message;
-          }
-        }
-        wake?.();
-        return;
-      }
-      arm();
-      outcome.received += n;
-      const chunk = buf.subarray(0, n);
-      if (leaks.scan(chunk)) outcome.leaked = true;
-      if (outcome.badReply === undefined) {
-        try {
-          reader.push(chunk);
-        } catch (error) {
-          outcome.badReply = (error as Error).message;
-        }
-      }
-      wake?.();
     }
-  })();
+    wake?.();
+  }).then(() => {
+    // The end, or a reset: a reply cut short is bad either way (unless we closed it).
+    eof = true;
+    if (outcome.badReply === undefined && !watched.closed) {
+      try {
+        reader.finish();
+      } catch (error) {
+        outcome.badReply = (error as Error).message;
+      }
+    }
+    wake?.();
+  });
   try {
     for (const step of plan.steps) {
       if (step.pauseMs > 0) {
         await new Promise((resolve) => setTimeout(resolve, step.pauseMs));
-        arm();
+        watched.arm();
       }
-      if (closed || eof) break;
+      if (watched.closed || eof) break;
       for (let at = 0; at < step.bytes.length;) {
         const n = await conn.write(step.bytes.subarray(at));
         at += n;
         outcome.sent += n;
-        arm();
+        watched.arm();
       }
       while (
         step.awaitReplies !== undefined && reader.replies.length < step.awaitReplies &&
-        !eof && !closed && outcome.badReply === undefined
+        !eof && !watched.closed && outcome.badReply === undefined
       ) {
         await new Promise<void>((resolve) => wake = resolve);
         wake = undefined;
       }
     }
-    if (plan.closeWrite && !closed) await conn.closeWrite();
+    if (plan.closeWrite && !watched.closed) await conn.closeWrite();
   } catch {
     // The server closed or reset the connection (after an error reply, a deadline ...).
   }
   await reading;
-  close();
+  watched.close();
+  outcome.hung = watched.hung;
   outcome.statuses = reader.replies.map((r) => r.status);
   return outcome;
 }

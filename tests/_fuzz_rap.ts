@@ -6,6 +6,7 @@
  */
 
 import { PacketDecoder } from "../lib/protocol/decode.ts";
+import { WatchedConn } from "./_fuzz_conn.ts";
 import { LeakScanner } from "./_fuzz_findings.ts";
 import type { PacketStream } from "./_mutate.ts";
 import type { Random } from "./_random.ts";
@@ -59,32 +60,9 @@ export async function runRapConnection(
     hung: false,
     leaked: false,
   };
-  let conn: Deno.TcpConn;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  } catch {
-    outcome.refused = true;
-    return outcome;
-  }
-  options.onConnect?.((conn.localAddr as Deno.NetAddr).port);
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  };
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      outcome.hung = true;
-      close();
-    }, options.hangMs);
-  };
-  arm();
+  const watched = await WatchedConn.open(port, options.hangMs, options.onConnect);
+  if (watched === undefined) return { ...outcome, refused: true };
+  const { conn } = watched;
   const decoder = new PacketDecoder({
     role: "client",
     maxCommandReply: 16 * 1024 * 1024,
@@ -93,36 +71,24 @@ export async function runRapConnection(
       : { extensions: options.extensions, maxData: options.extensions }),
   });
   const leaks = new LeakScanner(options.markers);
-  const reading = (async () => {
-    const buf = new Uint8Array(64 * 1024);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await conn.read(buf);
-      } catch {
-        return;
-      }
-      if (n === null) {
-        try {
-          decoder.finish();
-        } catch (error) {
-          outcome.badReply ??= (error as Error).message;
-        }
-        return;
-      }
-      arm();
-      outcome.received += n;
-      if (leaks.scan(buf.subarray(0, n))) outcome.leaked = true;
-      if (outcome.badReply === undefined) {
-        try {
-          decoder.push(buf.slice(0, n));
-          while (decoder.next() !== undefined) outcome.replies++;
-        } catch (error) {
-          outcome.badReply = (error as Error).message;
-        }
-      }
+  const reading = watched.readAll((chunk) => {
+    outcome.received += chunk.length;
+    if (leaks.scan(chunk)) outcome.leaked = true;
+    if (outcome.badReply !== undefined) return;
+    try {
+      decoder.push(chunk.slice());
+      while (decoder.next() !== undefined) outcome.replies++;
+    } catch (error) {
+      outcome.badReply = (error as Error).message;
     }
-  })();
+  }).then((end) => {
+    if (end !== "eof") return;
+    try {
+      decoder.finish();
+    } catch (error) {
+      outcome.badReply ??= (error as Error).message;
+    }
+  });
   try {
     const bytes = stream.bytes;
     while (outcome.accepted < bytes.length) {
@@ -130,13 +96,14 @@ export async function runRapConnection(
         ? Math.min(bytes.length, outcome.accepted + 1 + options.split.int(64))
         : bytes.length;
       outcome.accepted += await conn.write(bytes.subarray(outcome.accepted, end));
-      arm();
+      watched.arm();
     }
     await conn.closeWrite();
   } catch {
     // The server closed the connection (expected after a fatal packet).
   }
   await reading;
-  close();
+  watched.close();
+  outcome.hung = watched.hung;
   return outcome;
 }

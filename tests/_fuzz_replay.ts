@@ -28,11 +28,13 @@ export interface ReplayResult {
   log: string[];
 }
 
-const latin1 = new TextDecoder("latin1");
-
-/** Put the new paths and ports where the run's were, byte for byte (latin1 round trip). */
+/** Put the new paths and ports where the run's were, byte for byte. */
 function substitute(bytes: Uint8Array, pairs: [string, string][]): Uint8Array {
-  let text = latin1.decode(bytes);
+  // One character per byte (TextDecoder's "latin1" is windows-1252: 0x80-0x9f would change).
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
   for (const [from, to] of pairs) text = text.replaceAll(from, to);
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }

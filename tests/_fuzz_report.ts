@@ -37,7 +37,10 @@ export interface ServerFuzzOptions {
   hangMs?: number;
   /** A checker request slower than this is an error (default 15000 ms). */
   stallMs?: number;
-  /** The server's `--packet-timeout`, ms: slow HTTP and RAP senders are cut then (default 2000). */
+  /**
+   * The server's `--packet-timeout`, ms: slow HTTP and RAP senders are cut then (default
+   * 5000; short ones time out checker requests that arrived whole on a starved machine).
+   */
   packetTimeout?: number;
   /** The server's `ulimit -n` (default 512). */
   fileLimit?: number;

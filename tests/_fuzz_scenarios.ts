@@ -53,6 +53,8 @@ export interface ScenarioStats {
   races: {
     windows: number;
     swaps: number;
+    /** RAP fuzzing connections whose stream names a racing path, during a window. */
+    fuzzStreams: number;
     opens: number;
     refused: number;
     inside: number;
@@ -79,7 +81,16 @@ export function scenarioStats(): ScenarioStats {
     resets: { sent: 0, modes: {} },
     holds: { episodes: 0, held: 0, exhausted: 0, httpRefused: 0 },
     nests: { sent: 0, refused: 0, opened: 0 },
-    races: { windows: 0, swaps: 0, opens: 0, refused: 0, inside: 0, outside: 0, other: 0 },
+    races: {
+      windows: 0,
+      swaps: 0,
+      fuzzStreams: 0,
+      opens: 0,
+      refused: 0,
+      inside: 0,
+      outside: 0,
+      other: 0,
+    },
     archives: { opens: 0, opened: 0, outcomes: {}, checked: 0 },
     httpPeers: { slow: 0, slowCut: 0, bigPosts: 0, bigRefused: 0, gets: 0 },
   };
@@ -89,6 +100,8 @@ export function scenarioStats(): ScenarioStats {
 export interface ScenarioContext {
   /** The running server's ports. */
   ports: () => { rap: number; http: number };
+  /** Told when a race window opens (the racing path given) and closes (undefined). */
+  racing?: (site: RaceSite | undefined) => void;
   /** The served tree. */
   setup: FuzzSetup;
   /** The server's `ulimit -n`. */
@@ -317,8 +330,12 @@ async function race(ctx: ScenarioContext, site: RaceSite, write: boolean): Promi
     60,
     "--mode",
     ctx.random.pick(["exchange", "rename"]),
+    // Thousands of swaps a second, not a whole CPU (which the server and the clients need).
+    "--pause",
+    0.0002,
   ]);
   await racer.waitFor("racing");
+  ctx.racing?.(site);
   const counts = await runPeer("path_racer.py", [
     "opens",
     "127.0.0.1",
@@ -331,7 +348,7 @@ async function race(ctx: ScenarioContext, site: RaceSite, write: boolean): Promi
     "--outside",
     site.outsideFile,
     ...(write ? ["--write"] : []),
-  ]);
+  ]).finally(() => ctx.racing?.(undefined));
   await racer.release();
   const swapped = await racer.result;
   const r = ctx.stats.races;

@@ -14,7 +14,13 @@ import { buildStream, recordedRequests } from "./_mutate.ts";
 import { Random } from "./_random.ts";
 import type { ServeProcess } from "./_serve_process.ts";
 import { checkHttpEcho, checkRapReads, PythonChecker } from "./_fuzz_checkers.ts";
-import { type FindingKind, Findings, type ReproStream, toHex } from "./_fuzz_findings.ts";
+import {
+  type FindingKind,
+  Findings,
+  LeakScanner,
+  type ReproStream,
+  toHex,
+} from "./_fuzz_findings.ts";
 import { buildHttpPlan, httpCommands, runHttpConnection } from "./_fuzz_http.ts";
 import { runRapConnection } from "./_fuzz_rap.ts";
 import { emptyReport, type ServerFuzzOptions, type ServerFuzzReport } from "./_fuzz_report.ts";
@@ -73,6 +79,8 @@ class ServerFuzz {
   stopping = false;
   scenarioRounds = 0;
   scenarioNow: { name: string; params: Record<string, unknown> } | undefined;
+  /** The racing paths (as bytes) while a race window is open. */
+  racing: Uint8Array[] | undefined;
   #restarting: Promise<void> | undefined;
 
   constructor(o: ServerFuzzOptions, setup: FuzzSetup, bombSize: number) {
@@ -86,7 +94,7 @@ class ServerFuzz {
     if (this.scenarioNames.length === 0) this.scenarioRounds = Infinity;
     this.fileLimit = o.fileLimit ?? 512;
     this.connections = 2 * this.fileLimit + 4 * (this.concurrency + this.httpConcurrency) + 512;
-    this.packetTimeout = o.packetTimeout ?? 2000;
+    this.packetTimeout = o.packetTimeout ?? 5000;
     this.hangMs = o.hangMs ?? 15_000;
   }
 
@@ -222,6 +230,7 @@ class ServerFuzz {
       ...(extensions === undefined ? {} : { extensions }),
     };
     let key = "";
+    const racingAtStart = this.racing;
     const outcome = await runRapConnection(this.server.port, stream, {
       hangMs: this.hangMs,
       markers: this.setup.markers,
@@ -232,6 +241,8 @@ class ServerFuzz {
     this.forget(key);
     if (outcome.refused) return await this.restartIfDead();
     const { report } = this;
+    const racing = racingAtStart ?? this.racing; // the connection overlapped a race window
+    if (racing && new LeakScanner(racing).scan(stream.bytes)) report.scenarios.races.fuzzStreams++;
     const r = report.rap;
     r.connections++;
     report.connections++;
@@ -329,6 +340,10 @@ class ServerFuzz {
       try {
         await runScenario(name, {
           ports: () => this.ports,
+          racing: (site) => {
+            const paths = site ? [site.target, site.fuzzTarget] : undefined;
+            this.racing = paths?.map((p) => new TextEncoder().encode(p));
+          },
           setup: this.setup,
           fileLimit: this.fileLimit,
           windowMs: this.o.windowMs ?? 2000,

@@ -144,6 +144,7 @@ function gzipMember(raw: Uint8Array, crc: number, isize: number): Uint8Array {
 async function writeArchives(dir: string, bombSize: number): Promise<ArchiveTarget[]> {
   const bomb = await deflateZeros(bombSize);
   const small = await deflateZeros(64 * 1024);
+  const mib = await deflateZeros(1 << 20);
   const okBytes = new TextEncoder().encode("a small honest member\n".repeat(8));
   const okCrc = crc32(okBytes);
   const files: Record<string, Uint8Array> = {
@@ -179,6 +180,9 @@ async function writeArchives(dir: string, bombSize: number): Promise<ArchiveTarg
         method: 0,
       })),
     ),
+    // Honest ones, within the budgets: they open, and their zeros are compared.
+    "fine.zip": buildZip([{ name: "zeros.bin", data: mib.data, size: mib.size, crc32: mib.crc32 }]),
+    "fine.gz": gzipMember(mib.data, mib.crc32, mib.size),
     "bomb.gz": gzipMember(bomb.data, bomb.crc32, bomb.size),
     // ISIZE says 1 KiB: only a hint, the budget runs while inflating.
     "isize.gz": gzipMember(bomb.data, bomb.crc32, 1024),
@@ -199,6 +203,8 @@ async function writeArchives(dir: string, bombSize: number): Promise<ArchiveTarg
     { uri: `zip://${dir}/huge.zip//ok.bin`, expect: { bytes: okBytes } },
     { uri: `zip://${dir}/lying.zip//small.bin`, expect: zeros(4096) },
     { uri: `zip://${dir}/many.zip::7`, expect: undefined },
+    { uri: `zip://${dir}/fine.zip//zeros.bin`, expect: zeros(mib.size) },
+    { uri: `gzip://${dir}/fine.gz`, expect: zeros(mib.size) },
     { uri: `gzip://${dir}/bomb.gz`, expect: zeros(bombSize) },
     { uri: `gzip://${dir}/isize.gz`, expect: zeros(bombSize) },
     { uri: `gzip://${dir}/multi.gz`, expect: zeros(16 * bombSize) },

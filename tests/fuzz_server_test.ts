@@ -22,7 +22,7 @@ Deno.test("a served subprocess survives every fuzz class: no crash, hang, wrong 
       concurrency: 4,
       httpConcurrency: 2,
       fileLimit: 256,
-      packetTimeout: 1000,
+      packetTimeout: 3000,
       windowMs: 500,
       resetCount: 20,
       scenarioPauseMs: 0,

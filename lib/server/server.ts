@@ -7,6 +7,7 @@
 
 import type { AddressFilter } from "../net/address_filter.ts";
 import { AcceptLoop } from "../net/accept_loop.ts";
+import { lingerClose } from "../net/linger.ts";
 import { type ConnectionSlot, ConnectionSlots } from "../net/connection_slots.ts";
 import { TokenVerifier } from "../net/auth.ts";
 import { IoError, PermissionDeniedError } from "../io/errors.ts";
@@ -739,6 +740,7 @@ export class RapServer implements AsyncDisposable {
     this.#connections.set(conn, c);
 
     let reason = "disconnected";
+    let linger = false;
     try {
       if (this.#options.tls !== undefined || this.#tokens !== undefined) {
         // The handshake and the first request (the token) must come within packetTimeout.
@@ -800,6 +802,7 @@ export class RapServer implements AsyncDisposable {
         reason = "closed: server shutting down";
         await writer.flush().catch(() => {});
       } else if (error instanceof DropConnection || error instanceof RapProtocolError) {
+        linger = true; // the client may have sent more: see lingerClose
         reason = `closed: ${error.message}`;
         if (error instanceof RapProtocolError && error.opcode === 0x16 && !c.ext) {
           reason += " (a TLS client? serve raps:// with --cert and --key)";
@@ -822,6 +825,7 @@ export class RapServer implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
       endPacketTimer();
+      if (linger) await lingerClose(conn, { pending: c?.pending });
       try {
         conn.close();
       } catch { /* already closed */ }
