@@ -132,7 +132,8 @@ function printServer(r: ServerFuzzReport, command: string): void {
     [
       "connections",
       `${n(r.connections)}: ${n(r.rap.connections)} RAP fuzzing (${n(r.rap.closedEarly)} closed ` +
-      `by the server on a bad packet), ${n(r.http.connections)} HTTP fuzzing, ` +
+      `by the server on a bad packet, ${n(r.rap.cutPastLinger)} of them with over 256 KiB ` +
+      `still to send), ${n(r.http.connections)} HTTP fuzzing, ` +
       `${n(s.connections)} by the scenarios`,
     ],
     [

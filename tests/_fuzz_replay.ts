@@ -70,9 +70,11 @@ export async function replayFinding(
     },
   });
   try {
+    const base = (path: string) => path.slice(path.lastIndexOf("/") + 1);
     const pairs: [string, string][] = [
       [old.outside, setup.outside],
       [old.dir, setup.dir],
+      [base(old.outside), base(setup.outside)], // in DIR/../OUTSIDE paths
       [`:${old.rap}`, `:${server.port}`],
       [`:${old.http}`, `:${server.httpPort}`],
     ];

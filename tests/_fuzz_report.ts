@@ -81,6 +81,11 @@ export interface RapFuzzStats {
   replies: number;
   /** Connections the server closed before the end of their stream. */
   closedEarly: number;
+  /**
+   * Of those, connections with a reply cut short and more than the server drains after a
+   * fatal packet still to send (`LINGER_BYTES`): a reset there is by design, not a finding.
+   */
+  cutPastLinger: number;
   /** Bytes sent / received. */
   bytesSent: number;
   /** Reply bytes received. */
@@ -183,6 +188,7 @@ export function emptyReport(
       packetsWritten: 0,
       replies: 0,
       closedEarly: 0,
+      cutPastLinger: 0,
       bytesSent: 0,
       bytesReceived: 0,
     },

@@ -27,6 +27,7 @@ import { emptyReport, type ServerFuzzOptions, type ServerFuzzReport } from "./_f
 import { runScenario, type ScenarioName, scenarioRandom, SCENARIOS } from "./_fuzz_scenarios.ts";
 import { type FuzzSetup, makeFuzzSetup, startFuzzServe } from "./_fuzz_setup.ts";
 import { HAS_PYTHON } from "./_peer.ts";
+import { LINGER_BYTES } from "../lib/net/linger.ts";
 
 export type { ServerFuzzOptions, ServerFuzzReport } from "./_fuzz_report.ts";
 
@@ -125,24 +126,27 @@ class ServerFuzz {
     scenario = this.scenarioNow,
   ): Promise<unknown> {
     const server = this.server as ServeProcess | undefined;
-    const task = this.findings.add({
-      kind,
-      detail,
-      seed: this.o.seed,
-      setup: {
-        dir: this.setup.dir,
-        outside: this.setup.outside,
-        rap: server?.port ?? 0,
-        http: server?.httpPort ?? 0,
-        fileLimit: this.fileLimit,
-        connections: this.connections,
-        packetTimeout: this.packetTimeout,
-        bombSize: this.bombSize,
-      },
-      streams,
-      ...(scenario ? { scenario } : {}),
-      log: server?.logTail.slice(-60) ?? [],
-    });
+    // A moment for the server's log lines about it (a connection's reason comes at its end).
+    const task = sleep(500).then(() =>
+      this.findings.add({
+        kind,
+        detail,
+        seed: this.o.seed,
+        setup: {
+          dir: this.setup.dir,
+          outside: this.setup.outside,
+          rap: server?.port ?? 0,
+          http: server?.httpPort ?? 0,
+          fileLimit: this.fileLimit,
+          connections: this.connections,
+          packetTimeout: this.packetTimeout,
+          bombSize: this.bombSize,
+        },
+        streams,
+        ...(scenario ? { scenario } : {}),
+        log: server?.logTail.slice(-100) ?? [],
+      })
+    );
     this.#pending.add(task);
     return task.finally(() => this.#pending.delete(task));
   }
@@ -260,7 +264,12 @@ class ServerFuzz {
     r.bytesReceived += outcome.received;
     const what = `RAP connection ${key}`;
     if (outcome.hung) await this.finding("hang", `${what}: no reply, no close`, [repro]);
-    if (outcome.badReply !== undefined) {
+    // After a fatal packet the server drains at most LINGER_BYTES of what follows: a longer
+    // rest may reset the connection (and cut a reply) by design.
+    const rest = outcome.accepted - (stream.ends[outcome.replies - 1] ?? 0);
+    if (outcome.badReply?.startsWith("Truncated") && rest > LINGER_BYTES) {
+      r.cutPastLinger++;
+    } else if (outcome.badReply !== undefined) {
       await this.finding("bad-reply", `${what}: ${outcome.badReply}`, [repro]);
     }
     if (outcome.leaked) await this.finding("leak", `${what}: outside bytes`, [repro]);

@@ -11,8 +11,11 @@
 
 /** Most bytes read and dropped before the connection is closed anyway. */
 export const LINGER_BYTES = 256 * 1024;
-/** Most milliseconds spent so. */
-export const LINGER_MS = 1000;
+/**
+ * Most milliseconds spent so: long enough for a server whose event loop is slowed down by
+ * load to read the rest (a close with bytes still unread resets the connection).
+ */
+export const LINGER_MS = 5000;
 
 /**
  * End our side of `conn`, read and drop what the peer still sends (until it closes, or
@@ -61,7 +64,7 @@ export async function lingerClose(
   try {
     await options.pending;
     const max = options.maxBytes ?? LINGER_BYTES;
-    const buf = new Uint8Array(16 * 1024);
+    const buf = new Uint8Array(64 * 1024);
     for (let dropped = 0; dropped < max;) {
       const n = await conn.read(buf);
       if (n === null) break;

@@ -825,7 +825,7 @@ export class RapServer implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
       endPacketTimer();
-      if (linger) await lingerClose(conn, { pending: c?.pending });
+      if (linger && !this.#closing) await lingerClose(conn, { pending: c?.pending });
       try {
         conn.close();
       } catch { /* already closed */ }
