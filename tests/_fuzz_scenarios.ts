@@ -372,31 +372,19 @@ async function race(ctx: ScenarioContext, site: RaceSite, write: boolean): Promi
 async function httpPeers(ctx: ScenarioContext): Promise<void> {
   const { http } = ctx.ports();
   const p = ctx.stats.httpPeers;
-  // Slowloris: one byte every 50 ms, far slower than --packet-timeout allows.
-  const slow = await runPeer("http_peer.py", [
-    "slow",
-    "127.0.0.1",
-    http,
-    "--interval",
-    0.05,
-    "--seconds",
-    12,
+  // At once, on connections of their own: slowloris (one byte every 50 ms, far slower than
+  // --packet-timeout allows), an 8 MB POST (over --http-max-body), r2-style GETs.
+  const [slow, big, get] = await Promise.all([
+    runPeer("http_peer.py", ["slow", "127.0.0.1", http, "--interval", 0.05, "--seconds", 12]),
+    runPeer("http_peer.py", ["post", "127.0.0.1", http, "--length", 8_000_000]),
+    runPeer("http_peer.py", ["get", "127.0.0.1", http, "/cmd/?e raw spaces here", "--count", 3]),
   ]);
   p.slow++;
   if (slow.closed) p.slowCut++;
   else await ctx.finding("hang", `a slow HTTP head was not cut: ${JSON.stringify(slow)}`, {});
-  const big = await runPeer("http_peer.py", ["post", "127.0.0.1", http, "--length", 8_000_000]);
   p.bigPosts++;
   if (big.status === 413) p.bigRefused++;
   else await ctx.finding("scenario", `an 8 MB POST got ${JSON.stringify(big)}`, {});
-  const get = await runPeer("http_peer.py", [
-    "get",
-    "127.0.0.1",
-    http,
-    "/cmd/?e raw spaces here",
-    "--count",
-    3,
-  ]);
   p.gets += 3;
   const bodies = get.bodies as string[];
   if (get.eof !== 3 || bodies.length !== 1 || bodies[0] !== "raw spaces here\n") {

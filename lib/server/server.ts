@@ -802,7 +802,7 @@ export class RapServer implements AsyncDisposable {
         reason = "closed: server shutting down";
         await writer.flush().catch(() => {});
       } else if (error instanceof DropConnection || error instanceof RapProtocolError) {
-        linger = true; // the client may have sent more: see lingerClose
+        linger = true;
         reason = `closed: ${error.message}`;
         if (error instanceof RapProtocolError && error.opcode === 0x16 && !c.ext) {
           reason += " (a TLS client? serve raps:// with --cert and --key)";
@@ -825,17 +825,23 @@ export class RapServer implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
       endPacketTimer();
-      if (linger && !this.#closing) await lingerClose(conn, { pending: c?.pending });
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      // A read still under way fails once the connection is closed: let it settle, so no
-      // operation outlives the connection's task (and the server's `finished`).
-      await c?.pending?.catch(() => {});
+      // The client may have sent more: end our side, drop the rest, then close (lingerClose).
+      const lingering = linger && !this.#closing
+        ? lingerClose(conn, { pending: c?.pending })
+        : undefined;
+      if (lingering === undefined) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+        // A read still under way fails once the connection is closed: let it settle, so no
+        // operation outlives the connection's task (and the server's `finished`).
+        await c?.pending?.catch(() => {});
+      }
       await session.closeAll().catch((error) =>
         this.#log(`[rap] ${peer}: error closing files: ${(error as Error).message}`)
       );
       this.#log(`[rap] ${peer}: ${reason}`);
+      await lingering;
     }
   }
 
