@@ -83,6 +83,13 @@ export interface Finding {
  *
  * @param bytes The bytes.
  * @returns Lower-case hex.
+ *
+ * @example
+ * ```ts
+ * import { fromHex, toHex } from "./_fuzz_findings.ts";
+ * console.assert(toHex(new Uint8Array([1, 255])) === "01ff");
+ * console.assert(fromHex("01ff")[1] === 255);
+ * ```
  */
 export function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

@@ -55,7 +55,19 @@ export interface HttpOutcome {
   refused: boolean;
 }
 
-/** Commands the fuzzing requests carry (raw, before any encoding). */
+/**
+ * Commands the fuzzing requests carry (raw, before any encoding), some naming the server's
+ * own ports.
+ *
+ * @param ports The server's RAP and HTTP ports.
+ * @returns The commands.
+ *
+ * @example
+ * ```ts
+ * import { httpCommands } from "./_fuzz_http.ts";
+ * console.assert(httpCommands({ rap: 1, http: 2 }).includes("=+ rap://127.0.0.1:1"));
+ * ```
+ */
 export function httpCommands(ports: { rap: number; http: number }): string[] {
   return [
     "?e hello world",
@@ -218,6 +230,14 @@ function request(
  * @param random The generator.
  * @param commands The command corpus ({@linkcode httpCommands}).
  * @returns The plan.
+ *
+ * @example
+ * ```ts
+ * import { buildHttpPlan } from "./_fuzz_http.ts";
+ * import { Random } from "./_random.ts";
+ * const plan = buildHttpPlan(new Random(1), ["?V"]);
+ * console.assert(plan.steps.length > 0 && plan.requests > 0);
+ * ```
  */
 export function buildHttpPlan(random: Random, commands: readonly string[]): HttpPlan {
   const roll = random.int(100);
@@ -319,6 +339,17 @@ export function buildHttpPlan(random: Random, commands: readonly string[]): Http
  * A strict reader of a stream of HTTP replies: a status line `HTTP/1.x NNN reason`, header
  * fields, a `Content-Length` on every final reply and exactly that many body bytes; a
  * `Connection: close` reply must be the last.
+ *
+ * @example
+ * ```ts
+ * import { HttpReplyReader } from "./_fuzz_http.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const reader = new HttpReplyReader();
+ * reader.push(new TextEncoder().encode("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nhi\n"));
+ * assert.equal(reader.replies[0].status, 200);
+ * assert.throws(() => reader.push(new TextEncoder().encode("junk\r\n\r\n")), SyntaxError);
+ * ```
  */
 export class HttpReplyReader {
   #buf = new Uint8Array(0);

@@ -19,7 +19,15 @@ import type { FuzzSetup, RaceSite } from "./_fuzz_setup.ts";
 import { runPeer, startPeer } from "./_peer.ts";
 import { Random } from "./_random.ts";
 
-/** The scenarios, in the order they take turns. */
+/**
+ * The scenarios, in the order they take turns.
+ *
+ * @example
+ * ```ts
+ * import { SCENARIOS, scenarioStats } from "./_fuzz_scenarios.ts";
+ * console.assert(SCENARIOS.includes("race-read") && scenarioStats().nests.opened === 0);
+ * ```
+ */
 export const SCENARIOS = [
   "reset-rap",
   "nest",
@@ -72,7 +80,11 @@ export interface ScenarioStats {
   httpPeers: { slow: number; slowCut: number; bigPosts: number; bigRefused: number; gets: number };
 }
 
-/** A new, zeroed {@linkcode ScenarioStats}. */
+/**
+ * A new, zeroed {@linkcode ScenarioStats}.
+ *
+ * @returns The counters.
+ */
 export function scenarioStats(): ScenarioStats {
   return {
     runs: {},
@@ -450,7 +462,19 @@ function scenario(name: ScenarioName, ctx: ScenarioContext): Promise<void> {
   }
 }
 
-/** A generator for one scenario run (so a reproducer can name its seed). */
+/**
+ * A generator for one scenario run (so a reproducer can name its seed).
+ *
+ * @param seed The run's seed.
+ * @param run The scenario run's number.
+ * @returns The generator.
+ *
+ * @example
+ * ```ts
+ * import { scenarioRandom } from "./_fuzz_scenarios.ts";
+ * console.assert(scenarioRandom(1, 2).u32() === scenarioRandom(1, 2).u32());
+ * ```
+ */
 export function scenarioRandom(seed: number, run: number): Random {
   return new Random(seed * 7919 + run);
 }
