@@ -94,12 +94,15 @@ export function parseRapUri(uri: string): RapUri {
  */
 export const MAX_RAP_CHAIN = 3;
 
-/** Turn a client failure into the IO layer's error, naming the file. */
+/**
+ * Turn a client failure into the IO layer's error, naming the file (a permission refusal
+ * stays as it is, for the IO layer to name the flag).
+ */
 async function ioFailure<T>(uri: string, what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (error) {
-    if (error instanceof IoError) throw error;
+    if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
     throw new IoError(uri, `Cannot ${what} "${uri}": ${(error as Error).message}`, {
       cause: error,
     });
@@ -221,32 +224,24 @@ export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
           `Cannot open "${uri}": it chains ${chain} servers; at most ${MAX_RAP_CHAIN}`,
         );
       }
-      let client: RapClient;
-      try {
-        // The extension probe is a comment to radare2, which answers it with an empty string.
-        client = await RapClient.connect({
+      // The extension probe is a comment to radare2, which answers it with an empty string.
+      const client = await ioFailure(uri, "open", () =>
+        RapClient.connect({
           hostname: target.hostname,
           port: target.port,
           extensions: true,
           tls: target.tls ? { caCerts: options.caCerts } : undefined,
           token: options.token,
           onConnect: openOptions.checkConnection,
-        });
-      } catch (error) {
-        if (error instanceof Deno.errors.NotCapable) throw error;
-        throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
+        }));
       let fd: number | undefined;
       if (target.file !== "") {
+        const flags = Perm.R | Perm.X | (openOptions.write ? Perm.W : 0);
         try {
-          fd = await client.open(target.file, Perm.R | Perm.X | (openOptions.write ? Perm.W : 0));
+          fd = await ioFailure(uri, "open", () => client.open(target.file, flags));
         } catch (error) {
           await client.close();
-          throw new IoError(uri, `Cannot open "${uri}": ${(error as Error).message}`, {
-            cause: error,
-          });
+          throw error;
         }
       }
       return new RapDescriptor(uri, client, openOptions.write ?? false, fd);
