@@ -14,7 +14,7 @@
 
 import { CURRENT_FD, EXT_VERSION, Perm, RAP_CMD_MAX, Whence } from "../protocol/constants.ts";
 import { RapConnectionError, RapRemoteError } from "../protocol/errors.ts";
-import { type ExtensionOffer, formatProbe, parseOffer } from "../protocol/extensions.ts";
+import { formatProbe, parseOffer } from "../protocol/extensions.ts";
 import type { TlsClientOptions } from "../net/tls.ts";
 import { dial } from "./connect.ts";
 import { pipelineShape, readPieces, splitRange, writePieces } from "./pipeline.ts";
@@ -231,22 +231,14 @@ export class RapClient implements AsyncDisposable {
     if (options.maxData !== undefined) params.maxdata = String(options.maxData);
     const probe = formatProbe({ version: EXT_VERSION, params });
     const timeout = options.probeTimeout ?? 5000;
-    let offer: ExtensionOffer | undefined;
     let refused: string | undefined;
     await this.#command(probe, (output) => {
-      offer = parseOffer(output);
-      if (offer === undefined) return;
-      const auth = offer.params.auth;
-      if (auth !== undefined && auth !== "ok") {
-        refused = auth === "required"
-          ? `${this.peer} requires a token (the server was started with --token-file)`
-          : `${this.peer} refused the token`;
-        return;
-      }
+      const answer = readOffer(output, options.maxData, this.peer);
+      refused = answer.refused;
+      if (answer.ext === undefined) return;
       // No other request is in flight: the extensions start exactly here on the wire.
-      const maxData = Math.min(offer.maxData, options.maxData ?? offer.maxData);
-      this.#transport.enableExtensions(maxData);
-      this.#ext = { version: offer.version, maxData, ops: offer.ops };
+      this.#transport.enableExtensions(answer.ext.maxData);
+      this.#ext = answer.ext;
     }, params.token === undefined ? timeout : undefined).catch((error) => {
       if (params.token !== undefined && error instanceof RapConnectionError) {
         throw new RapConnectionError(
@@ -279,22 +271,7 @@ export class RapClient implements AsyncDisposable {
     try {
       reply = await this.#transport.request({ type: "open", flags, name }, "open_reply");
     } catch (error) {
-      if (error instanceof RapConnectionError) {
-        throw new RapConnectionError(
-          `Cannot open "${name}" on ${this.peer}: the server refused it (closed the connection)`,
-          { cause: error },
-        );
-      }
-      if (error instanceof RapRemoteError) {
-        throw new RapRemoteError(
-          error.code,
-          `Cannot open "${name}" on ${this.peer}: the server refused it: ${error.message}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
+      throw openRefusal(error, name, this.peer);
     }
     if (reply.fd === -1) {
       throw new RapConnectionError(
@@ -441,7 +418,10 @@ export class RapClient implements AsyncDisposable {
     );
   }
 
-  /** One read or write through the pipeline, once no CMD runs (its shape taken then). */
+  /**
+   * One read or write through the pipeline. It waits for a CMD running first, so that
+   * its piece size and window follow the extensions negotiated by then.
+   */
   async #pipelined(
     run: typeof readPieces,
     offset: number | bigint,
@@ -464,4 +444,45 @@ export class RapClient implements AsyncDisposable {
     }
     return CURRENT_FD;
   }
+}
+
+/**
+ * What an answer to the extension probe gives: the extensions to use, a refused token (the
+ * connection is then given up), or neither (a plain peer, e.g. radare2's empty answer).
+ */
+function readOffer(
+  output: string | null,
+  maxData: number | undefined,
+  peer: string,
+): { ext?: RapExtensions; refused?: string } {
+  const offer = parseOffer(output);
+  if (offer === undefined) return {};
+  const auth = offer.params.auth;
+  if (auth !== undefined && auth !== "ok") {
+    return {
+      refused: auth === "required"
+        ? `${peer} requires a token (the server was started with --token-file)`
+        : `${peer} refused the token`,
+    };
+  }
+  const agreed = Math.min(offer.maxData, maxData ?? offer.maxData);
+  return { ext: { version: offer.version, maxData: agreed, ops: offer.ops } };
+}
+
+/** The error for an OPEN the server refused: by closing the connection, or with an error reply. */
+function openRefusal(error: unknown, name: string, peer: string): unknown {
+  if (error instanceof RapConnectionError) {
+    return new RapConnectionError(
+      `Cannot open "${name}" on ${peer}: the server refused it (closed the connection)`,
+      { cause: error },
+    );
+  }
+  if (error instanceof RapRemoteError) {
+    return new RapRemoteError(
+      error.code,
+      `Cannot open "${name}" on ${peer}: the server refused it: ${error.message}`,
+      { cause: error },
+    );
+  }
+  return error;
 }
