@@ -313,21 +313,7 @@ export class RapTransport {
         this.#deliver(packet);
       }
     } catch (error) {
-      const err = error instanceof RapProtocolError
-        ? new RapProtocolError(
-          `${this.peer} answered out of protocol: ${error.message}${
-            // A TLS record (alert 0x15, handshake 0x16) in answer to plain bytes.
-            (error.opcode === 0x15 || error.opcode === 0x16) && !this.#options.tls
-              ? " (the server speaks TLS: use raps://)"
-              : ""}`,
-          error.opcode,
-          { cause: error },
-        )
-        : new RapConnectionError(
-          `Connection to ${this.peer} failed: ${(error as Error).message}`,
-          { cause: error },
-        );
-      this.fail(err);
+      this.fail(receiveFailure(error, this.peer, this.#options.tls ?? false));
     }
   }
 
@@ -388,4 +374,22 @@ export class RapTransport {
     };
     this.#timer = setTimeout(check, timeout / 4);
   }
+}
+
+/** What a failure while receiving is to the caller: the peer is out of protocol, or gone. */
+function receiveFailure(error: unknown, peer: string, tls: boolean): Error {
+  if (!(error instanceof RapProtocolError)) {
+    return new RapConnectionError(`Connection to ${peer} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  // A TLS record (alert 0x15, handshake 0x16) in answer to plain bytes.
+  const hint = (error.opcode === 0x15 || error.opcode === 0x16) && !tls
+    ? " (the server speaks TLS: use raps://)"
+    : "";
+  return new RapProtocolError(
+    `${peer} answered out of protocol: ${error.message}${hint}`,
+    error.opcode,
+    { cause: error },
+  );
 }
