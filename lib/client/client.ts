@@ -419,19 +419,21 @@ export class RapClient implements AsyncDisposable {
   }
 
   /**
-   * One read or write through the pipeline. It waits for a CMD running first, so that
-   * its piece size and window follow the extensions negotiated by then.
+   * One read or write through the pipeline, after a CMD running first (so that its piece
+   * size and window follow the extensions negotiated by then).
    */
-  async #pipelined(
+  #pipelined(
     run: typeof readPieces,
     offset: number | bigint,
     bytes: Uint8Array,
     fd: number,
   ): Promise<number> {
-    await this.#transport.turn();
+    if (this.#transport.alone) {
+      return this.#transport.turn().then(() => this.#pipelined(run, offset, bytes, fd));
+    }
     const { step, window } = pipelineShape(this.#ext?.maxData, this.#options);
     const plan = { fd: this.#ext === undefined ? undefined : fd, window };
-    return await run(this.#transport, plan, splitRange(BigInt(offset), bytes, step));
+    return run(this.#transport, plan, splitRange(BigInt(offset), bytes, step));
   }
 
   /** The fd to put in an extended request, or a refusal on plain RAP. */

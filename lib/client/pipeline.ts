@@ -111,9 +111,15 @@ export function pipelineShape(
  *
  * const pieces = [...splitRange(100n, new Uint8Array(10), 4)];
  * assert.deepEqual(pieces.map((p) => [p.offset, p.bytes.length]), [[100n, 4], [104n, 4], [108n, 2]]);
+ * assert.equal([...splitRange(0n, new Uint8Array(0), 4)].length, 0);
  * ```
  */
-export function* splitRange(offset: bigint, bytes: Uint8Array, step: number): Generator<Piece> {
+export function splitRange(offset: bigint, bytes: Uint8Array, step: number): Iterable<Piece> {
+  if (bytes.length > step) return pieces(offset, bytes, step);
+  return bytes.length === 0 ? [] : [{ offset, bytes }]; // the common small read, no generator
+}
+
+function* pieces(offset: bigint, bytes: Uint8Array, step: number): Generator<Piece> {
   for (let at = 0; at < bytes.length; at += step) {
     yield { offset: offset + BigInt(at), bytes: bytes.subarray(at, at + step) };
   }
