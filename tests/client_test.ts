@@ -332,6 +332,21 @@ Deno.test("CMDs waiting together each go alone on the wire, and the reads betwee
   assert.equal(wire.length, 6);
 });
 
+Deno.test("lock-step reads (window 1) from concurrent callers each get their own bytes", async () => {
+  await using test = startTestServer({ defaultUri: "malloc://65536" });
+  await using client = await test.connect({ window: 1 });
+  const data = DATA.subarray(0, 65536);
+  assert.equal(await client.write(0, data), data.length);
+  const [a, b, output] = await Promise.all([
+    client.read(0, 20000),
+    client.read(30000, 20000),
+    client.cmd("?V"),
+  ]);
+  assert.deepEqual(a, data.subarray(0, 20000));
+  assert.deepEqual(b, data.subarray(30000, 50000));
+  assert.match(output, /rap/);
+});
+
 Deno.test("commands too long for a RAP server are refused before sending", async () => {
   await using test = startTestServer();
   await using client = await test.connect();

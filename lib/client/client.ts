@@ -47,7 +47,7 @@ export interface RapClientOptions {
   /**
    * How many requests of one read or write may be in flight at once. On plain RAP each
    * piece takes two (its SEEK and its READ or WRITE), and a window of 1 is radare2's
-   * lock-step: SEEK, wait, READ, wait. Default: 256 on plain RAP (128 pieces of 4 KiB),
+   * lock-step: SEEK, wait, READ, wait (concurrent callers take turns). Default: 256 on plain RAP (128 pieces of 4 KiB),
    * enough for 8 MiB with the extensions.
    */
   window?: number;
@@ -240,13 +240,7 @@ export class RapClient implements AsyncDisposable {
       this.#transport.enableExtensions(answer.ext.maxData);
       this.#ext = answer.ext;
     }, params.token === undefined ? timeout : undefined).catch((error) => {
-      if (params.token !== undefined && error instanceof RapConnectionError) {
-        throw new RapConnectionError(
-          `${this.peer} closed the connection on the authenticating probe: ${error.message}`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw params.token === undefined ? error : tokenRefusal(error, this.peer);
     });
     if (refused !== undefined) {
       this.#transport.fail(new RapConnectionError(refused));
@@ -487,4 +481,13 @@ function openRefusal(error: unknown, name: string, peer: string): unknown {
     );
   }
   return error;
+}
+
+/** The error for a probe with a token that the server answered by closing the connection. */
+function tokenRefusal(error: unknown, peer: string): unknown {
+  if (!(error instanceof RapConnectionError)) return error;
+  return new RapConnectionError(
+    `${peer} closed the connection on the authenticating probe: ${error.message}`,
+    { cause: error },
+  );
 }

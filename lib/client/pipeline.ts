@@ -264,16 +264,14 @@ async function pipeline(
   const inflight = new Fifo<Promise<number>>();
   let total = 0;
   for (const piece of pieces) {
+    if (lockStep) {
+      // Alone, so that no other caller's SEEK or CMD comes between its SEEK and the rest.
+      total += await transport.runAlone(() => lockStepPiece(transport, direction, piece));
+      continue;
+    }
     // A request running alone (a CMD) has nothing after it on the wire.
     if (transport.alone) await transport.turn();
-    if (lockStep) {
-      // As radare2: one request in flight.
-      await transport.send(
-        "seek_reply",
-        encodePacket({ type: "seek", whence: Whence.SET, offset: piece.offset }),
-      );
-    }
-    const reply = queue(transport, direction, plan.fd, piece, lockStep);
+    const reply = queue(transport, direction, plan.fd, piece, false);
     inflight.push(handled(reply.then((r) => direction.settle(r, piece, plain, transport.peer))));
     // A full window waits for a quarter of it, so requests leave in batches.
     if (inflight.length >= depth) {
@@ -284,6 +282,18 @@ async function pipeline(
   }
   for (let p = inflight.shift(); p !== undefined; p = inflight.shift()) total += await p;
   return total;
+}
+
+/** One piece as radare2 sends it, with one request in flight: SEEK, wait, READ, wait. */
+async function lockStepPiece(
+  transport: RapTransport,
+  direction: Direction,
+  piece: Piece,
+): Promise<number> {
+  const seek = encodePacket({ type: "seek", whence: Whence.SET, offset: piece.offset });
+  await transport.send("seek_reply", seek);
+  const reply = await queue(transport, direction, undefined, piece, true);
+  return direction.settle(reply, piece, true, transport.peer);
 }
 
 /**

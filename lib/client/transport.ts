@@ -147,7 +147,7 @@ export class RapTransport {
     return this.#failure;
   }
 
-  /** Whether a request runs alone (see {@linkcode RapTransport.sendAlone}): others wait. */
+  /** Whether an exchange runs alone (see {@linkcode RapTransport.runAlone}): others wait. */
   get alone(): boolean {
     return this.#alone !== undefined;
   }
@@ -229,10 +229,35 @@ export class RapTransport {
   }
 
   /**
-   * Send a request alone on the wire: after every request before it has its reply, and
-   * before any other may follow it; `onReply` runs before another request may be sent.
-   * With `timeout`, stop waiting after that long (the reply, if it comes, is still
-   * matched to this request and `onReply` still runs).
+   * Run `exchange` alone on the wire: once every request before it has its reply, and with
+   * no other request put on the wire until it settles (others wait in
+   * {@linkcode RapTransport.turn}).
+   *
+   * @param exchange What to send and wait for (a CMD; a lock-step SEEK and READ).
+   * @returns What `exchange` returns.
+   */
+  async runAlone<T>(exchange: () => Promise<T>): Promise<T> {
+    // Check and take the turn in one step, so that two callers never both go.
+    while (this.#alone) await this.#alone;
+    const done = Promise.withResolvers<void>();
+    this.#alone = done.promise;
+    try {
+      if (this.#pending.length > 0) {
+        this.#drained = Promise.withResolvers<void>();
+        await this.#drained.promise;
+        this.#drained = undefined;
+      }
+      return await exchange();
+    } finally {
+      this.#alone = undefined;
+      done.resolve();
+    }
+  }
+
+  /**
+   * Send one request alone on the wire (see {@linkcode RapTransport.runAlone}); `onReply`
+   * runs before another request may be sent. With `timeout`, stop waiting after that long
+   * (the reply, if it comes, is still matched to this request and `onReply` still runs).
    *
    * @param request The request (a CMD).
    * @param type The reply expected.
@@ -240,33 +265,23 @@ export class RapTransport {
    * @param timeout Milliseconds to wait for the reply (default: until it comes, or the
    *   connection's reply timer gives the connection up).
    */
-  async sendAlone<T extends ReplyType>(
+  sendAlone<T extends ReplyType>(
     request: RapRequest,
     type: T,
     onReply: (reply: ReplyOf<T>) => void,
     timeout?: number,
   ): Promise<void> {
-    // Check and take the turn in one step, so that two callers never both go.
-    while (this.#alone) await this.#alone;
-    const done = Promise.withResolvers<void>();
-    this.#alone = done.promise;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      if (this.#pending.length > 0) {
-        this.#drained = Promise.withResolvers<void>();
-        await this.#drained.promise;
-        this.#drained = undefined;
-      }
+    return this.runAlone(async () => {
       const reply = this.send(type, encodePacket(request)).then(onReply);
       if (timeout === undefined) return await reply;
-      handled(reply);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, timeout));
-      await Promise.race([reply, expired]);
-    } finally {
-      clearTimeout(timer);
-      this.#alone = undefined;
-      done.resolve();
-    }
+      try {
+        await Promise.race([handled(reply), expired]);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   }
 
   /**
