@@ -47,8 +47,8 @@ export interface RapClientOptions {
   /**
    * How many requests of one read or write may be in flight at once. On plain RAP each
    * piece takes two (its SEEK and its READ or WRITE), and a window of 1 is radare2's
-   * lock-step: SEEK, wait, READ, wait (concurrent callers take turns). Default: 256 on plain RAP (128 pieces of 4 KiB),
-   * enough for 8 MiB with the extensions.
+   * lock-step: SEEK, wait, READ, wait (concurrent callers take turns). Default: 256 on
+   * plain RAP (128 pieces of 4 KiB), enough for 8 MiB with the extensions.
    */
   window?: number;
   /**

@@ -45,7 +45,8 @@ export interface DialOptions {
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const accepted = listener.accept();
  * let seen = false;
- * const conn = await dial({ hostname: "127.0.0.1", port: listener.addr.port, onConnect: () => seen = true });
+ * const port = listener.addr.port;
+ * const conn = await dial({ hostname: "127.0.0.1", port, onConnect: () => seen = true });
  * assert.ok(seen);
  * conn.close();
  * (await accepted).close();

@@ -110,7 +110,8 @@ export function pipelineShape(
  * import assert from "node:assert/strict";
  *
  * const pieces = [...splitRange(100n, new Uint8Array(10), 4)];
- * assert.deepEqual(pieces.map((p) => [p.offset, p.bytes.length]), [[100n, 4], [104n, 4], [108n, 2]]);
+ * const shape = pieces.map((p) => [p.offset, p.bytes.length]);
+ * assert.deepEqual(shape, [[100n, 4], [104n, 4], [108n, 2]]);
  * assert.equal([...splitRange(0n, new Uint8Array(0), 4)].length, 0);
  * ```
  */
@@ -184,7 +185,8 @@ export function readPieces(
  * await using server = RapServer.listen({ port: 0, log: () => {} });
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
  * const transport = new RapTransport(conn, { peer: "test server" });
- * await transport.request({ type: "open", flags: Perm.R | Perm.W, name: "malloc://64" }, "open_reply");
+ * const open = { type: "open", flags: Perm.R | Perm.W, name: "malloc://64" } as const;
+ * await transport.request(open, "open_reply");
  * const data = Uint8Array.from({ length: 10 }, (_, i) => i + 1);
  * assert.equal(await writePieces(transport, { window: 256 }, splitRange(8n, data, 4)), 10);
  * const back = new Uint8Array(10);

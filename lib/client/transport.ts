@@ -55,7 +55,7 @@ export type ReplyOf<T extends ReplyType> = Extract<RapReply, { type: T }>;
 export interface RapTransportOptions {
   /** `host:port` of the server, for messages. */
   peer: string;
-  /** Milliseconds to wait for a reply before the connection is given up (default 30000, 0 = never). */
+  /** Milliseconds to wait for a reply before the connection is given up (30000; 0: never). */
   timeout?: number;
   /** Runs a reverse CMD sent by the server; its result is sent back (default: empty output). */
   onReverseCommand?: (command: string) => Promise<string | null> | string | null;
@@ -89,7 +89,8 @@ interface Pending {
  * await using server = RapServer.listen({ port: 0, log: () => {} });
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
  * const transport = new RapTransport(conn, { peer: `127.0.0.1:${server.addr.port}` });
- * const open = await transport.request({ type: "open", flags: 1, name: "hex://00112233" }, "open_reply");
+ * const request = { type: "open", flags: 4, name: "hex://00112233" } as const; // flags: R
+ * const open = await transport.request(request, "open_reply");
  * assert.ok(open.fd >= 0);
  * // Two requests in flight; their replies come back in order.
  * const seek = transport.send("seek_reply", new Uint8Array([0x04, 0, 0, 0, 0, 0, 0, 0, 0, 1]));
