@@ -90,6 +90,25 @@ async function fakePeer(
   return { client, done };
 }
 
+/**
+ * The client's requests as a fake peer reads them: `next()` is the next packet (`null` when
+ * the client closed), `decoder.buffered` what arrived after it.
+ */
+function requestsFrom(conn: Deno.Conn) {
+  const decoder = new PacketDecoder({ role: "server" });
+  const next = async (): Promise<RapPacket | null> => {
+    for (;;) {
+      const packet = decoder.next();
+      if (packet !== undefined) return packet;
+      const buf = new Uint8Array(65536);
+      const n = await conn.read(buf);
+      if (n === null) return null;
+      decoder.push(buf.subarray(0, n));
+    }
+  };
+  return { decoder, next };
+}
+
 Deno.test("a pipelined 1 MiB read returns the same bytes as sequential 4096-byte reads", async () => {
   await withDataFile(async (path) => {
     await using test = startTestServer();
@@ -242,16 +261,11 @@ Deno.test("a CMD sent in the middle of a pipelined read has nothing after it unt
   const cmdWaiting = Promise.withResolvers<void>();
   let followedCmd = -1;
   const { client, done } = await fakePeer(async (conn) => {
-    const decoder = new PacketDecoder({ role: "server" });
+    const { decoder, next: nextOrEnd } = requestsFrom(conn);
     const next = async () => {
-      for (;;) {
-        const packet = decoder.next();
-        if (packet !== undefined) return packet;
-        const buf = new Uint8Array(65536);
-        const n = await conn.read(buf);
-        if (n === null) throw new Error("the client closed early");
-        decoder.push(buf.subarray(0, n));
-      }
+      const packet = await nextOrEnd();
+      if (packet === null) throw new Error("the client closed early");
+      return packet;
     };
     let seek = 0;
     const answer = (packet: RapPacket) => {
@@ -292,17 +306,7 @@ Deno.test("CMDs waiting together each go alone on the wire, and the reads betwee
   const wire: string[] = [];
   const followed: string[] = [];
   const { client, done } = await fakePeer(async (conn) => {
-    const decoder = new PacketDecoder({ role: "server" });
-    const next = async () => {
-      for (;;) {
-        const packet = decoder.next();
-        if (packet !== undefined) return packet;
-        const buf = new Uint8Array(65536);
-        const n = await conn.read(buf);
-        if (n === null) return null;
-        decoder.push(buf.subarray(0, n));
-      }
-    };
+    const { decoder, next } = requestsFrom(conn);
     for (let p = await next(); p !== null; p = await next()) {
       wire.push(p.type === "cmd" ? `cmd ${p.command}` : p.type);
       if (p.type === "cmd") {
