@@ -269,23 +269,29 @@ export class Shell implements RemoteShell, AsyncDisposable {
         await pacer.pace();
       }
     };
-    const task = async () => {
-      if (!loops) return await spec.run(env);
-      const loop = await iterations(this, parsed); // counts checked before anything runs
-      // A command without the lock (the = family, ?e) does not use the seek: its @ is
-      // checked, as radare2 does, but changes nothing; @@ and a repeat run it again.
-      if (spec.unlocked) return loop.addresses;
-      const saved = this.session.seek;
-      try {
-        await runAt(loop.addresses, true);
-      } finally {
-        // A repeat alone keeps its seek (`3s+ 1`), as in radare2; `@` and `@@` do not.
-        if (parsed.at !== undefined || parsed.foreach !== undefined) this.session.seek = saved;
-      }
-    };
     try {
-      if (spec.unlocked && !loops) await task();
-      else await runAt(await this.#locked(task) ?? [], false);
+      if (!loops) {
+        await (spec.unlocked ? spec.run(env) : this.#locked(async () => await spec.run(env)));
+      } else if (spec.unlocked) {
+        // A command without the lock (the = family, ?e) does not use the seek: its @ is
+        // evaluated (an invalid one is an error, as in radare2) but changes nothing; @@ and
+        // a repeat run it again. Counts are checked before anything runs.
+        const loop = await this.#locked(() => iterations(this, parsed));
+        await runAt(loop.addresses, false);
+      } else {
+        await this.#locked(async () => {
+          const loop = await iterations(this, parsed);
+          const saved = this.session.seek;
+          try {
+            await runAt(loop.addresses, true);
+          } finally {
+            // A repeat alone keeps its seek (`3s+ 1`), as in radare2; `@` and `@@` do not.
+            if (parsed.at !== undefined || parsed.foreach !== undefined) {
+              this.session.seek = saved;
+            }
+          }
+        });
+      }
     } catch (error) {
       if (error instanceof OutputLimitError && error.output === buffer) {
         throw new RangeError(
