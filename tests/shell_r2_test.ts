@@ -86,6 +86,37 @@ Deno.test({
   },
 });
 
+/** The `$ rap shell -qc '...' FILE` examples of docs/shell.md and the lines shown after each. */
+async function docExamples(): Promise<{ command: string; shown: string[] }[]> {
+  const text = await Deno.readTextFile(new URL("../docs/shell.md", import.meta.url));
+  const examples: { command: string; shown: string[] }[] = [];
+  for (const block of text.matchAll(/```console\n([\s\S]*?)```/g)) {
+    for (const line of block[1].split("\n")) {
+      const m = /^\$ rap shell -qc '([^']*)' FILE$/.exec(line);
+      if (m) examples.push({ command: m[1], shown: [] });
+      else if (line !== "" && examples.length > 0) examples.at(-1)!.shown.push(line);
+    }
+  }
+  return examples;
+}
+
+Deno.test("the examples of docs/shell.md print what the page shows", async () => {
+  const examples = await docExamples();
+  assert.ok(examples.length >= 3);
+  await withSamples(async ({ seq }) => {
+    for (const { command, shown } of examples) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "shell", "-qc", command, seq],
+        stdin: "null",
+      }).output();
+      const lines = (bytes: Uint8Array) => decoder.decode(bytes).split("\n").filter((l) => l);
+      // The page shows both streams; the ERROR lines are the ones on stderr.
+      assert.deepEqual(lines(out.stdout), shown.filter((l) => !l.startsWith("ERROR:")), command);
+      assert.deepEqual(lines(out.stderr), shown.filter((l) => l.startsWith("ERROR:")), command);
+    }
+  });
+});
+
 /** Commands whose output must be radare2's, on the 00..ff file and on the string file. */
 const ON_SEQ = [
   "px 48 @ 0xfffffffffffffff8",
