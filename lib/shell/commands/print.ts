@@ -35,12 +35,15 @@ async function printText(
   range: ByteRange,
   text: (bytes: Uint8Array, offset: number) => { text: string; end?: boolean },
 ): Promise<void> {
+  let ended = false;
   await readPieces(env, range, (bytes, _at, offset) => {
     const piece = text(bytes, offset);
-    env.out.write(piece.text);
+    // The newline goes out with the last piece: a short text is one write.
+    ended = piece.end === true || offset + bytes.length >= range.length;
+    env.out.write(ended ? piece.text + "\n" : piece.text);
     return piece.end;
   });
-  env.out.write("\n");
+  if (!ended) env.out.write("\n"); // an empty range
 }
 
 /**
