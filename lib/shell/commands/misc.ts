@@ -7,6 +7,7 @@
 
 import { VERSION } from "../../version.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
+import { ExpressionError } from "../expr.ts";
 import { currentFile } from "./_args.ts";
 
 /**
@@ -24,6 +25,22 @@ export async function ioSystem(
   }
   const result = await descriptor.system(env.args);
   if (result.trim() !== "") env.out.write(result.replace(/\n+$/, "") + "\n");
+}
+
+/**
+ * `?v` and `?vi`: print the value, even of an expression radare2 reports as invalid (it
+ * prints the error, then the value it computed).
+ */
+async function printValue(env: CommandEnv, format: (n: bigint) => string): Promise<void> {
+  let value: bigint;
+  try {
+    value = await env.shell.number(env.args);
+  } catch (error) {
+    if (!(error instanceof ExpressionError)) throw error;
+    env.out.message(`ERROR: ${error.message}`);
+    value = error.value;
+  }
+  env.out.write(format(value) + "\n");
 }
 
 async function hostShell({ args, out }: CommandEnv): Promise<void> {
@@ -59,18 +76,14 @@ export const MISC_COMMANDS: readonly CommandSpec[] = [
   {
     name: "?v",
     usage: "expr",
-    help: "print the value of an expression in hex",
-    async run({ shell, args, out }) {
-      out.write(`0x${(await shell.number(args)).toString(16)}\n`);
-    },
+    help: "print the value of an expression in hex (64-bit, as radare2)",
+    run: (env) => printValue(env, (n) => `0x${n.toString(16)}`),
   },
   {
     name: "?vi",
     usage: "expr",
-    help: "print the value of an expression in decimal",
-    async run({ shell, args, out }) {
-      out.write(`${await shell.number(args)}\n`);
-    },
+    help: "print the value of an expression as a signed 64-bit decimal",
+    run: (env) => printValue(env, (n) => String(BigInt.asIntN(64, n))),
   },
   {
     name: "?V",

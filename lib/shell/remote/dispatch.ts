@@ -110,7 +110,7 @@ async function interactive({ shell, out }: CommandEnv<RemoteShell>, rest: string
     const line = await Promise.race([shell.readLine(prompt), stop.then(() => null)]);
     if (line === null || line.trim() === "" || line.trim().startsWith("q")) return;
     try {
-      out.write(withNewline(await state.command(slot, line.trim())));
+      out.write(await state.printed(slot, line.trim()));
     } catch (error) {
       out.message(`ERROR: ${(error as Error).message}`);
     }
@@ -191,7 +191,7 @@ async function colon({ shell, out }: CommandEnv<RemoteShell>, rest: string): Pro
     port: Number(query[2]),
     onReverseCommand: createReverseCommandHandler(shell),
   });
-  out.write(withNewline(await client.cmd(query[3])));
+  out.write(await client.cmd(query[3]) + "\n"); // as =N prints a rap host's reply
 }
 
 /** `=l`, `=lj` (list the registered sessions), `=ll` (serve `=h` and register), `=l-`. */
@@ -254,7 +254,7 @@ async function equals(env: CommandEnv<RemoteShell>): Promise<void> {
     state.current = slot;
     return;
   }
-  env.out.write(withNewline(await state.command(slot, command)));
+  env.out.write(await state.printed(slot, command));
 }
 
 /**
