@@ -12,7 +12,7 @@ import {
   latin1Text,
   toHex,
   unescapeGdbBinary,
-} from "../plugins/_gdb_codec.ts";
+} from "../lib/gdb/codec.ts";
 import gdb, { GdbDescriptor } from "../plugins/gdb.ts";
 
 // ---------------------------------------------------------------------------------------
