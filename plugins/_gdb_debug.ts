@@ -98,6 +98,12 @@ export class GdbDebugger {
   readonly #target: DebugTarget;
   #layout: RegisterLayout | undefined;
   readonly #breakpoints = new Set<number>();
+  /** Every address with a breakpoint in the stub: the user's and `dso`'s temporary ones. */
+  readonly #inserted = new Set<number>();
+  /** Whether the stub has `vCont` with steps (asked once). */
+  #vCont: boolean | undefined;
+  /** The thread that stopped last (`p1a.1a`), which `ds` steps. */
+  #thread: string | undefined;
   /** Why the process is gone (`exited with status=0x0`, `was killed` ...), once it is. */
   ended: string | undefined;
   /** Whether an execution packet is waiting for its stop reply. */
@@ -294,12 +300,45 @@ export class GdbDebugger {
     return reply;
   }
 
-  /** {@linkcode GdbDebugger.resumeRaw}, parsed; an error reply throws. */
-  async #resume(packet: string, signal?: AbortSignal): Promise<StopReply> {
+  /**
+   * {@linkcode GdbDebugger.resumeRaw}, parsed; an error reply throws. A process stopped on
+   * one of our breakpoints first steps past it (the breakpoint out, one step, back in), as
+   * gdb does: the stub would stop on it again at once.
+   */
+  async #resume(packet: "s" | "c", signal?: AbortSignal): Promise<StopReply> {
+    const pc = this.#inserted.size > 0 ? await this.#pc() : undefined;
+    if (pc !== undefined && this.#inserted.has(pc)) {
+      await this.#remove(pc);
+      let stepped: StopReply;
+      try {
+        stepped = await this.#resumeOnce("s", signal);
+      } finally {
+        if (this.ended === undefined) await this.#insert(pc);
+      }
+      if (packet === "s" || stepped.kind !== "signal" || stepped.signal !== 5) return stepped;
+    }
+    return await this.#resumeOnce(packet, signal);
+  }
+
+  /**
+   * One `s` or `c`, as gdb sends them: `vCont;s:THREAD` and `vCont;c` when the stub has
+   * vCont (gdbserver's plain `s` does not step the stopped thread), else `s` and `c`.
+   */
+  async #resumeOnce(action: "s" | "c", signal?: AbortSignal): Promise<StopReply> {
+    this.#vCont ??= /^vCont;(.*;)?s(;|$)/.test(await this.#remote.requestText("vCont?"));
+    let packet: string = action;
+    if (this.#vCont) {
+      if (action === "c") packet = "vCont;c";
+      else {
+        this.#thread ??= /^QC(.+)$/.exec(await this.#remote.requestText("qC"))?.[1];
+        packet = this.#thread === undefined ? "vCont;s" : `vCont;s:${this.#thread}`;
+      }
+    }
     const stop = parseStopReply(await this.resumeRaw(packet, signal));
     if (stop.kind === "error") {
       throw new IoError(this.#target.uri, `The stub refused "${packet}": ${stop.raw}`);
     }
+    if (stop.thread !== undefined) this.#thread = stop.thread;
     return stop;
   }
 
@@ -353,7 +392,7 @@ export class GdbDebugger {
     ).get(pc.regnum);
     if (ret === undefined || ret <= pc0 || ret > pc0 + 16n) return stop;
     // Run to the return address, at the depth we started from (recursion stops deeper).
-    const had = this.#breakpoints.has(Number(ret));
+    const had = this.#inserted.has(Number(ret));
     if (!had) await this.#insert(Number(ret));
     try {
       for (;;) {
@@ -395,9 +434,11 @@ export class GdbDebugger {
         `Cannot set a breakpoint at ${hexValue(BigInt(address))}: the stub answered ${reply}`,
       );
     }
+    this.#inserted.add(address);
   }
 
   async #remove(address: number): Promise<void> {
+    this.#inserted.delete(address);
     await this.#remote.requestText(
       `z0,${address.toString(16)},${(await this.#kind()).toString(16)}`,
     );

@@ -121,13 +121,15 @@ export interface StopReply {
  *   ["exited", 1, 0x42],
  * );
  * assert.equal(parseStopReply("X09").signal, 9);
+ * assert.equal(parseStopReply("W0;process:1a").process, 0x1a);
  * assert.equal(parseStopReply("T05swbreak:;").reason, "swbreak");
  * ```
  */
 export function parseStopReply(reply: string): StopReply {
   const registers = new Map<number, string>();
   const base = { registers, raw: reply };
-  const head = /^([STWX])([0-9a-fA-F]{2})/.exec(reply);
+  // gdbserver sends W and X statuses unpadded with multiprocess (`W0;process:1a`).
+  const head = /^([ST])([0-9a-fA-F]{2})/.exec(reply) ?? /^([WX])([0-9a-fA-F]{1,8})(?=;|$)/.exec(reply);
   if (!head) {
     if (reply === "N") return { kind: "none", ...base };
     return { kind: /^E/.test(reply) ? "error" : "other", ...base };
@@ -138,7 +140,7 @@ export function parseStopReply(reply: string): StopReply {
     : head[1] === "X"
     ? { kind: "killed", signal: value, ...base }
     : { kind: "signal", signal: value, ...base };
-  for (const pair of reply.slice(3).split(";")) {
+  for (const pair of reply.slice(head[0].length).split(";")) {
     if (pair === "") continue;
     const colon = pair.indexOf(":");
     const key = colon < 0 ? pair : pair.slice(0, colon);
