@@ -259,7 +259,7 @@ export class GdbDebugger {
     );
     if (reply === "") {
       const g = await this.#remote.requestText("g");
-      reply = await this.#remote.requestText(`G${writeRegister(layout, g, register, v)}`);
+      reply = await this.#remote.requestText(`G${writeRegister(g, register, v)}`);
     }
     if (reply !== "OK") {
       throw new IoError(this.#target.uri, `Cannot set "${name}": the stub answered ${reply}`);

@@ -236,7 +236,10 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
 
   async #handshake(target: GdbTarget): Promise<void> {
     const remote = this.#remote;
-    const features = (await remote.requestText("qSupported:multiprocess+;swbreak+;xmlRegisters=i386,arm")).split(";");
+    const features =
+      (await remote.requestText("qSupported:multiprocess+;swbreak+;xmlRegisters=i386,arm")).split(
+        ";",
+      );
     this.stubFeatures = features;
     for (const feature of features) {
       const size = /^PacketSize=([0-9a-fA-F]+)$/.exec(feature);

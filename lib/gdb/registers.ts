@@ -261,7 +261,6 @@ export function readRegisters(layout: RegisterLayout, g: string): Map<number, bi
 /**
  * A `g` payload with one register replaced (for `G`, when the stub has no `P`).
  *
- * @param layout The layout.
  * @param g The current `g` reply.
  * @param register The register to change.
  * @param value Its new value (cut to the register's size).
@@ -271,11 +270,10 @@ export function readRegisters(layout: RegisterLayout, g: string): Map<number, bi
  * ```ts
  * import { parseTargetXml, writeRegister } from "./registers.ts";
  * const layout = parseTargetXml(`<target><feature name="f"><reg name="a" bitsize="16"/><reg name="b" bitsize="16"/></feature></target>`);
- * console.assert(writeRegister(layout, "00000000", layout.registers[1], 0x1234n) === "00003412");
+ * console.assert(writeRegister("00000000", layout.registers[1], 0x1234n) === "00003412");
  * ```
  */
 export function writeRegister(
-  layout: RegisterLayout,
   g: string,
   register: RegisterInfo,
   value: bigint,

@@ -129,7 +129,8 @@ export function parseStopReply(reply: string): StopReply {
   const registers = new Map<number, string>();
   const base = { registers, raw: reply };
   // gdbserver sends W and X statuses unpadded with multiprocess (`W0;process:1a`).
-  const head = /^([ST])([0-9a-fA-F]{2})/.exec(reply) ?? /^([WX])([0-9a-fA-F]{1,8})(?=;|$)/.exec(reply);
+  const head = /^([ST])([0-9a-fA-F]{2})/.exec(reply) ??
+    /^([WX])([0-9a-fA-F]{1,8})(?=;|$)/.exec(reply);
   if (!head) {
     if (reply === "N") return { kind: "none", ...base };
     return { kind: /^E/.test(reply) ? "error" : "other", ...base };
