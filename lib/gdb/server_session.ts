@@ -63,7 +63,11 @@ export interface GdbServedFile {
  * console.assert(typeof echo === "function");
  * ```
  */
-export type GdbMonitor = (command: string, signal: AbortSignal) => Promise<string>;
+export type GdbMonitor = (
+  command: string,
+  signal: AbortSignal,
+  peer: Deno.NetAddr,
+) => Promise<string>;
 
 /**
  * How one connection is served.
@@ -153,6 +157,7 @@ export class GdbServerSession {
   readonly #conn: Deno.Conn;
   readonly #options: GdbSessionOptions;
   readonly #peer: string;
+  readonly #peerAddr: Deno.NetAddr;
   readonly #decoder: GdbPacketDecoder;
   #noAck = false;
   #queued = 0;
@@ -172,6 +177,7 @@ export class GdbServerSession {
     this.#conn = conn;
     this.#options = options;
     const addr = conn.remoteAddr as Deno.NetAddr;
+    this.#peerAddr = addr;
     this.#peer = `${addr.hostname}:${addr.port}`;
     this.#decoder = new GdbPacketDecoder(options.maxPacket);
   }
@@ -363,7 +369,7 @@ export class GdbServerSession {
     if (timeout > 0) signals.push(AbortSignal.timeout(timeout));
     let output: string;
     try {
-      output = await monitor(command, AbortSignal.any(signals));
+      output = await monitor(command, AbortSignal.any(signals), this.#peerAddr);
     } catch (error) {
       output = `${(error as Error).message}\n`;
     }
