@@ -5,12 +5,13 @@ import assert from "node:assert/strict";
 import { IoRegistry } from "../mod.ts";
 import dbg from "../plugins/dbg.ts";
 import type { IoDescriptor } from "../lib/io/types.ts";
-import { CLI_PATH } from "./_serve_process.ts";
+import { CLI_PATH, startServe } from "./_serve_process.ts";
 import {
   buildProgram,
   CAN_DEBUG,
   fileOffset,
   leftProcesses,
+  processesOf,
   type TestProgram,
   TOOLS,
 } from "./_debug_tools.ts";
@@ -134,6 +135,22 @@ Deno.test({
       assert.match(maps, /\[stack\]$/m);
       await system(desc, "dk");
       await assert.rejects(system(desc, "ds"), /was killed/);
+    }),
+});
+
+Deno.test({
+  name: "a server killed with SIGKILL leaves no debugged process (gdbserver --once ends it)",
+  ignore: !CAN_DEBUG,
+  fn: () =>
+    withProgram("killed", async (program) => {
+      // With an argument the program sleeps a minute: it is there until someone ends it.
+      await using server = await startServe({
+        flags: ["-A"],
+        args: [`dbg://${program.path} sleep`],
+      });
+      assert.equal((await processesOf(program.path)).length, 2, "gdbserver and the program");
+      await server.stop("SIGKILL");
+      // withProgram checks that neither is left.
     }),
 });
 
