@@ -32,7 +32,7 @@ import { concatBytes } from "../lib/protocol/bytes.ts";
 import { formatMaps, parseMaps } from "./_proc_mem.ts";
 
 /** The help of the debugger commands. */
-export const DEBUG_HELP = [
+export const DEBUG_HELP: string = [
   " dr               general-purpose registers (radare2's layout)",
   " dr NAME          one register (dr rip, dr pc, dr sp)",
   " dr NAME=VALUE    set a register (file opened writable)",

@@ -16,7 +16,6 @@ export * from "./usage.ts";
 export * from "./registry.ts";
 export * from "./serve.ts";
 export * from "./serve_flags.ts";
-export * from "./serve_gdb.ts";
 export * from "./cat.ts";
 export * from "./list_plugins.ts";
 export * from "./shell.ts";

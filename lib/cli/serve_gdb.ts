@@ -27,7 +27,7 @@ import type { CommandPolicy } from "../shell/policy.ts";
  *
  * @example
  * ```ts
- * import type { ServeGdbOptions } from "@rap/cli/cli";
+ * import type { ServeGdbOptions } from "./serve_gdb.ts";
  * const port = (o: ServeGdbOptions) => o.port;
  * console.assert(typeof port === "function");
  * ```
@@ -66,7 +66,7 @@ export interface ServeGdbOptions {
  *
  * @example
  * ```ts
- * import type { ServeGdb } from "@rap/cli/cli";
+ * import type { ServeGdb } from "./serve_gdb.ts";
  * const stop = (g: ServeGdb) => g.close();
  * console.assert(typeof stop === "function");
  * ```
@@ -87,7 +87,7 @@ export interface ServeGdb {
  *
  * @example
  * ```ts
- * import { startGdbServer } from "@rap/cli/cli";
+ * import { startGdbServer } from "./serve_gdb.ts";
  * console.assert(typeof startGdbServer === "function");
  * ```
  */
