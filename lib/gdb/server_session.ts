@@ -162,6 +162,7 @@ export class GdbServerSession {
   #noAck = false;
   #queued = 0;
   #work: Promise<void> = Promise.resolve();
+  #writes: Promise<void> = Promise.resolve();
   /** Aborted by an interrupt (0x03) or the end of the connection: stops a running `c`. */
   #running: AbortController | undefined;
   #ended: string | undefined;
@@ -253,13 +254,17 @@ export class GdbServerSession {
     } catch { /* closed already */ }
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
-    try {
-      let done = 0;
-      while (done < bytes.length) done += await this.#conn.write(bytes.subarray(done));
-    } catch (error) {
-      this.#end(`write failed: ${(error as Error).message}`);
-    }
+  /** Write bytes after those already queued (an ack never splits a reply). */
+  #write(bytes: Uint8Array): Promise<void> {
+    this.#writes = this.#writes.then(async () => {
+      try {
+        let done = 0;
+        while (done < bytes.length) done += await this.#conn.write(bytes.subarray(done));
+      } catch (error) {
+        this.#end(`write failed: ${(error as Error).message}`);
+      }
+    });
+    return this.#writes;
   }
 
   async #reply(text: string | Uint8Array): Promise<void> {
