@@ -12,19 +12,33 @@ import { currentFile } from "./_args.ts";
 
 /**
  * Run a command of the current file's IO plugin (radare2's `r_io_system`) and print its
- * result with one trailing newline (nothing when it is blank).
+ * result with one trailing newline (nothing when it is blank). The plugin is told to stop
+ * (a debugger's `dc` interrupts the process) when the command's signal aborts
+ * (`--cmd-timeout`, a client gone) or the shell is interrupted (^C).
  *
  * @param env The command environment; `env.args` is the plugin command.
  */
 export async function ioSystem(
-  env: Pick<CommandEnv, "shell" | "name" | "args" | "out">,
+  env: Pick<CommandEnv, "shell" | "name" | "args" | "out"> & { signal?: AbortSignal },
 ): Promise<void> {
   const { descriptor } = currentFile(env.shell);
   if (!descriptor.system) {
     throw new Error(`The "${descriptor.plugin}" plugin has no commands (=!cmd, :cmd)`);
   }
-  const result = await descriptor.system(env.args);
-  if (result.trim() !== "") env.out.write(result.replace(/\n+$/, "") + "\n");
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(env.signal?.reason);
+  env.signal?.addEventListener("abort", onAbort, { once: true });
+  let finished = false;
+  env.shell.interrupted().then(() => {
+    if (!finished) stop.abort(new Error("Interrupted"));
+  });
+  try {
+    const result = await descriptor.system(env.args, { signal: stop.signal });
+    if (result.trim() !== "") env.out.write(result.replace(/\n+$/, "") + "\n");
+  } finally {
+    finished = true;
+    env.signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
