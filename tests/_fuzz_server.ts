@@ -249,6 +249,7 @@ export async function fuzzServer(options: ServerFuzzOptions): Promise<ServerFuzz
         `--allow-write=${scratch}`,
       ],
       args: [
+        "-w",
         "malloc://65536",
         ...connectionLimitArgs(concurrency * 4 + 64),
       ],

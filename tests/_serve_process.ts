@@ -6,6 +6,11 @@
  * @module
  */
 
+/** A log line without the time `serve` puts first (`2026-01-02T03:04:05.678Z [rap] ...`). */
+function unstamped(line: string): string {
+  return line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, "");
+}
+
 /** The CLI entry point. */
 export const CLI_PATH: string = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -152,15 +157,16 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
       const lines = (partial + text).split("\n");
       partial = lines.pop()!;
-      for (const line of lines) {
+      for (const stamped of lines) {
+        const line = unstamped(stamped);
         options.onLog?.(line);
         tail.push(line);
         if (tail.length > keep) tail.shift();
       }
     }
     if (partial) {
-      options.onLog?.(partial);
-      tail.push(partial);
+      options.onLog?.(unstamped(partial));
+      tail.push(unstamped(partial));
     }
   })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

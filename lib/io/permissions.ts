@@ -4,7 +4,7 @@
  * @module
  */
 
-import { PermissionDeniedError } from "./errors.ts";
+import { IoError, PermissionDeniedError } from "./errors.ts";
 import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 
 /**
@@ -14,7 +14,10 @@ import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
  *
  * @param uri The URI being opened (for the error message).
  * @param permissions What opening it needs.
+ * @param options `create`: the file may be made (a missing file is then no error).
  * @throws {PermissionDeniedError} Naming the first missing permission and its flag.
+ * @throws {IoError} "no such file" when write access to the file is missing and the file
+ *   does not exist.
  *
  * @example
  * ```ts
@@ -26,15 +29,43 @@ import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 export async function checkPermissions(
   uri: string,
   permissions: readonly Deno.PermissionDescriptor[],
+  options: { create?: boolean } = {},
 ): Promise<void> {
+  const first = permissions.find((p) => p.name === "read" || p.name === "write");
   for (const permission of permissions) {
-    await checkOne(uri, permission);
+    try {
+      await checkOne(uri, permission);
+    } catch (error) {
+      // A file that is not there is better told than the write access it would need.
+      if (!options.create) await refuseMissing(uri, permission, first);
+      throw error;
+    }
     // Deno grants a path inside an allowed directory and then follows symbolic links out
     // of it: check where a path really leads as well.
     if ((permission.name === "read" || permission.name === "write") && permission.path) {
       const path = permission.path.toString();
       const real = await resolveRealPath(path).catch(() => path);
       if (real !== path) await checkOne(uri, { name: permission.name, path: real });
+    }
+  }
+}
+
+/**
+ * Throw "no such file" when the write refused is of the URI's own file and it does not
+ * exist (looking needs only read access, which was granted first).
+ */
+async function refuseMissing(
+  uri: string,
+  permission: Deno.PermissionDescriptor,
+  first: Deno.PermissionDescriptor | undefined,
+): Promise<void> {
+  if (permission.name !== "write" || !permission.path || first?.name !== "read") return;
+  if (first.path?.toString() !== permission.path.toString()) return;
+  try {
+    await Deno.lstat(permission.path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new IoError(uri, `Cannot open "${uri}": no such file`, { cause: error });
     }
   }
 }

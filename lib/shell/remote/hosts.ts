@@ -14,6 +14,7 @@ import type { CommandShell } from "../command.ts";
 import { ioSystem } from "../commands/misc.ts";
 import { type ShellOutput, withNewline } from "../output.ts";
 import { createReverseCommandHandler, type ShellFactory } from "../peer.ts";
+import { dialRap, explainRefusal, type RapDial } from "./dial.ts";
 import { ShellServers } from "./servers.ts";
 import { parseRemoteTarget, type RemoteTarget } from "./target.ts";
 
@@ -227,16 +228,20 @@ export class RemoteState {
     return index;
   }
 
-  /** Connect to a `rap://` or `raps://` host, and OPEN its file if it names one. */
+  /**
+   * Connect to a `rap://` or `raps://` host (with the shell's CAs and token), and OPEN its
+   * file if it names one.
+   */
   async #connectRap(target: RemoteTarget, peer: boolean, out: ShellOutput): Promise<RapClient> {
-    // raps:// verifies the server's certificate (system roots plus the shell's caCerts).
-    const client = await RapClient.connect({
+    const dial: RapDial = {
       hostname: target.host,
       port: target.port,
+      tls: target.proto === "raps",
+      credentials: this.#shell.options,
       onReverseCommand: createReverseCommandHandler(this.#shell),
       onConnect: peer ? refuseOwnConnection : undefined,
-      tls: target.proto === "raps" ? { caCerts: this.#shell.options.caCerts } : undefined,
-    });
+    };
+    const client = await dialRap(dial);
     if (target.file !== "") {
       try {
         // radare2's =+ always sends OPEN with permission 0.
@@ -244,7 +249,7 @@ export class RemoteState {
         out.message(`INFO: opened as fd = ${fd}`);
       } catch (error) {
         await client.close();
-        throw error;
+        throw await explainRefusal(error, dial);
       }
     }
     return client;
