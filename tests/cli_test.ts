@@ -227,7 +227,10 @@ Deno.test("serve --http-port answers GET /cmd/ with the shell's output, under th
 Deno.test("serve --allow-cmd with an unknown capability is a usage error", async () => {
   const out = await run([], ["serve", "--allow-cmd", "bogus"]);
   assert.equal(out.code, 2);
-  assert.match(out.stderr, /^rap serve: --allow-cmd: Unknown command capability "bogus".*\(see rap serve --help\)\n$/);
+  assert.match(
+    out.stderr,
+    /^rap serve: --allow-cmd: Unknown command capability "bogus".*\(see rap serve --help\)\n$/,
+  );
 });
 
 Deno.test("--plugin loads an extra plugin for cat, plugins and shell", async () => {

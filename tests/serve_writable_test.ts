@@ -22,7 +22,9 @@ async function withFile(fn: (dir: string, path: string) => Promise<void>): Promi
   }
 }
 
-const flags = (dir: string) => ["--allow-net=127.0.0.1", `--allow-read=${dir}`, `--allow-write=${dir}`];
+const flags = (
+  dir: string,
+) => ["--allow-net=127.0.0.1", `--allow-read=${dir}`, `--allow-write=${dir}`];
 
 Deno.test({
   name: "serve FILE refuses a plain RAP client's writes unless -w, and logs why",
@@ -128,7 +130,7 @@ Deno.test({
   },
 });
 
-Deno.test("a missing file is \"no such file\", with or without -w and --allow-write", async () => {
+Deno.test('a missing file is "no such file", with or without -w and --allow-write', async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rap_w_" }));
   try {
     for (const args of [[], ["-w"]]) {

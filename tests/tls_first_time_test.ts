@@ -52,7 +52,10 @@ Deno.test("rap cert DIR makes a CA and a server certificate that serve --cert an
     }
     const again = await rap([`--allow-write=${dir}/tls`], ["cert", `${dir}/tls`]);
     assert.equal(again.code, 1);
-    assert.equal(again.stderr, `rap cert: "${dir}/tls/ca.pem" exists; give --force to replace it\n`);
+    assert.equal(
+      again.stderr,
+      `rap cert: "${dir}/tls/ca.pem" exists; give --force to replace it\n`,
+    );
     await Deno.writeTextFile(`${dir}/data.bin`, "over TLS\n");
     await using server = await startServe({
       flags: ["--allow-net=127.0.0.1", `--allow-read=${dir}`],
@@ -151,7 +154,10 @@ Deno.test("the shell says a token server refused it for the token (=+ rap://, =:
         "(start the shell with --token-file FILE)\n",
     );
     const query = await rap(flags, ["shell", "-qc", `=:${where} ?V`]);
-    assert.match(query.stderr, /: the server requires a token \(start the shell with --token-file FILE\)\n$/);
+    assert.match(
+      query.stderr,
+      /: the server requires a token \(start the shell with --token-file FILE\)\n$/,
+    );
     const withToken = await rap(flags, [
       "shell",
       "--token-file",

@@ -233,7 +233,10 @@ Deno.test(
       const uri = `raps://127.0.0.1:${server.addr.port}//hex://41`;
       const refused = await runCli(["--allow-net=127.0.0.1"], ["cat", "--insecure", uri]);
       assert.equal(refused.code, 2);
-      assert.equal(refused.stderr, `rap cat: --insecure: ${INSECURE_TLS_HINT} (see rap cat --help)\n`);
+      assert.equal(
+        refused.stderr,
+        `rap cat: --insecure: ${INSECURE_TLS_HINT} (see rap cat --help)\n`,
+      );
       // The finding: Deno's runtime flag applies to Deno.connectTls, for the hosts it names.
       const unsafe = await runCli(
         ["--allow-net=127.0.0.1", "--unsafely-ignore-certificate-errors=127.0.0.1"],

@@ -299,7 +299,9 @@ export class IoSession extends FileTable {
    */
   writable(fd: number): IoDescriptor {
     const desc = this.descriptor(fd);
-    if (this.readOnly) throw new ReadOnlyError("", "The server is read-only (rap serve -w makes it writable)");
+    if (this.readOnly) {
+      throw new ReadOnlyError("", "The server is read-only (rap serve -w makes it writable)");
+    }
     if (!desc.writable) {
       throw new ReadOnlyError(desc.uri, `Cannot write to "${desc.uri}": opened read-only`);
     }
