@@ -5,8 +5,9 @@
  * PATH. Marks:
  *
  * - `<!-- test -->`: a `sh` block runs as one script (`set -euo pipefail`) and must exit
- *   0; in a `console` block each `$ command` runs and the lines shown under it must appear
- *   in its output (stdout and stderr), in order.
+ *   0; in a `console` block each `$ command` (continued on the next line after a `\\`)
+ *   runs and the lines shown under it must appear in its output (stdout and stderr), in
+ *   order.
  * - `<!-- test background -->`: the block is a server: it runs in the background until
  *   the end of the page, and the next block starts once it has printed `Listening on`.
  * - `<!-- test r2 -->`, `<!-- test openssl -->`: as `test`, skipped (with a note) when that
@@ -46,14 +47,16 @@ function examples(page: string): Example[] {
   for (let i = 0; i < lines.length; i++) {
     const mark = /^<!-- test((?: [\w.=-]+)*) -->$/.exec(lines[i]);
     if (!mark) continue;
-    const fence = /^```(\w+)$/.exec(lines[i + 1] ?? "");
+    let start = i + 1;
+    while (lines[start] === "") start++; // deno fmt puts an empty line after the mark
+    const fence = /^```(\w+)$/.exec(lines[start] ?? "");
     if (!fence) throw new Error(`${page}:${i + 1}: a test mark must be followed by a code block`);
-    const end = lines.indexOf("```", i + 2);
+    const end = lines.indexOf("```", start + 1);
     out.push({
       marks: mark[1].trim().split(" ").filter(Boolean),
       lang: fence[1],
-      text: lines.slice(i + 2, end).join("\n"),
-      line: i + 2,
+      text: lines.slice(start + 1, end).join("\n"),
+      line: start + 1,
     });
     i = end;
   }
@@ -116,9 +119,13 @@ async function bash(script: string, cwd: string): Promise<{ code: number; output
 /** Run a `console` block: each `$ command`, its shown lines in its output, in order. */
 async function runConsole(example: Example, cwd: string, where: string): Promise<void> {
   const steps: { command: string; expected: string[] }[] = [];
+  let continued = false;
   for (const line of example.text.split("\n")) {
-    if (line.startsWith("$ ")) steps.push({ command: line.slice(2), expected: [] });
+    if (continued) steps.at(-1)!.command += `\n${line}`;
+    else if (line.startsWith("$ ")) steps.push({ command: line.slice(2), expected: [] });
     else if (line.trim() !== "" && steps.length > 0) steps.at(-1)!.expected.push(line);
+    // A command line that ends with a backslash goes on on the next line, as in bash.
+    continued = (continued || line.startsWith("$ ")) && line.endsWith("\\");
   }
   for (const { command, expected } of steps) {
     const { output } = await bash(command, cwd);
@@ -174,6 +181,41 @@ async function startBackground(text: string, cwd: string, where: string) {
     },
   };
 }
+
+/** The lines of a page outside its code blocks, with their numbers. */
+function proseLines(page: string): { line: number; text: string }[] {
+  let code = false;
+  const out: { line: number; text: string }[] = [];
+  Deno.readTextFileSync(`${ROOT}${page}`).split("\n").forEach((text, i) => {
+    if (text.startsWith("```")) code = !code;
+    else if (!code) out.push({ line: i + 1, text });
+  });
+  return out;
+}
+
+Deno.test("README.md is a front page: under 15 KB, no line over 100 outside code", () => {
+  const size = Deno.statSync(`${ROOT}README.md`).size;
+  assert.ok(size < 15 * 1024, `README.md is ${size} bytes`);
+  const long = proseLines("README.md").filter((l) => [...l.text].length > 100);
+  assert.deepEqual(long.map((l) => `README.md:${l.line}`), []);
+  // Every page it links to is there, and so is every heading a link points at.
+  const text = Deno.readTextFileSync(`${ROOT}README.md`);
+  for (const [, page, anchor] of text.matchAll(/\]\((docs\/[\w.-]+\.md)(?:#([\w-]+))?\)/g)) {
+    const target = Deno.readTextFileSync(`${ROOT}${page}`);
+    if (anchor === undefined) continue;
+    const anchors = [...target.matchAll(/^#+ (.*)$/gm)].map((m) =>
+      m[1].toLowerCase().replace(/[^\w\s-]/g, "").trim().replace(/\s/g, "-")
+    );
+    assert.ok(anchors.includes(anchor), `${page}#${anchor}: no such heading`);
+  }
+});
+
+Deno.test("docs/commands.md, shell.md and benchmarks.md: no line over 100 outside code", () => {
+  for (const page of ["docs/commands.md", "docs/shell.md", "docs/benchmarks.md"]) {
+    const long = proseLines(page).filter((l) => [...l.text].length > 100);
+    assert.deepEqual(long.map((l) => `${page}:${l.line}`), []);
+  }
+});
 
 for (const page of PAGES) {
   const blocks = examples(page);
