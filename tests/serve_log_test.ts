@@ -87,7 +87,10 @@ Deno.test({
       }).output();
       assert.equal(out.code, 0, decoder.decode(out.stderr));
       const screen = decoder.decode(out.stdout);
-      assert.match(screen, /\r\x1b\[2Krap cat: [\d.]+ [KMG]?i?B of 3 MiB \(\d+%\), [^\r]* left/);
+      const drawn = new RegExp(
+        String.raw`\r\x1b\[2Krap cat: [\d.]+ [KMG]?i?B of 3 MiB \(\d+%\), [^\r]* left`,
+      );
+      assert.match(screen, drawn);
       assert.ok(screen.endsWith("\r\x1b[2K"), JSON.stringify(screen));
       assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), new Uint8Array(3 << 20).fill(7));
       // Not a terminal: no progress at all.

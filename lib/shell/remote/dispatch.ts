@@ -9,7 +9,6 @@
  * @module
  */
 
-import { RapClient } from "../../client/client.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
 import { ioSystem } from "../commands/misc.ts";
 import { OutputBuffer, withNewline } from "../output.ts";

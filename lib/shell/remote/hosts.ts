@@ -7,7 +7,7 @@
  * @module
  */
 
-import { RapClient } from "../../client/client.ts";
+import type { RapClient } from "../../client/client.ts";
 import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../../net/own_addresses.ts";
 import { writeAll } from "../../net/write_queue.ts";
 import type { CommandShell } from "../command.ts";
