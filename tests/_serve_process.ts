@@ -312,3 +312,34 @@ export function connectionLimitArgs(count: number): string[] {
 export function mib(bytes: number | undefined): string {
   return bytes === undefined ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+/**
+ * Run `cli.ts` once as a subprocess (no stdin) and collect what it printed.
+ *
+ * @param flags Deno's flags (`--allow-read=...`).
+ * @param args The command line after `cli.ts`.
+ * @param cwd The directory to run in (default this one).
+ * @returns The exit code and both outputs, decoded.
+ *
+ * @example
+ * ```ts
+ * import { runRap } from "./_serve_process.ts";
+ * const { code, stdout } = await runRap([], ["--version"]);
+ * console.assert(code === 0 && stdout.length > 0);
+ * ```
+ */
+export async function runRap(
+  flags: string[],
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, CLI_PATH, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}

@@ -5,19 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { CLI_PATH } from "./_serve_process.ts";
+import { CLI_PATH, runRap } from "./_serve_process.ts";
 
 const decoder = new TextDecoder();
 
-async function rap(args: string[], flags: string[] = []) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, CLI_PATH, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
+const rap = (args: string[], flags: string[] = []) => runRap(flags, args);
 
 const USAGE_ERRORS: [string[], string][] = [
   [["cat", "x", "--bogus"], 'rap cat: unknown option "--bogus"'],

@@ -10,8 +10,8 @@
  *   order.
  * - `<!-- test background -->`: the block is a server: it runs in the background until
  *   the end of the page, and the next block starts once it has printed `Listening on`.
- * - `<!-- test r2 -->`, `<!-- test openssl -->`: as `test`, skipped (with a note) when that
- *   program is not installed.
+ * - `<!-- test r2 -->`, `<!-- test openssl -->`, `<!-- test zip -->`: as `test`, skipped
+ *   (with a note) when that program is not installed.
  * - `<!-- test file=NAME -->`: the block (e.g. `ts`) is written to the file NAME, for the
  *   next blocks to run.
  *
@@ -66,7 +66,7 @@ function examples(page: string): Example[] {
 const has = (tool: string) =>
   new Deno.Command("bash", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync()
     .success;
-const TOOLS = { r2: has("r2"), openssl: has("openssl"), xxd: has("xxd") };
+const TOOLS = { r2: has("r2"), openssl: has("openssl"), xxd: has("xxd"), zip: has("zip") };
 
 /** A copy of the checkout's files, as a fresh clone has them. */
 async function freshCopy(): Promise<string> {
@@ -103,8 +103,9 @@ function env(): Record<string, string> {
   return { PATH: `${bin}:${Deno.env.get("PATH")}`, NO_COLOR: "1", HOME: Deno.env.get("HOME")! };
 }
 
-async function bash(script: string, cwd: string): Promise<{ code: number; output: string }> {
-  const out = await new Deno.Command("bash", {
+/** A bash script as the examples run: strict, in `cwd`, with {@linkcode env} alone. */
+function bashCommand(script: string, cwd: string): Deno.Command {
+  return new Deno.Command("bash", {
     args: ["-c", `set -euo pipefail\n${script}`],
     cwd,
     env: env(),
@@ -112,7 +113,11 @@ async function bash(script: string, cwd: string): Promise<{ code: number; output
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  });
+}
+
+async function bash(script: string, cwd: string): Promise<{ code: number; output: string }> {
+  const out = await bashCommand(script, cwd).output();
   return { code: out.code, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
 }
 
@@ -141,15 +146,7 @@ async function runConsole(example: Example, cwd: string, where: string): Promise
 
 /** A server block: started in the background, ready once it printed `Listening on`. */
 async function startBackground(text: string, cwd: string, where: string) {
-  const child = new Deno.Command("bash", {
-    args: ["-c", `set -euo pipefail\n${text}`],
-    cwd,
-    env: env(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = bashCommand(text, cwd).spawn();
   const logs: string[] = [];
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({ write: (t) => void logs.push(t) }),

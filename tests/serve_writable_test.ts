@@ -22,6 +22,10 @@ async function withFile(fn: (dir: string, path: string) => Promise<void>): Promi
   }
 }
 
+/** write_peer.py's `write` against the server: one WRITE (after an OPEN with `--open`). */
+const writePeer = (port: number, ...args: (string | number)[]) =>
+  runPeer("write_peer.py", ["write", "127.0.0.1", port, ...args]);
+
 const flags = (
   dir: string,
 ) => ["--allow-net=127.0.0.1", `--allow-read=${dir}`, `--allow-write=${dir}`];
@@ -33,24 +37,10 @@ Deno.test({
     await withFile(async (dir, path) => {
       await using server = await startServe({ flags: flags(dir), args: [path] });
       // As r2 -w rap://H:P/ : no OPEN, the default file.
-      const toDefault = await runPeer("write_peer.py", [
-        "write",
-        "127.0.0.1",
-        server.port,
-        "--data",
-        "4a",
-      ]);
+      const toDefault = await writePeer(server.port, "--data", "4a");
       assert.deepEqual(toDefault, { written: 0, read: "68" });
       // As r2 -w rap://H:P//path : OPEN with R|W.
-      const opened = await runPeer("write_peer.py", [
-        "write",
-        "127.0.0.1",
-        server.port,
-        "--data",
-        "4a",
-        "--open",
-        path,
-      ]);
+      const opened = await writePeer(server.port, "--data", "4a", "--open", path);
       assert.deepEqual(opened, { written: 0, read: "68" });
       assert.equal(await Deno.readTextFile(path), "hello, radare2\n");
       const { status } = await server.stop();
@@ -69,25 +59,9 @@ Deno.test({
   async fn() {
     await withFile(async (dir, path) => {
       await using server = await startServe({ flags: flags(dir), args: ["-w", path] });
-      const toDefault = await runPeer("write_peer.py", [
-        "write",
-        "127.0.0.1",
-        server.port,
-        "--data",
-        "4a",
-      ]);
+      const toDefault = await writePeer(server.port, "--data", "4a");
       assert.deepEqual(toDefault, { written: 1, read: "4a" });
-      const opened = await runPeer("write_peer.py", [
-        "write",
-        "127.0.0.1",
-        server.port,
-        "--data",
-        "4b",
-        "--at",
-        1,
-        "--open",
-        path,
-      ]);
+      const opened = await writePeer(server.port, "--data", "4b", "--at", 1, "--open", path);
       assert.deepEqual(opened, { written: 1, read: "4b" });
       const { status } = await server.stop();
       assert.equal(status.code, 0);

@@ -9,21 +9,13 @@
 
 import assert from "node:assert/strict";
 import { makeCertificates } from "../lib/net/certificate.ts";
-import { CLI_PATH, startServe } from "./_serve_process.ts";
+import { CLI_PATH, runRap, startServe } from "./_serve_process.ts";
 
 const decoder = new TextDecoder();
 const HAS_OPENSSL = new Deno.Command("bash", { args: ["-c", "command -v openssl"], stdout: "null" })
   .outputSync().success;
 
-async function rap(flags: string[], args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, CLI_PATH, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
+const rap = runRap;
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rap_cert_" }));

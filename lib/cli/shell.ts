@@ -16,7 +16,7 @@ import type { ShellOutput } from "../shell/output.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
 import { Shell } from "../shell/shell.ts";
 import { type CliPlugins, registryWith, useClientCredentials } from "./registry.ts";
-import { isBrokenPipe, StdoutClosed } from "./stdout.ts";
+import { StdoutClosed, writeStdout } from "./stdout.ts";
 import { errorLine, UsageError, usageLine } from "./usage.ts";
 
 /**
@@ -170,16 +170,9 @@ function parseShellArgs(args: string[]): ShellArgs {
 const encoder = new TextEncoder();
 
 function defaultIo(): ShellCliIo {
-  const write = (file: { write(p: Uint8Array): Promise<number> }) => async (bytes: Uint8Array) => {
-    try {
-      let done = 0;
-      while (done < bytes.length) done += await file.write(bytes.subarray(done));
-    } catch (error) {
-      // The reader went away (rap shell -qc 'px 1M' F | head): end quietly.
-      if (isBrokenPipe(error)) throw new StdoutClosed();
-      throw error;
-    }
-  };
+  // A reader that went away (rap shell -qc 'px 1M' F | head) ends the shell quietly.
+  const write = (file: { write(p: Uint8Array): Promise<number> }) => (bytes: Uint8Array) =>
+    writeStdout(bytes, file);
   return {
     stdin: Deno.stdin.readable,
     readRaw: (p) => Deno.stdin.read(p),
