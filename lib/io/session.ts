@@ -46,7 +46,7 @@ export interface IoSessionOptions {
   memoryBudget?: MemoryBudget;
   /**
    * Open everything read-only and refuse every write ({@linkcode ReadOnlyError}), as a
-   * server started with `--read-only` (default false).
+   * server started without `-w` (default false).
    */
   readOnly?: boolean;
 }
