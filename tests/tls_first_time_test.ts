@@ -129,7 +129,7 @@ Deno.test("rap shell --ca --token-file reaches a private-CA token server with =+
   });
 });
 
-Deno.test("the shell says a token server refused it for the token (=+ rap://, =:host:port)", async () => {
+Deno.test("the shell says a token server refused it for the token (=+ rap://, =N cmd, =:host:port)", async () => {
   await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/token`, "s3cret-token\n");
     await Deno.writeTextFile(`${dir}/data.bin`, "ABCDEFGH");
@@ -144,6 +144,12 @@ Deno.test("the shell says a token server refused it for the token (=+ rap://, =:
       added.stderr,
       `ERROR: Cannot open "/${dir}/data.bin" on ${where}: the server requires a token ` +
         "(start the shell with --token-file FILE)\n",
+    );
+    // A host added without a file: the refusal comes at its first command.
+    const bare = await rap(flags, ["shell", "-qc", `=+ rap://${where}/;=0 p8 2`]);
+    assert.match(
+      bare.stderr,
+      /closed by the server: the server requires a token \(start the shell with --token-file FILE\)\n$/,
     );
     const query = await rap(flags, ["shell", "-qc", `=:${where} ?V`]);
     assert.match(

@@ -150,6 +150,8 @@ export class RemoteState {
   readonly servers: ShellServers;
   readonly #shell: CommandShell;
   readonly #slots: (RemoteHost | undefined)[] = [];
+  /** How each RAP host was dialled: a later refusal can then say it was the token. */
+  readonly #dials = new WeakMap<RapClient, RapDial>();
   #nextFd = 3;
 
   /**
@@ -242,6 +244,7 @@ export class RemoteState {
       onConnect: peer ? refuseOwnConnection : undefined,
     };
     const client = await dialRap(dial);
+    this.#dials.set(client, dial);
     if (target.file !== "") {
       try {
         // radare2's =+ always sends OPEN with permission 0.
@@ -279,7 +282,11 @@ export class RemoteState {
             `The connection to ${host.host}:${host.port} is closed (remove it with =-${slot})`,
           );
         }
-        return await host.client.cmd(command.trim());
+        const client = host.client;
+        return await client.cmd(command.trim()).catch(async (error) => {
+          // A token server closes a connection at its first request without the token.
+          throw await explainRefusal(error, this.#dials.get(client)!);
+        });
       }
       case "tcp": {
         if (command.length < 1 || command.length > 16384) return "";
