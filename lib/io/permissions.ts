@@ -8,13 +8,15 @@ import { IoError, PermissionDeniedError } from "./errors.ts";
 import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 
 /**
- * Check that every permission is granted. When a permission is in the "prompt" state and
- * standard input is a terminal, Deno asks the user; otherwise anything short of "granted"
- * is a refusal.
+ * Check that every permission is granted. When a permission is in the "prompt" state,
+ * standard input is a terminal and `options.prompt` is not false, Deno asks the user;
+ * otherwise anything short of "granted" is a refusal. A remote client's open never asks
+ * (the prompt would stop the whole server, and its answer is not the client's to give).
  *
  * @param uri The URI being opened (for the error message).
  * @param permissions What opening it needs.
- * @param options `create`: the file may be made (a missing file is then no error).
+ * @param options `create`: the file may be made (a missing file is then no error);
+ *   `prompt: false`: never ask.
  * @throws {PermissionDeniedError} Naming the first missing permission and its flag.
  * @throws {IoError} "no such file" when write access to the file is missing and the file
  *   does not exist.
@@ -29,12 +31,12 @@ import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 export async function checkPermissions(
   uri: string,
   permissions: readonly Deno.PermissionDescriptor[],
-  options: { create?: boolean } = {},
+  options: { create?: boolean; prompt?: boolean } = {},
 ): Promise<void> {
   const first = permissions.find((p) => p.name === "read" || p.name === "write");
   for (const permission of permissions) {
     try {
-      await checkOne(uri, permission);
+      await checkOne(uri, permission, options.prompt ?? true);
     } catch (error) {
       // A file that is not there is better told than the write access it would need.
       if (!options.create) await refuseMissing(uri, permission, first);
@@ -45,7 +47,9 @@ export async function checkPermissions(
     if ((permission.name === "read" || permission.name === "write") && permission.path) {
       const path = permission.path.toString();
       const real = await resolveRealPath(path).catch(() => path);
-      if (real !== path) await checkOne(uri, { name: permission.name, path: real });
+      if (real !== path) {
+        await checkOne(uri, { name: permission.name, path: real }, options.prompt ?? true);
+      }
     }
   }
 }
@@ -70,9 +74,13 @@ async function refuseMissing(
   }
 }
 
-async function checkOne(uri: string, permission: Deno.PermissionDescriptor): Promise<void> {
+async function checkOne(
+  uri: string,
+  permission: Deno.PermissionDescriptor,
+  prompt: boolean,
+): Promise<void> {
   let status = await Deno.permissions.query(permission);
-  if (status.state === "prompt" && Deno.stdin.isTerminal()) {
+  if (status.state === "prompt" && prompt && Deno.stdin.isTerminal()) {
     status = await Deno.permissions.request(permission);
   }
   if (status.state !== "granted") throw new PermissionDeniedError(uri, permission);
