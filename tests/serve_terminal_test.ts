@@ -2,8 +2,8 @@
  * A server started on a terminal never shows Deno's permission prompt for what a remote
  * client asks: the prompt would stop the whole server until someone answered, and the
  * answer (`A`: allow all reads) is not the client's to get. The server runs under a real
- * pty (`script`); a client's OPEN of a file outside `--allow-read` is refused with the flag
- * named, and the server goes on serving.
+ * pty (`script`); a client's OPEN of a file, an archive or a host outside its flags is refused
+ * with the flag named, and the server goes on serving.
  */
 
 import assert from "node:assert/strict";
@@ -64,13 +64,26 @@ Deno.test({
       try {
         await until(/Listening on rap:\/\/127\.0\.0\.1:\d+\//);
         const port = Number(/rap:\/\/127\.0\.0\.1:(\d+)\//.exec(screen)![1]);
-        for (const extensions of [false, true]) {
-          await using client = await RapClient.connect({
-            hostname: "127.0.0.1",
-            port,
-            extensions,
-          });
-          await Promise.race([assert.rejects(client.open(outside, 1)), prompted.promise]);
+        // Files, archives and hosts the server may not reach, over plain RAP and with the
+        // extensions (an error reply).
+        const refused = [
+          outside,
+          `gzip://${outside}`,
+          `zip://${outside}//x`,
+          `mmap://${outside}`,
+          "tcp://localhost:1",
+          "http://localhost:1/x",
+          "rap://localhost:1//x",
+        ];
+        for (const uri of refused) {
+          for (const extensions of [false, true]) {
+            await using client = await RapClient.connect({
+              hostname: "127.0.0.1",
+              port,
+              extensions,
+            });
+            await Promise.race([assert.rejects(client.open(uri, 1)), prompted.promise]);
+          }
         }
         await until(/OPEN failed: [^\n]*read access is not granted \(run with --allow-read=/);
         // Still serving, nothing waiting for an answer.
