@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { HAS_PYTHON, runPeer } from "./_peer.ts";
-import { CLI_PATH, startServe } from "./_serve_process.ts";
+import { runRap, startServe } from "./_serve_process.ts";
 
 const HAS_R2 = new Deno.Command("bash", { args: ["-c", "command -v r2"], stdout: "null" })
   .outputSync().success;
@@ -108,42 +108,24 @@ Deno.test('a missing file is "no such file", with or without -w and --allow-writ
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rap_w_" }));
   try {
     for (const args of [[], ["-w"]]) {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", `--allow-read=${dir}`, CLI_PATH, "serve", ...args, `${dir}/missing.bin`],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const out = await runRap([`--allow-read=${dir}`], ["serve", ...args, `${dir}/missing.bin`]);
       assert.equal(out.code, 1);
-      assert.equal(
-        new TextDecoder().decode(out.stderr),
-        `rap serve: Cannot open "${dir}/missing.bin": no such file\n`,
-      );
+      assert.equal(out.stderr, `rap serve: Cannot open "${dir}/missing.bin": no such file\n`);
     }
     // An existing file without --allow-write still names the flag.
     await Deno.writeTextFile(`${dir}/there.bin`, "x");
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", `--allow-read=${dir}`, CLI_PATH, "serve", "-w", `${dir}/there.bin`],
-      stdin: "null",
-      stderr: "piped",
-      stdout: "null",
-    }).output();
-    assert.match(new TextDecoder().decode(out.stderr), /write access is not granted/);
+    const out = await runRap([`--allow-read=${dir}`], ["serve", "-w", `${dir}/there.bin`]);
+    assert.match(out.stderr, /write access is not granted/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("serve -w with --read-only is a usage error", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", CLI_PATH, "serve", "-w", "--read-only", "malloc://1"],
-    stdin: "null",
-    stderr: "piped",
-    stdout: "null",
-  }).output();
+  const out = await runRap([], ["serve", "-w", "--read-only", "malloc://1"]);
   assert.equal(out.code, 2);
   assert.equal(
-    new TextDecoder().decode(out.stderr),
+    out.stderr,
     "rap serve: -w (--writable) and --read-only cannot be combined (see rap serve --help)\n",
   );
 });
