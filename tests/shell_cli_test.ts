@@ -84,10 +84,10 @@ Deno.test("rap shell -i runs a script; -w opens writable; errors go to stderr", 
 Deno.test("rap shell exits 2 on usage errors and 1 when the URI cannot be opened", async () => {
   const usage = await runCli(["-x"]);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /^rap shell: unknown option "-x"\nUsage: rap shell/);
+  assert.match(usage.stderr, /^rap shell: unknown option "-x" \(see rap shell --help\)\n$/);
   const missing = await runCli(["-c"]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /option -c needs a value/);
+  assert.match(missing.stderr, /^rap shell: -c needs a value \(see rap shell --help\)\n$/);
   const two = await runCli(["a", "b"]);
   assert.equal(two.code, 2);
   const open = await runCli(["-q", "/nonexistent/file"]);

@@ -1,6 +1,7 @@
 /**
- * What every subcommand of the CLI shares: the one usage error (exit code 2), flag
- * parsing, and the parsing of numeric flag values against what the option can use.
+ * What every subcommand of the CLI shares: the one usage error (exit code 2) and its one
+ * line (`rap cat: unknown option "--bogus" (see rap cat --help)`), flag parsing, and the
+ * parsing of numeric flag values against what the option can use.
  *
  * @module
  */
@@ -30,11 +31,70 @@ export class UsageError extends Error {
 }
 
 /**
- * Parse a subcommand's flags (`node:util` parseArgs, strict), turning mistakes into
- * {@linkcode UsageError}s that name the subcommand.
+ * The one line a usage mistake prints: `rap <command>: <what is wrong> (see rap <command>
+ * --help)`.
  *
- * @param command The subcommand, for messages.
- * @param args Its arguments.
+ * @param command The subcommand (`undefined` for `rap` itself).
+ * @param message What is wrong.
+ * @returns The line, without a newline.
+ *
+ * @example
+ * ```ts
+ * import { usageLine } from "@rap/cli/cli";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(usageLine("cat", "expected one URI"), "rap cat: expected one URI (see rap cat --help)");
+ * assert.equal(usageLine(undefined, 'unknown command "x"'), 'rap: unknown command "x" (see rap --help)');
+ * ```
+ */
+export function usageLine(command: string | undefined, message: string): string {
+  const name = command === undefined ? "rap" : `rap ${command}`;
+  return `${name}: ${message} (see ${name} --help)`;
+}
+
+/**
+ * The one line a runtime error prints: `rap <command>: <message>`.
+ *
+ * @param command The subcommand (`undefined` for `rap` itself).
+ * @param message What went wrong.
+ * @returns The line, without a newline.
+ *
+ * @example
+ * ```ts
+ * import { errorLine } from "@rap/cli/cli";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(errorLine("cat", 'Cannot open "x": no such file'), 'rap cat: Cannot open "x": no such file');
+ * ```
+ */
+export function errorLine(command: string | undefined, message: string): string {
+  return `${command === undefined ? "rap" : `rap ${command}`}: ${message}`;
+}
+
+/** `node:util` parseArgs's error, rewritten as one short sentence. */
+function parseArgsMessage(error: Error & { code?: string }): string {
+  const option = /'([^']*)'/.exec(error.message)?.[1] ?? "";
+  // "-h, --help" names both spellings; the long one is what the user is told.
+  const name = option.split(/,\s*/).pop()!.replace(/ <value>$/, "");
+  switch (error.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option "${name}"`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/does not take an argument/.test(error.message)) return `${name} takes no value`;
+      if (/ambiguous/.test(error.message)) {
+        return `${name} needs a value; write ${name}=-X for one that starts with "-"`;
+      }
+      return `${name} needs a value`;
+    default:
+      return error.message.split("\n")[0];
+  }
+}
+
+/**
+ * Parse a subcommand's flags (`node:util` parseArgs, strict), turning mistakes into
+ * {@linkcode UsageError}s of one short line.
+ *
+ * @param args The subcommand's arguments.
  * @param options The flags it takes.
  * @returns The values and positionals.
  * @throws {UsageError} For an unknown flag or a missing value.
@@ -44,21 +104,41 @@ export class UsageError extends Error {
  * import { parseFlags } from "@rap/cli/cli";
  * import assert from "node:assert/strict";
  *
- * const { values } = parseFlags("cat", ["--size", "4"], { size: { type: "string" } });
+ * const { values } = parseFlags(["--size", "4"], { size: { type: "string" } });
  * assert.equal(values.size, "4");
+ * assert.throws(() => parseFlags(["--bogus"], {}), /^UsageError: unknown option "--bogus"$/);
+ * assert.throws(() => parseFlags(["--size", "-5"], { size: { type: "string" } }), /--size needs a value/);
  * ```
  */
 export function parseFlags<const T extends ParseArgsOptionsConfig>(
-  command: string,
   args: string[],
   options: T,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true }>> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message}`);
+    throw new UsageError(parseArgsMessage(error as Error));
   }
 }
+
+/**
+ * What a numeric flag's value is: a count, milliseconds, or a number of bytes (a size or
+ * an offset).
+ *
+ * @example
+ * ```ts
+ * import type { NumberKind } from "@rap/cli/cli";
+ * const kind: NumberKind = "MS";
+ * console.assert(kind === "MS");
+ * ```
+ */
+export type NumberKind = "N" | "MS" | "SIZE";
+
+const EXPECTS: Readonly<Record<NumberKind, string>> = {
+  N: "a whole number",
+  MS: "whole milliseconds (e.g. 5000)",
+  SIZE: "a number of bytes (4096, 0x1000, 64K, 1G)",
+};
 
 /**
  * The value of a numeric flag (radare2 numbers: `4096`, `0x1000`, `4K`, `1G`), or
@@ -68,6 +148,7 @@ export function parseFlags<const T extends ParseArgsOptionsConfig>(
  * @param text Its value as given.
  * @param fallback The default.
  * @param min The smallest value the option can use (default 0).
+ * @param kind What the value is, for the message (default a count).
  * @returns The number.
  * @throws {UsageError} For a value that is not a whole number, or is below `min`.
  *
@@ -79,6 +160,7 @@ export function parseFlags<const T extends ParseArgsOptionsConfig>(
  * assert.equal(numberFlag("--size", "4K", 0), 4096);
  * assert.equal(numberFlag("--size", undefined, 7), 7);
  * assert.throws(() => numberFlag("--max-connections", "0", 256, 1), /must be at least 1/);
+ * assert.throws(() => numberFlag("--cmd-timeout", "1.5", 0, 0, "MS"), /expects whole milliseconds/);
  * ```
  */
 export function numberFlag(
@@ -86,6 +168,7 @@ export function numberFlag(
   text: string | undefined,
   fallback: number,
   min = 0,
+  kind: NumberKind = "N",
 ): number {
   if (text === undefined) return fallback;
   let value: number;
@@ -95,7 +178,7 @@ export function numberFlag(
     value = NaN;
   }
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`${flag} expects a non-negative number, got "${text}"`);
+    throw new UsageError(`${flag} expects ${EXPECTS[kind]}, got "${text}"`);
   }
   if (value < min) throw new UsageError(`${flag} must be at least ${min}, got ${value}`);
   return value;

@@ -184,7 +184,7 @@ export interface HttpCommandRunnerOptions {
   sessionFactory?: () => Promise<IoSession>;
   /** What requests may run (default {@linkcode CommandPolicy.RESTRICTED}). */
   policy?: CommandPolicy;
-  /** Open files writable (as a RAP server that is not `--read-only`; default false). */
+  /** Open files writable (as a RAP server started with `-w`; default false). */
   writable?: boolean;
 }
 

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { RapClient } from "../../client/client.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
 import { ioSystem } from "../commands/misc.ts";
 import { OutputBuffer, withNewline } from "../output.ts";
@@ -17,6 +16,7 @@ import { createReverseCommandHandler } from "../peer.ts";
 import { CommandPolicy } from "../policy.ts";
 import { reversePrompt } from "../reverse_prompt.ts";
 import { formatSessions, listSessions } from "../sessions.ts";
+import { dialRap, explainRefusal, type RapDial } from "./dial.ts";
 import { MAX_HOSTS, type RemoteShell, type RemoteState } from "./hosts.ts";
 import { parseHostPort } from "./target.ts";
 
@@ -204,12 +204,21 @@ async function colon({ shell, out }: CommandEnv<RemoteShell>, rest: string): Pro
   // help: "=:host:port cmd" (radare2's code falls through to "=cmd").
   const query = /^(\[[^\]]*\]|[^:\s]*):(\d+)\s+([\s\S]+)$/.exec(rest);
   if (!query) throw new SyntaxError("Usage: =:port (serve), =:host:port cmd");
-  await using client = await RapClient.connect({
+  const dial: RapDial = {
     hostname: query[1].replace(/^\[(.*)\]$/, "$1") || "localhost",
     port: Number(query[2]),
+    tls: false,
+    credentials: shell.options,
     onReverseCommand: createReverseCommandHandler(shell),
-  });
-  out.write(await client.cmd(query[3]) + "\n"); // as =N prints a rap host's reply
+  };
+  await using client = await dialRap(dial);
+  let output: string;
+  try {
+    output = await client.cmd(query[3]);
+  } catch (error) {
+    throw await explainRefusal(error, dial);
+  }
+  out.write(output + "\n"); // as =N prints a rap host's reply
 }
 
 /** `=l`, `=lj` (list the registered sessions), `=ll` (serve `=h` and register), `=l-`. */
