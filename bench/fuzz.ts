@@ -1,33 +1,44 @@
 /**
  * `deno task fuzz`: fuzz the pure decoders and format parsers in memory, then a live
- * `cli.ts serve` subprocess over many connections, and print what was found.
+ * `cli.ts serve` subprocess (RAP and HTTP, under a low `ulimit -n`) with mutated RAP packets
+ * and HTTP requests while abortive closes, descriptor exhaustion, nested self-`rap://`,
+ * hostile archives and path races take turns, and checkers compare bytes; print what was
+ * found. Each finding is saved as a reproducer (JSON) that `--replay FILE` runs again.
  *
  * ```sh
- * deno run -A bench/fuzz.ts [--packets N] [--seconds S] [--seed N] [--concurrency N]
- *                           [--scale X] [--only decoders|server] [--json]
+ * deno task fuzz                                   # short: 50,000 packets, every class
+ * deno run -A bench/fuzz.ts --only server --packets 1000000   # the long run
+ * deno run -A bench/fuzz.ts --replay fuzz-findings/seed1-hang-1.json
  * ```
  *
  * Exit code 0 when nothing was found, 1 when something was (a crash, a hang, wrong bytes,
- * an untyped error, an over-allocation ...), 2 for a usage error.
+ * outside bytes, an untyped error, an over-allocation ...), 2 for a usage error.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import type { DecoderReport } from "../tests/_fuzz_decoders.ts";
+import { replayFinding } from "../tests/_fuzz_replay.ts";
 import { fuzzServer, type ServerFuzzReport } from "../tests/_fuzz_server.ts";
 import { mib } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno run -A bench/fuzz.ts [options]
 
-  --packets N       packets the server must handle (default 1000000)
-  --seconds S       stop the server fuzz after S seconds even if fewer were handled
-  --seed N          seed of every random choice (default 1)
-  --concurrency N   fuzzing connections at once (default 32)
-  --scale X         decoder inputs: X times 100,000 per in-memory parser, 10,000 per
-                    file-based one and 2,000 for http (default 1)
-  --only WHAT       "decoders" or "server" (default both)
-  --json            print the reports as JSON
+  --packets N            RAP packets and HTTP requests the server must handle
+                         (default 50000; 1000000 for the long run)
+  --seconds S            stop the server fuzz after S seconds even if fewer were handled
+  --seed N               seed of every random choice (default 1)
+  --concurrency N        RAP fuzzing connections at once (default 32)
+  --http-concurrency N   HTTP fuzzing connections at once (default 16)
+  --file-limit N         the server's ulimit -n (default 512)
+  --no-scenarios         only the fuzzing connections and checkers (no python3 peers)
+  --findings DIR         where reproducers are saved (default fuzz-findings)
+  --replay FILE          run a saved reproducer again and say what reproduced
+  --scale X              decoder inputs: X times 100,000 per in-memory parser, 10,000 per
+                         file-based one and 2,000 for http (default 0.1)
+  --only WHAT            "decoders" or "server" (default both)
+  --json                 print the reports as JSON
 `;
 
 /** Run the decoder fuzz in a worker; a decoder silent for `stuckMs` is reported as a hang. */
@@ -77,8 +88,7 @@ function decoderFindings(r: DecoderReport): number {
 }
 
 function serverFindings(r: ServerFuzzReport): number {
-  return r.crashes.length + r.hangs + r.wrongBytes + r.badReplies + r.internalErrors +
-    r.goodErrors;
+  return findingCount(r);
 }
 
 function printDecoders(reports: DecoderReport[]): void {
@@ -108,44 +118,117 @@ function printDecoders(reports: DecoderReport[]): void {
 
 function printServer(r: ServerFuzzReport, command: string): void {
   console.log(`\nLive server (${command}):\n`);
+  const n = (x: number) => x.toLocaleString("en-US");
+  const list = (o: Record<string, number>) =>
+    Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(", ");
+  const s = r.scenarios;
+  const c = r.checkers;
   const rows: [string, string][] = [
     [
-      "packets handled by the server",
-      `${r.packetsHandled} (${r.mutatedHandled} mutated or garbage)`,
+      "packets handled (RAP + HTTP)",
+      `${n(r.packets)}: ${n(r.rap.packetsHandled)} RAP (${n(r.rap.mutatedHandled)} mutated or ` +
+      `garbage), ${n(r.http.requests)} HTTP requests answered (of ${n(r.http.sent)} sent)`,
     ],
-    ["packets written (incl. unread after a fatal one)", String(r.packetsWritten)],
     [
-      "replies received, all well-formed",
-      `${r.replies} (${r.badReplies} connections with bad replies)`,
+      "connections",
+      `${n(r.connections)}: ${n(r.rap.connections)} RAP fuzzing (${n(r.rap.closedEarly)} closed ` +
+      `by the server on a bad packet, ${n(r.rap.cutPastLinger)} of them with over 256 KiB ` +
+      `still to send), ${n(r.http.connections)} HTTP fuzzing, ` +
+      `${n(s.connections)} by the scenarios`,
     ],
-    ["connections", `${r.connections} (${r.closedEarly} closed by the server on a bad packet)`],
-    ["bytes sent / received", `${mib(r.bytesSent)} / ${mib(r.bytesReceived)}`],
-    ["crashes (server exited)", String(r.crashes.length)],
-    ["hangs (no answer, no close)", String(r.hangs)],
-    ["internal errors in the server log", String(r.internalErrors)],
     [
-      "checked client",
-      `${r.goodReads} reads, ${mib(r.goodBytes)}, ${r.wrongBytes} wrong, ${r.goodErrors} failed, ` +
-      `slowest ${r.goodMaxLatencyMs.toFixed(1)} ms`,
+      "bytes sent / received",
+      `${mib(r.rap.bytesSent + r.http.bytesSent)} / ${
+        mib(r.rap.bytesReceived + r.http.bytesReceived)
+      }`,
     ],
-    ["server RSS start / end / peak", `${mib(r.rssStart)} / ${mib(r.rssEnd)} / ${mib(r.rssPeak)}`],
+    ["HTTP connections by plan", list(r.http.plans)],
+    ["HTTP replies by status", list(r.http.statuses)],
+    ["abortive closes (SO_LINGER 0)", `${n(s.resets.sent)}: ${list(s.resets.modes)}`],
+    [
+      "descriptor exhaustion",
+      `${n(s.holds.episodes)} holds, ${n(s.holds.held)} connections held, EMFILE hit in ` +
+      `${n(s.holds.exhausted)}; ${n(s.holds.httpRefused)} HTTP connections over the limit refused`,
+    ],
+    [
+      "nested self-rap:// OPENs",
+      `${n(s.nests.sent)} sent, ${n(s.nests.refused)} refused, ${n(s.nests.opened)} opened`,
+    ],
+    [
+      "path races",
+      `${n(s.races.windows)} windows, ${n(s.races.swaps)} swaps, ${n(s.races.fuzzStreams)} ` +
+      `fuzzing streams naming the racing paths; the racing client's ${n(s.races.opens)} OPENs: ` +
+      `${n(s.races.inside)} inside, ${n(s.races.refused)} refused, ${
+        n(s.races.outside)
+      } outside, ` +
+      `${n(s.races.other)} other`,
+    ],
+    [
+      "hostile archives",
+      `${n(s.archives.opens)} OPENs, ${n(s.archives.opened)} opened, ` +
+      `${mib(s.archives.checked)} compared`,
+    ],
+    [
+      "slow / oversized HTTP (python peers)",
+      `${s.httpPeers.slowCut}/${s.httpPeers.slow} slow heads cut, ` +
+      `${s.httpPeers.bigRefused}/${s.httpPeers.bigPosts} 8 MB bodies refused 413`,
+    ],
+    [
+      "checkers",
+      `RAP ${n(c.rap.reads)} reads (${mib(c.rap.bytes)}), ${c.rap.wrong} wrong, ` +
+      `${c.rap.errors} failed, slowest ${c.rap.maxLatencyMs.toFixed(0)} ms; ` +
+      (c.python
+        ? `python ${
+          n(c.python.ops)
+        } ops, ${c.python.wrong} wrong, ${c.python.errors.length} failed; `
+        : "python n/a; ") +
+      `HTTP ${n(c.http.requests)} requests, ${c.http.wrong} wrong, ${c.http.errors} failed ` +
+      `(${c.http.busy} 503 retried), slowest ${c.http.maxLatencyMs.toFixed(0)} ms`,
+    ],
+    [
+      "scenario time (mean per run)",
+      Object.entries(s.ms).map(([k, v]) =>
+        `${k} ${((v ?? 0) / (s.runs[k as keyof typeof s.runs] ?? 1) / 1000).toFixed(1)} s`
+      ).join(", "),
+    ],
+    ["server exits / internal errors", `${r.crashes} / ${r.internalErrors}`],
+    ["descriptors: ulimit -n / peak open", `${r.files.limit ?? "n/a"} / ${r.files.peak}`],
+    [
+      "server RSS start / end / peak (bound)",
+      `${mib(r.rss.start)} / ${mib(r.rss.end)} / ${mib(r.rss.peak)} (${mib(r.rss.limit)})`,
+    ],
+    ["findings", `${findingCount(r)} ${JSON.stringify(r.findingCounts)}`],
     ["time", `${r.seconds.toFixed(1)} s`],
   ];
   console.log("| | |\n|---|---|");
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
-  const reasons = Object.entries(r.closeReasons).sort((a, b) => b[1] - a[1]).slice(0, 12);
-  console.log("\nMost frequent reasons the server gave for closing a fuzzing connection:");
-  for (const [reason, n] of reasons) console.log(`  ${String(n).padStart(7)}  ${reason}`);
-  for (const c of r.crashes) console.log(`\nCRASH: exit ${c.code} ${c.signal ?? ""}\n${c.log}`);
-  for (const h of r.hangSamples) console.log(`\nHANG stream: ${h}`);
-  for (const s of r.badReplySamples) console.log(`\nBAD REPLY: ${s}`);
-  for (const s of r.internalErrorSamples) {
-    const stream = s.stream.length > 1024
-      ? `${s.stream.slice(0, 1024)}... (--json has it all)`
-      : s.stream;
-    console.log(`\nINTERNAL ERROR: ${s.line}\n  stream ${stream}`);
+  console.log("\nHostile archives (each OPEN's outcome):");
+  for (const [uri, outcomes] of Object.entries(s.archives.outcomes)) {
+    console.log(`  ${uri}: ${list(outcomes)}`);
   }
-  for (const s of r.goodErrorSamples) console.log(`\nCHECKED CLIENT ERROR: ${s}`);
+  const reasons = Object.entries(r.closeReasons).sort((a, b) => b[1] - a[1]).slice(0, 12);
+  console.log("\nMost frequent reasons the server gave for closing a RAP fuzzing connection:");
+  for (const [reason, count] of reasons) console.log(`  ${String(count).padStart(7)}  ${reason}`);
+  for (const f of r.findings) {
+    console.log(`\n${f.kind.toUpperCase()}: ${f.detail}`);
+    if (f.reproducer) console.log(`  reproducer: ${f.reproducer} (--replay ${f.reproducer})`);
+  }
+}
+
+function findingCount(r: ServerFuzzReport): number {
+  return Object.values(r.findingCounts).reduce((a, b) => a + (b ?? 0), 0);
+}
+
+async function replay(path: string): Promise<number> {
+  const { seen, log } = await replayFinding(path);
+  if (seen.length === 0) {
+    console.log(`${path}: nothing reproduced (the server's last lines follow)`);
+    for (const line of log.slice(-20)) console.log(`  ${line}`);
+    return 0;
+  }
+  console.log(`${path}: reproduced`);
+  for (const line of seen) console.log(`  ${line}`);
+  return 1;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -158,6 +241,11 @@ async function main(args: string[]): Promise<number> {
         seconds: { type: "string" },
         seed: { type: "string" },
         concurrency: { type: "string" },
+        "http-concurrency": { type: "string" },
+        "file-limit": { type: "string" },
+        "no-scenarios": { type: "boolean" },
+        findings: { type: "string" },
+        replay: { type: "string" },
         scale: { type: "string" },
         only: { type: "string" },
         json: { type: "boolean" },
@@ -172,17 +260,20 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (values.replay !== undefined) return await replay(values.replay);
   const num = (name: string, text: string | undefined, fallback: number) => {
     const value = text === undefined ? fallback : Number(text);
     if (!Number.isFinite(value) || value < 0) throw new TypeError(`--${name} expects a number`);
     return value;
   };
-  let seed, packets, scale, concurrency, seconds;
+  let seed, packets, scale, concurrency, httpConcurrency, fileLimit, seconds;
   try {
     seed = num("seed", values.seed, 1);
-    packets = num("packets", values.packets, 1_000_000);
-    scale = num("scale", values.scale, 1);
+    packets = num("packets", values.packets, 50_000);
+    scale = num("scale", values.scale, 0.1);
     concurrency = Math.max(1, num("concurrency", values.concurrency, 32));
+    httpConcurrency = num("http-concurrency", values["http-concurrency"], 16);
+    fileLimit = Math.max(64, num("file-limit", values["file-limit"], 512));
     seconds = values.seconds === undefined ? undefined : num("seconds", values.seconds, 0);
   } catch (error) {
     console.error(`fuzz: ${(error as Error).message}\n\n${USAGE}`);
@@ -213,14 +304,19 @@ async function main(args: string[]): Promise<number> {
   }
 
   if (values.only !== "decoders") {
-    const command = `deno run -A bench/fuzz.ts --packets ${packets}` +
+    const command = `deno run -A bench/fuzz.ts --only server --packets ${packets}` +
       (seconds !== undefined ? ` --seconds ${seconds}` : "") +
-      ` --seed ${seed} --concurrency ${concurrency}`;
+      ` --seed ${seed} --concurrency ${concurrency} --http-concurrency ${httpConcurrency}` +
+      ` --file-limit ${fileLimit}` + (values["no-scenarios"] ? " --no-scenarios" : "");
     const report = await fuzzServer({
       seed,
       packets,
       seconds,
       concurrency,
+      httpConcurrency,
+      fileLimit,
+      ...(values["no-scenarios"] ? { scenarios: [] } : {}),
+      findingsDir: values.findings ?? "fuzz-findings",
       progress: values.json ? undefined : (line) => console.error(`  ${line}`),
     });
     findings += serverFindings(report);

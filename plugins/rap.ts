@@ -95,7 +95,10 @@ export function parseRapUri(uri: string): RapUri {
  */
 export const MAX_RAP_CHAIN = 3;
 
-/** Turn a client failure into the IO layer's error, naming the file. */
+/**
+ * Turn a client failure into the IO layer's error, naming the file (a permission refusal
+ * stays as it is, for the IO layer to name the flag).
+ */
 async function ioFailure<T>(uri: string, what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();

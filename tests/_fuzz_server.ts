@@ -1,128 +1,37 @@
 /**
- * Fuzz a live `cli.ts serve` subprocess: many connections send recorded, random and mutated
- * RAP packets while a well-behaved {@linkcode RapClient} keeps reading a known file and
- * checking every byte. Reports crashes (the process exited), hangs (a connection that
- * neither answers nor closes in time, or the good client stalling), wrong bytes, replies
- * that do not decode, internal errors in the server log, and the server's memory.
+ * Fuzz a live `cli.ts serve` subprocess (RAP and `--http-port`, under a low `ulimit -n`, on
+ * 127.0.0.1 port 0, serving a temp dir): many connections send recorded, random and mutated
+ * RAP packets and HTTP requests, while the scenarios of `_fuzz_scenarios.ts` take turns
+ * (abortive closes, descriptor exhaustion, held HTTP slots, nested self-`rap://`, hostile
+ * archives, symbolic-link races, slow and oversized HTTP requests) and three checkers (an
+ * in-process RAP client, the python `rap_peer.py check` and an HTTP client) compare bytes
+ * the whole time. Every finding is saved with a reproducer (`_fuzz_findings.ts`).
  *
  * @module
  */
 
-import { PacketDecoder, RapClient } from "../mod.ts";
-import { makeFixtures } from "./_fixtures.ts";
 import { buildStream, recordedRequests } from "./_mutate.ts";
 import { Random } from "./_random.ts";
-import { connectionLimitArgs, type ServeProcess, startServe } from "./_serve_process.ts";
+import type { ServeProcess } from "./_serve_process.ts";
+import { checkHttpEcho, checkRapReads, PythonChecker } from "./_fuzz_checkers.ts";
+import {
+  type FindingKind,
+  Findings,
+  LeakScanner,
+  type ReproStream,
+  toHex,
+} from "./_fuzz_findings.ts";
+import { buildHttpPlan, httpCommands, runHttpConnection } from "./_fuzz_http.ts";
+import { runRapConnection } from "./_fuzz_rap.ts";
+import { emptyReport, type ServerFuzzOptions, type ServerFuzzReport } from "./_fuzz_report.ts";
+import { runScenario, type ScenarioName, scenarioRandom, SCENARIOS } from "./_fuzz_scenarios.ts";
+import { type FuzzSetup, makeFuzzSetup, startFuzzServe } from "./_fuzz_setup.ts";
+import { HAS_PYTHON } from "./_peer.ts";
+import { LINGER_BYTES } from "../lib/net/linger.ts";
 
-/**
- * Options of {@linkcode fuzzServer}.
- *
- * @example
- * ```ts
- * import type { ServerFuzzOptions } from "./_fuzz_server.ts";
- * const options: ServerFuzzOptions = { seed: 1, packets: 10_000 };
- * console.assert(options.packets === 10_000);
- * ```
- */
-export interface ServerFuzzOptions {
-  /** Seed of every random choice. */
-  seed: number;
-  /** Stop once the server has handled this many packets (see `packetsHandled`). */
-  packets: number;
-  /** Stop after this many seconds even if fewer packets were sent (default: no limit). */
-  seconds?: number;
-  /** Fuzzing connections open at once (default 32). */
-  concurrency?: number;
-  /** Packets per connection: a random count up to this (default 600). */
-  maxPacketsPerConnection?: number;
-  /** Probability that a packet is mutated (default: varies per connection, 0.002 to 0.2). */
-  mutationRate?: number;
-  /** A connection that neither answers nor closes for this long is a hang (default 15000 ms). */
-  hangMs?: number;
-  /** A good-client read slower than this is a stall (default 15000 ms). */
-  stallMs?: number;
-  /** Progress lines (default: none). */
-  progress?: (line: string) => void;
-}
+export type { ServerFuzzOptions, ServerFuzzReport } from "./_fuzz_report.ts";
 
-/**
- * What {@linkcode fuzzServer} found.
- *
- * @example
- * ```ts
- * import type { ServerFuzzReport } from "./_fuzz_server.ts";
- * const ok = (r: ServerFuzzReport) => r.crashes.length === 0 && r.hangs === 0;
- * console.assert(typeof ok === "function");
- * ```
- */
-export interface ServerFuzzReport {
-  /** The seed. */
-  seed: number;
-  /**
-   * Packets the server consumed: on each connection, as many of the stream's packets as it
-   * answered, plus the one that made it close the connection (if it did). Packets written
-   * after that fatal packet sat in the socket buffer unread and are not counted.
-   */
-  packetsHandled: number;
-  /** Of those, mutated or garbage ones. */
-  mutatedHandled: number;
-  /** Packets whose bytes the socket accepted (handled or not). */
-  packetsWritten: number;
-  /** Replies received (every one decoded as a well-formed RAP reply). */
-  replies: number;
-  /** Connections the server closed before the end of their stream. */
-  closedEarly: number;
-  /** Bytes the server's socket accepted. */
-  bytesSent: number;
-  /** Fuzzing connections made. */
-  connections: number;
-  /** Reply bytes received on fuzzing connections. */
-  bytesReceived: number;
-  /** Times the server process exited (it is restarted after each). */
-  crashes: { code: number; signal: string | null; log: string }[];
-  /** Connections that neither answered nor closed within the deadline. */
-  hangs: number;
-  /** The first bytes (hex) of a few hanging streams, to reproduce. */
-  hangSamples: string[];
-  /** Fuzzing connections whose replies did not decode as RAP replies. */
-  badReplies: number;
-  /** Messages of the first undecodable replies. */
-  badReplySamples: string[];
-  /** Server log lines saying a connection ended on an internal (non-protocol) error. */
-  internalErrors: number;
-  /** The first such lines, each with the hex of the stream that caused it. */
-  internalErrorSamples: { line: string; stream: string }[];
-  /** How fuzzing connections ended, per server log reason (numbers and quotes stripped). */
-  closeReasons: Record<string, number>;
-  /** Reads the good client made and checked. */
-  goodReads: number;
-  /** Bytes the good client checked. */
-  goodBytes: number;
-  /** Good-client reads that returned wrong bytes. */
-  wrongBytes: number;
-  /** Good-client reads that failed or stalled. */
-  goodErrors: number;
-  /** Their messages (first few). */
-  goodErrorSamples: string[];
-  /** The slowest good-client read, ms. */
-  goodMaxLatencyMs: number;
-  /** Server RSS after start-up, bytes. */
-  rssStart: number | undefined;
-  /** Server RSS at the end, bytes. */
-  rssEnd: number | undefined;
-  /** Server peak RSS (VmHWM), bytes. */
-  rssPeak: number | undefined;
-  /** Wall time, seconds. */
-  seconds: number;
-}
-
-const KNOWN_SIZE = 1 << 20;
-
-function hex(bytes: Uint8Array, max = 256): string {
-  return Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, "0")).join("") +
-    (bytes.length > max ? `... (${bytes.length} bytes)` : "");
-}
-
+/** A RAP close reason without its numbers, paths and quotes (for the report). */
 function reasonKey(line: string, dir: string): string | undefined {
   const m = /^\[rap\] [\d.:]+: (closed.*|disconnected)$/.exec(line);
   if (!m) return undefined;
@@ -134,351 +43,445 @@ function reasonKey(line: string, dir: string): string | undefined {
     .slice(0, 110);
 }
 
+async function openFiles(pid: number): Promise<number> {
+  let n = 0;
+  try {
+    for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) n++;
+  } catch { /* exited */ }
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One run: the server, its setup, the report, and the tasks that drive them. */
+class ServerFuzz {
+  readonly o: ServerFuzzOptions;
+  readonly setup: FuzzSetup;
+  readonly report: ServerFuzzReport;
+  readonly findings: Findings;
+  readonly started = performance.now();
+  readonly deadline: number;
+  readonly scenarioNames: readonly ScenarioName[];
+  readonly fileLimit: number;
+  readonly connections: number;
+  readonly packetTimeout: number;
+  readonly bombSize: number;
+  readonly hangMs: number;
+  readonly python = new PythonChecker();
+  readonly #pending = new Set<Promise<unknown>>();
+  /** Streams by "rap:PORT" / "http:PORT" (the server logs the peer's port). */
+  readonly #inflight = new Map<string, ReproStream>();
+  readonly #recent = new Map<string, ReproStream>();
+  readonly #logCounters = new Map<string, { pattern: RegExp; count: number }>();
+  server!: ServeProcess;
+  targets: string[] = [];
+  commands: string[] = [];
+  corpus: Uint8Array[][] = [];
+  stopping = false;
+  scenarioRounds = 0;
+  scenarioNow: { name: string; params: Record<string, unknown> } | undefined;
+  /** The racing paths (as bytes) while a race window is open. */
+  racing: Uint8Array[] | undefined;
+  #restarting: Promise<void> | undefined;
+
+  constructor(o: ServerFuzzOptions, setup: FuzzSetup, bombSize: number) {
+    this.o = o;
+    this.setup = setup;
+    this.bombSize = bombSize;
+    this.findings = new Findings(o.findingsDir);
+    this.report = emptyReport(o.seed, o.rssLimit ?? 1 << 30, this.findings);
+    this.deadline = o.seconds === undefined ? Infinity : this.started + o.seconds * 1000;
+    this.scenarioNames = HAS_PYTHON ? o.scenarios ?? SCENARIOS : [];
+    if (this.scenarioNames.length === 0) this.scenarioRounds = Infinity;
+    this.fileLimit = o.fileLimit ?? 512;
+    this.connections = 2 * this.fileLimit + 4 * (this.concurrency + this.httpConcurrency) + 512;
+    this.packetTimeout = o.packetTimeout ?? 5000;
+    this.hangMs = o.hangMs ?? 15_000;
+  }
+
+  get concurrency(): number {
+    return this.o.concurrency ?? 32;
+  }
+
+  get httpConcurrency(): number {
+    return this.o.httpConcurrency ?? 16;
+  }
+
+  get ports(): { rap: number; http: number } {
+    return { rap: this.server.port, http: this.server.httpPort };
+  }
+
+  done(): boolean {
+    const budgetMet = this.report.packets >= this.o.packets &&
+      this.scenarioRounds >= (this.o.minScenarioRuns ?? 1);
+    return this.stopping || budgetMet || performance.now() > this.deadline ||
+      this.report.crashes >= 5;
+  }
+
+  /** Record a finding with its reproducer (saved in the background; awaited at the end). */
+  finding(
+    kind: FindingKind,
+    detail: string,
+    streams: ReproStream[],
+    scenario = this.scenarioNow,
+  ): Promise<unknown> {
+    const server = this.server as ServeProcess | undefined;
+    // A moment for the server's log lines about it (a connection's reason comes at its end).
+    const task = sleep(500).then(() =>
+      this.findings.add({
+        kind,
+        detail,
+        seed: this.o.seed,
+        setup: {
+          dir: this.setup.dir,
+          outside: this.setup.outside,
+          rap: server?.port ?? 0,
+          http: server?.httpPort ?? 0,
+          fileLimit: this.fileLimit,
+          connections: this.connections,
+          packetTimeout: this.packetTimeout,
+          bombSize: this.bombSize,
+        },
+        streams,
+        ...(scenario ? { scenario } : {}),
+        log: server?.logTail.slice(-100) ?? [],
+      })
+    );
+    this.#pending.add(task);
+    return task.finally(() => this.#pending.delete(task));
+  }
+
+  remember(key: string, stream: ReproStream): void {
+    this.#inflight.set(key, stream);
+    this.#recent.set(key, stream);
+    if (this.#recent.size > 4 * (this.concurrency + this.httpConcurrency) + 256) {
+      this.#recent.delete(this.#recent.keys().next().value!);
+    }
+  }
+
+  forget(key: string): void {
+    this.#inflight.delete(key);
+  }
+
+  get inflight(): ReproStream[] {
+    return [...this.#inflight.values()];
+  }
+
+  onLog(line: string): void {
+    for (const c of this.#logCounters.values()) if (c.pattern.test(line)) c.count++;
+    if (/internal error|handler failed|Uncaught|panicked/.test(line)) {
+      this.report.internalErrors++;
+      const m = /^\[(rap|http)\] [\d.]+:(\d+)[: ]/.exec(line);
+      const stream = m ? this.#recent.get(`${m[1]}:${m[2]}`) : undefined;
+      this.finding("internal-error", line, stream ? [stream] : this.inflight);
+    }
+    const key = reasonKey(line, this.setup.dir);
+    if (key) this.report.closeReasons[key] = (this.report.closeReasons[key] ?? 0) + 1;
+  }
+
+  /** Log lines matching `pattern` since it was first asked for. */
+  logCount(pattern: RegExp): number {
+    const counter = this.#logCounters.get(pattern.source) ?? { pattern, count: 0 };
+    this.#logCounters.set(pattern.source, counter);
+    return counter.count;
+  }
+
+  async start(): Promise<void> {
+    this.server = await startFuzzServe(this.setup, {
+      fileLimit: this.fileLimit,
+      connections: this.connections,
+      packetTimeout: this.packetTimeout,
+      onLog: (line) => this.onLog(line),
+    });
+    this.targets = this.setup.targets(this.ports);
+    this.commands = httpCommands(this.ports);
+    this.python.start(this.server.port, this.setup.known.path, this.o.seed);
+  }
+
+  /** If the server exited: a crash finding (with the streams in flight), then a new server. */
+  async restartIfDead(): Promise<void> {
+    if (!this.server.exited) return;
+    this.#restarting ??= (async () => {
+      const old = this.server;
+      const status = await old.status;
+      this.report.crashes++;
+      await this.finding(
+        "crash",
+        `server exited: code ${status.code} ${status.signal ?? ""}`,
+        this.inflight,
+      );
+      await old.stop("SIGKILL", 1000);
+      await this.python.stop();
+      if (!this.done()) await this.start();
+      this.#restarting = undefined;
+    })();
+    await this.#restarting;
+  }
+
+  async rapConnection(worker: Random): Promise<void> {
+    const count = 1 + worker.int(this.o.maxPacketsPerConnection ?? 600);
+    const rate = this.o.mutationRate ?? worker.pick([0.002, 0.01, 0.03, 0.1, 0.2]);
+    // A third of the connections negotiate the extensions first (radare2's never do).
+    const extensions = worker.chance(1 / 3)
+      ? worker.pick([4096, 65536, 1 << 20, 8 << 20])
+      : undefined;
+    const stream = buildStream(worker, this.corpus, this.targets, count, rate, extensions);
+    const repro: ReproStream = {
+      port: "rap",
+      hex: [toHex(stream.bytes)],
+      pauses: [0],
+      closeWrite: true,
+      ...(extensions === undefined ? {} : { extensions }),
+    };
+    let key = "";
+    const racingAtStart = this.racing;
+    const outcome = await runRapConnection(this.server.port, stream, {
+      hangMs: this.hangMs,
+      markers: this.setup.markers,
+      split: worker.chance(0.15) ? worker : undefined,
+      extensions,
+      onConnect: (port) => this.remember(key = `rap:${port}`, repro),
+    });
+    this.forget(key);
+    if (outcome.refused) return await this.restartIfDead();
+    const { report } = this;
+    const racing = racingAtStart ?? this.racing; // the connection overlapped a race window
+    if (racing && new LeakScanner(racing).scan(stream.bytes)) report.scenarios.races.fuzzStreams++;
+    const r = report.rap;
+    r.connections++;
+    report.connections++;
+    let written = 0;
+    while (written < stream.ends.length && stream.ends[written] <= outcome.accepted) written++;
+    const early = outcome.replies < stream.ends.length;
+    const handled = Math.min(written, early ? outcome.replies + 1 : stream.ends.length);
+    r.packetsWritten += written;
+    r.packetsHandled += handled;
+    report.packets += handled;
+    r.mutatedHandled += stream.mutated.filter((i) => i < handled).length;
+    r.replies += outcome.replies;
+    if (early) r.closedEarly++;
+    r.bytesSent += outcome.accepted;
+    r.bytesReceived += outcome.received;
+    const what = `RAP connection ${key}`;
+    if (outcome.hung) await this.finding("hang", `${what}: no reply, no close`, [repro]);
+    // After a fatal packet the server drains at most LINGER_BYTES of what follows: a longer
+    // rest may reset the connection (and cut a reply) by design.
+    const rest = outcome.accepted - (stream.ends[outcome.replies - 1] ?? 0);
+    if (outcome.badReply?.startsWith("Truncated") && rest > LINGER_BYTES) {
+      r.cutPastLinger++;
+    } else if (outcome.badReply !== undefined) {
+      await this.finding("bad-reply", `${what}: ${outcome.badReply}`, [repro]);
+    }
+    if (outcome.leaked) await this.finding("leak", `${what}: outside bytes`, [repro]);
+  }
+
+  async httpConnection(worker: Random): Promise<void> {
+    const plan = buildHttpPlan(worker, this.commands);
+    const repro: ReproStream = {
+      port: "http",
+      hex: plan.steps.map((s) => toHex(s.bytes)),
+      pauses: plan.steps.map((s) => s.pauseMs),
+      closeWrite: plan.closeWrite,
+    };
+    let key = "";
+    const outcome = await runHttpConnection(this.server.httpPort, plan, {
+      hangMs: this.hangMs,
+      markers: this.setup.markers,
+      onConnect: (port) => this.remember(key = `http:${port}`, repro),
+    });
+    this.forget(key);
+    if (outcome.refused) return await this.restartIfDead();
+    const { report } = this;
+    const h = report.http;
+    h.connections++;
+    report.connections++;
+    h.plans[plan.kind] = (h.plans[plan.kind] ?? 0) + 1;
+    h.sent += plan.requests;
+    h.requests += outcome.statuses.length;
+    report.packets += outcome.statuses.length;
+    for (const s of outcome.statuses) h.statuses[s] = (h.statuses[s] ?? 0) + 1;
+    h.bytesSent += outcome.sent;
+    h.bytesReceived += outcome.received;
+    const what = `HTTP ${plan.kind} connection ${key}`;
+    if (outcome.hung) await this.finding("hang", `${what}: no reply, no close`, [repro]);
+    if (outcome.badReply !== undefined) {
+      await this.finding("bad-reply", `${what}: ${outcome.badReply}`, [repro]);
+    }
+    if (outcome.leaked) await this.finding("leak", `${what}: outside bytes`, [repro]);
+  }
+
+  async monitor(): Promise<void> {
+    let last = performance.now();
+    let connectionsAtReset = 0;
+    const { report } = this;
+    for (let tick = 0; !this.done(); tick++) {
+      await sleep(250);
+      await this.restartIfDead();
+      const peak = await this.server.peakRss();
+      if (peak !== undefined) report.rss.peak = Math.max(report.rss.peak ?? 0, peak);
+      if (tick % 4 === 0) {
+        report.files.peak = Math.max(report.files.peak, await openFiles(this.server.pid));
+      }
+      if (report.connections - connectionsAtReset > 500) {
+        connectionsAtReset = report.connections;
+        await this.setup.resetFixtures();
+      }
+      if (this.o.progress && performance.now() - last > 5000) {
+        last = performance.now();
+        const rss = await this.server.rss();
+        this.o.progress(
+          `${report.packets} packets (${report.http.requests} HTTP), ${report.connections} ` +
+            `connections, ${this.findings.count} findings, scenarios ${
+              JSON.stringify(report.scenarios.runs)
+            }, rss ${((rss ?? 0) / 1048576).toFixed(1)} MiB`,
+        );
+      }
+    }
+  }
+
+  /** The scenarios, one after the other, until the run is done. */
+  async scenarioLoop(): Promise<void> {
+    const names = this.scenarioNames;
+    if (names.length === 0) return;
+    for (let run = 0; !this.done(); run++) {
+      const name = names[run % names.length];
+      this.scenarioNow = { name, params: { run } };
+      try {
+        await runScenario(name, {
+          ports: () => this.ports,
+          racing: (site) => {
+            const paths = site ? [site.target, site.fuzzTarget] : undefined;
+            this.racing = paths?.map((p) => new TextEncoder().encode(p));
+          },
+          setup: this.setup,
+          fileLimit: this.fileLimit,
+          windowMs: this.o.windowMs ?? 2000,
+          resetCount: this.o.resetCount ?? 100,
+          random: scenarioRandom(this.o.seed, run),
+          stats: this.report.scenarios,
+          logCount: (pattern) => this.logCount(pattern),
+          finding: (kind, detail, params) =>
+            this.finding(kind, `${name}: ${detail}`, [], { name, params: { run, ...params } }),
+        });
+      } catch (error) {
+        await this.finding("scenario", `${name} failed: ${(error as Error).message}`, []);
+      }
+      this.scenarioNow = undefined;
+      await this.restartIfDead();
+      if ((run + 1) % names.length === 0) this.scenarioRounds++;
+      await sleep(this.o.scenarioPauseMs ?? 500);
+    }
+  }
+
+  /** Run everything until done, then stop the server and sum up. */
+  async run(): Promise<ServerFuzzReport> {
+    const { report, setup } = this;
+    this.corpus = await recordedRequests();
+    await this.start();
+    report.files.limit = await this.server.fileLimit();
+    report.rss.start = await this.server.rss();
+    const seed = this.o.seed;
+    const workers = [
+      ...Array.from({ length: this.concurrency }, async (_, i) => {
+        const worker = new Random(seed * 1000 + i + 1);
+        while (!this.done()) await this.rapConnection(worker);
+      }),
+      ...Array.from({ length: this.httpConcurrency }, async (_, i) => {
+        const worker = new Random(seed * 1000 + 500 + i);
+        while (!this.done()) await this.httpConnection(worker);
+      }),
+    ];
+    const checkerError = async (kind: "wrong-byte" | "checker-error", message: string) => {
+      await this.finding(kind, message, this.inflight);
+      await this.restartIfDead();
+    };
+    const stallMs = this.o.stallMs ?? 15_000;
+    const done = () => this.done();
+    const rapChecker = checkRapReads({
+      port: () => this.server.port,
+      path: setup.known.path,
+      known: setup.known.bytes,
+      seed,
+      stallMs,
+      done,
+      onError: checkerError,
+    });
+    const httpChecker = checkHttpEcho({
+      port: () => this.server.httpPort,
+      seed,
+      stallMs,
+      done,
+      onError: checkerError,
+    });
+    const watch = this.monitor();
+    const scenarios = this.scenarioLoop();
+    try {
+      await Promise.all(workers);
+    } finally {
+      this.stopping = true;
+      report.checkers.rap = await rapChecker;
+      report.checkers.http = await httpChecker;
+      await scenarios;
+      await watch;
+      await this.finish();
+    }
+    return report;
+  }
+
+  /** Stop the checkers and the server; the end-of-run findings. */
+  async finish(): Promise<void> {
+    const { report } = this;
+    await this.restartIfDead();
+    await this.python.stop();
+    const python = this.python.report;
+    report.checkers.python = HAS_PYTHON ? python : undefined;
+    if (python.wrong > 0) {
+      await this.finding("wrong-byte", `python checker: ${python.wrong} wrong`, []);
+    }
+    for (const e of python.errors.slice(0, 5)) {
+      await this.finding("checker-error", `python checker: ${e}`, []);
+    }
+    report.rss.end = await this.server.rss();
+    const peak = await this.server.peakRss();
+    if (peak !== undefined) report.rss.peak = Math.max(report.rss.peak ?? 0, peak);
+    if ((report.rss.peak ?? 0) > report.rss.limit) {
+      await this.finding("rss", `peak RSS ${report.rss.peak} over ${report.rss.limit}`, []);
+    }
+    if (!await this.setup.outsideUnchanged()) {
+      await this.finding("leak", "a file outside the scope changed", []);
+    }
+    const { status } = await this.server.stop("SIGTERM", 10_000);
+    if (status.code !== 0) {
+      await this.finding("exit", `exit ${status.code} ${status.signal ?? ""} at shutdown`, []);
+    }
+    await Promise.all([...this.#pending]);
+    report.connections += report.scenarios.connections + 3;
+    report.seconds = (performance.now() - this.started) / 1000;
+  }
+}
+
 /**
  * Run the server fuzz.
  *
  * @param options Seed, budget and limits.
- * @returns The findings.
+ * @returns The findings and figures.
  *
  * @example
  * ```ts
  * import { fuzzServer } from "./_fuzz_server.ts";
  * import assert from "node:assert/strict";
  *
- * const report = await fuzzServer({ seed: 1, packets: 2000, concurrency: 4 });
- * assert.equal(report.crashes.length, 0);
- * assert.ok(report.packetsHandled >= 2000);
+ * const report = await fuzzServer({ seed: 1, packets: 2000, concurrency: 4, scenarios: [] });
+ * assert.deepEqual(report.findings, []);
+ * assert.ok(report.packets >= 2000);
  * ```
  */
 export async function fuzzServer(options: ServerFuzzOptions): Promise<ServerFuzzReport> {
-  const started = performance.now();
-  const concurrency = options.concurrency ?? 32;
-  const hangMs = options.hangMs ?? 15_000;
-  const stallMs = options.stallMs ?? 15_000;
-  const maxPer = options.maxPacketsPerConnection ?? 600;
-  const deadline = options.seconds === undefined ? Infinity : started + options.seconds * 1000;
-
-  const dir = await Deno.makeTempDir({ prefix: "rap_fuzz_" });
-  const scratch = `${dir}/scratch`;
-  await Deno.mkdir(scratch);
-  const fixtures = await makeFixtures(options.seed);
-  for (const [name, bytes] of fixtures) await Deno.writeFile(`${scratch}/${name}`, bytes);
-  const known = new Random(options.seed ^ 0x5eed).bytes(KNOWN_SIZE);
-  await Deno.writeFile(`${dir}/known.bin`, known);
-  const good = [
-    `${scratch}/sample.bin`,
-    `file://${scratch}/sample.bin`,
-    `${dir}/known.bin`,
-    `gzip://${scratch}/sample.gz`,
-    `gzip://${scratch}/sample.zlib`,
-    `zip://${scratch}/sample.zip//a.txt`,
-    `zip://${scratch}/sample.zip::1`,
-    `ar://${scratch}/sample.a//m.o`,
-    `ar://${scratch}/sample.a//a_long_member_name.o`,
-    `ihex://${scratch}/sample.hex`,
-    `srec://${scratch}/sample.srec`,
-    "malloc://4096",
-    "malloc://65536",
-    "hex://00112233445566778899aabbccddeeff",
-    "null://4096",
-    "sparse://65536",
-    "cyclic://8192",
-  ];
-  // Openable targets three times as often as ones that must fail.
-  const targets = [
-    ...good,
-    ...good,
-    ...good,
-    "/etc/passwd",
-    `${dir}/../outside`,
-    "nosuch://x",
-    "",
-  ];
-
-  const report: ServerFuzzReport = {
-    seed: options.seed,
-    packetsHandled: 0,
-    mutatedHandled: 0,
-    packetsWritten: 0,
-    replies: 0,
-    closedEarly: 0,
-    bytesSent: 0,
-    connections: 0,
-    bytesReceived: 0,
-    crashes: [],
-    hangs: 0,
-    hangSamples: [],
-    badReplies: 0,
-    badReplySamples: [],
-    internalErrors: 0,
-    internalErrorSamples: [],
-    closeReasons: {},
-    goodReads: 0,
-    goodBytes: 0,
-    wrongBytes: 0,
-    goodErrors: 0,
-    goodErrorSamples: [],
-    goodMaxLatencyMs: 0,
-    rssStart: undefined,
-    rssEnd: undefined,
-    rssPeak: undefined,
-    seconds: 0,
-  };
-  /** Recent streams by the fuzzing connection's local port (the server logs the peer). */
-  const recent = new Map<number, Uint8Array>();
-  const onLog = (line: string) => {
-    if (line.includes("internal error")) {
-      report.internalErrors++;
-      const port = Number(/^\[rap\] [\d.]+:(\d+):/.exec(line)?.[1]);
-      const stream = recent.get(port);
-      if (report.internalErrorSamples.length < 10) {
-        report.internalErrorSamples.push({
-          line,
-          stream: stream ? hex(stream, 1 << 20) : "(not found)",
-        });
-      }
-    }
-    const key = reasonKey(line, dir);
-    if (key) report.closeReasons[key] = (report.closeReasons[key] ?? 0) + 1;
-  };
-  const start = () =>
-    startServe({
-      flags: [
-        "--allow-net=127.0.0.1",
-        `--allow-read=${dir}`,
-        `--allow-write=${scratch}`,
-      ],
-      args: [
-        "malloc://65536",
-        ...connectionLimitArgs(concurrency * 4 + 64),
-      ],
-      onLog,
-    });
-
-  let server: ServeProcess = await start();
-  report.rssStart = await server.rss();
-  let stopping = false;
-  let restarting: Promise<void> | undefined;
-  const done = () =>
-    stopping || report.packetsHandled >= options.packets || performance.now() > deadline ||
-    report.crashes.length >= 5;
-
-  const restartIfDead = async () => {
-    if (!server.exited) return;
-    restarting ??= (async () => {
-      const old = server;
-      const status = await old.status;
-      report.crashes.push({ code: status.code, signal: status.signal, log: old.log.slice(-4000) });
-      await old.stop("SIGKILL", 1000);
-      if (!done()) server = await start();
-      restarting = undefined;
-    })();
-    await restarting;
-  };
-
-  // Keep fixture files small: writable opens of gzip/ihex rewrite them on close.
-  const resetFixtures = async () => {
-    for (const [name, bytes] of fixtures) {
-      const path = `${scratch}/${name}`;
-      const size = await Deno.stat(path).then((s) => s.size, () => -1);
-      if (size < 0 || size > 4 * 1024 * 1024) {
-        await Deno.writeFile(`${path}.reset`, bytes);
-        await Deno.rename(`${path}.reset`, path);
-      }
-    }
-  };
-
-  const fuzzConnection = async (worker: Random) => {
-    const count = 1 + worker.int(maxPer);
-    const rate = options.mutationRate ?? worker.pick([0.002, 0.01, 0.03, 0.1, 0.2]);
-    const stream = buildStream(worker, corpus, targets, count, rate);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-    } catch {
-      await restartIfDead();
-      return;
-    }
-    report.connections++;
-    recent.set((conn.localAddr as Deno.NetAddr).port, stream.bytes);
-    if (recent.size > 4 * concurrency + 256) recent.delete(recent.keys().next().value!);
-    let closed = false;
-    let hung = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    };
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        hung = true;
-        close();
-      }, hangMs);
-    };
-    arm();
-    const decoder = new PacketDecoder({ role: "client", maxCommandReply: 16 * 1024 * 1024 });
-    let badReply: string | undefined;
-    let replies = 0;
-    const reading = (async () => {
-      const buf = new Uint8Array(64 * 1024);
-      for (;;) {
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch {
-          return;
-        }
-        if (n === null) {
-          try {
-            decoder.finish();
-          } catch (error) {
-            badReply ??= (error as Error).message;
-          }
-          return;
-        }
-        arm();
-        report.bytesReceived += n;
-        if (badReply === undefined) {
-          try {
-            decoder.push(buf.slice(0, n));
-            while (decoder.next() !== undefined) replies++;
-          } catch (error) {
-            badReply = (error as Error).message;
-          }
-        }
-      }
-    })();
-    let accepted = 0;
-    try {
-      const bytes = stream.bytes;
-      const split = worker.chance(0.15);
-      while (accepted < bytes.length) {
-        const end = split ? Math.min(bytes.length, accepted + 1 + worker.int(64)) : bytes.length;
-        accepted += await conn.write(bytes.subarray(accepted, end));
-        arm();
-      }
-      await conn.closeWrite();
-    } catch {
-      // The server closed the connection (expected after a fatal packet).
-    }
-    await reading;
-    close();
-    let written = 0;
-    while (written < stream.ends.length && stream.ends[written] <= accepted) written++;
-    const early = replies < stream.ends.length;
-    const handled = Math.min(written, early ? replies + 1 : stream.ends.length);
-    report.packetsWritten += written;
-    report.packetsHandled += handled;
-    report.mutatedHandled += stream.mutated.filter((i) => i < handled).length;
-    report.replies += replies;
-    if (early) report.closedEarly++;
-    report.bytesSent += accepted;
-    if (hung) {
-      report.hangs++;
-      if (report.hangSamples.length < 5) report.hangSamples.push(hex(stream.bytes, 4096));
-    }
-    if (badReply !== undefined) {
-      report.badReplies++;
-      if (report.badReplySamples.length < 5) report.badReplySamples.push(badReply);
-    }
-  };
-
-  const corpus = await recordedRequests();
-
-  const checkedClient = async () => {
-    const rng = new Random(options.seed ^ 0x600d);
-    let client: RapClient | undefined;
-    while (!done()) {
-      try {
-        if (client === undefined) {
-          client = await RapClient.connect({
-            hostname: "127.0.0.1",
-            port: server.port,
-            timeout: stallMs,
-          });
-          await client.open(`${dir}/known.bin`, 4);
-        }
-        const offset = rng.int(KNOWN_SIZE);
-        const length = 1 + rng.int(rng.chance(0.9) ? 4096 : 16384);
-        const t0 = performance.now();
-        const data = await client.read(offset, length);
-        const ms = performance.now() - t0;
-        report.goodMaxLatencyMs = Math.max(report.goodMaxLatencyMs, ms);
-        report.goodReads++;
-        report.goodBytes += length;
-        const end = Math.min(KNOWN_SIZE, offset + length);
-        let ok = data.length === length;
-        for (let i = offset; ok && i < end; i++) ok = data[i - offset] === known[i];
-        for (let i = end; ok && i < offset + length; i++) ok = data[i - offset] === 0xff;
-        if (!ok) report.wrongBytes++;
-      } catch (error) {
-        report.goodErrors++;
-        if (report.goodErrorSamples.length < 5) {
-          report.goodErrorSamples.push((error as Error).message);
-        }
-        await client?.close().catch(() => {});
-        client = undefined;
-        await restartIfDead();
-      }
-    }
-    await client?.close().catch(() => {});
-  };
-
-  const monitor = async () => {
-    let last = performance.now();
-    let connectionsAtReset = 0;
-    while (!done()) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      await restartIfDead();
-      const peak = await server.peakRss();
-      if (peak !== undefined) report.rssPeak = Math.max(report.rssPeak ?? 0, peak);
-      if (report.connections - connectionsAtReset > 500) {
-        connectionsAtReset = report.connections;
-        await resetFixtures();
-      }
-      if (options.progress && performance.now() - last > 5000) {
-        last = performance.now();
-        const rss = await server.rss();
-        options.progress(
-          `${report.packetsHandled} packets handled, ${report.connections} connections, ` +
-            `${report.crashes.length} crashes, ${report.hangs} hangs, ` +
-            `${report.goodReads} good reads, rss ${((rss ?? 0) / 1048576).toFixed(1)} MiB`,
-        );
-      }
-    }
-  };
-
-  const workers = Array.from({ length: concurrency }, async (_, i) => {
-    const worker = new Random(options.seed * 1000 + i + 1);
-    while (!done()) await fuzzConnection(worker);
-  });
-  const checker = checkedClient();
-  const watch = monitor();
+  const bombSize = options.bombSize ?? 64 * 1024 * 1024;
+  const setup = await makeFuzzSetup(options.seed, { bombSize });
   try {
-    await Promise.all(workers);
+    return await new ServerFuzz(options, setup, bombSize).run();
   } finally {
-    stopping = true;
-    await checker;
-    await watch;
-    await restartIfDead();
-    report.rssEnd = await server.rss();
-    const peak = await server.peakRss();
-    if (peak !== undefined) report.rssPeak = Math.max(report.rssPeak ?? 0, peak);
-    const { status } = await server.stop("SIGTERM", 10_000);
-    if (status.code !== 0) {
-      report.crashes.push({
-        code: status.code,
-        signal: status.signal,
-        log: `exit at shutdown\n${server.log.slice(-2000)}`,
-      });
-    }
-    await Deno.remove(dir, { recursive: true });
-    report.seconds = (performance.now() - started) / 1000;
+    await setup.remove();
   }
-  return report;
 }

@@ -148,6 +148,41 @@ export function randomRequest(random: Random, targets: readonly string[]): Uint8
   return encodePacket(request);
 }
 
+/**
+ * A random extended request (READ_AT, WRITE_AT, SIZE: valid once the extensions are
+ * negotiated), with fds, offsets and lengths on and across the limits.
+ *
+ * @param random The generator.
+ * @param maxData The negotiated payload limit.
+ * @returns The wire bytes.
+ *
+ * @example
+ * ```ts
+ * import { randomExtendedRequest } from "./_mutate.ts";
+ * import { Random } from "./_random.ts";
+ * const bytes = randomExtendedRequest(new Random(1), 65536);
+ * console.assert([0x11, 0x12, 0x13].includes(bytes[0]));
+ * ```
+ */
+export function randomExtendedRequest(random: Random, maxData: number): Uint8Array {
+  const fd = random.chance(0.8) ? 3 + random.int(4) : random.pick([-1, 0, 1, 2, 0x7fffffff]);
+  const offset = random.chance(0.8) ? BigInt(random.int(0x10000)) : random.pick(INTERESTING_U64);
+  switch (random.int(3)) {
+    case 0: {
+      const length = random.chance(0.9)
+        ? random.int(65537)
+        : random.pick([maxData, maxData + 1, 0x7fffffff, 0xffffffff]);
+      return encodePacket({ type: "read_at", fd, offset, length });
+    }
+    case 1: {
+      const data = random.bytes(random.chance(0.9) ? random.int(256) : Math.min(maxData, 65536));
+      return encodePacket({ type: "write_at", fd, offset, data });
+    }
+    default:
+      return encodePacket({ type: "size", fd });
+  }
+}
+
 function setU32(bytes: Uint8Array, at: number, value: number, littleEndian = false): void {
   if (at + 4 > bytes.length) return;
   new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(at, value, littleEndian);
@@ -297,6 +332,8 @@ export interface PacketStream {
  * @param targets URIs the server can open.
  * @param count How many packets.
  * @param mutationRate Probability that a packet is mutated.
+ * @param extensions If given, the stream starts with the extension probe asking for this
+ *   payload limit, and a third of the packets after it are extended requests.
  * @returns The stream.
  *
  * @example
@@ -313,6 +350,7 @@ export function buildStream(
   targets: readonly string[],
   count: number,
   mutationRate: number,
+  extensions?: number,
 ): PacketStream {
   const parts: Uint8Array[] = [];
   const ends: number[] = [];
@@ -323,6 +361,9 @@ export function buildStream(
     total += bytes.length;
     ends.push(total);
   };
+  if (extensions !== undefined) {
+    push(encodePacket({ type: "cmd", command: `#rap-ext? 1 maxdata=${extensions}` }));
+  }
   if (random.chance(0.9)) push(openPacket(random.pick(targets), random.pick([4, 5, 6, 7])));
   let session = random.pick(corpus);
   let at = 0;
@@ -337,6 +378,8 @@ export function buildStream(
       if (packet[0] === Opcode.OPEN) {
         packet = openPacket(random.pick(targets), packet[1]);
       }
+    } else if (extensions !== undefined && random.chance(0.5)) {
+      packet = randomExtendedRequest(random, extensions);
     } else {
       packet = randomRequest(random, targets);
     }

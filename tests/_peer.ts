@@ -8,15 +8,26 @@
 /** The folder of the peer scripts. */
 export const PEERS_DIR: string = new URL("./peers/", import.meta.url).pathname;
 
-/** Whether python3 is on PATH (every machine here has it; tests skip without it). */
-export const HAS_PYTHON: boolean = (() => {
+/**
+ * The python3 interpreter itself (`sys.executable`: a version manager's `python3` shim can
+ * take 0.2 s per start), or undefined when python3 is not on PATH.
+ */
+export const PYTHON: string | undefined = (() => {
   try {
-    return new Deno.Command("python3", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
+    const out = new Deno.Command("python3", {
+      args: ["-c", "import sys; print(sys.executable)"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    if (!out.success) return undefined;
+    return new TextDecoder().decode(out.stdout).trim() || "python3";
   } catch {
-    return false;
+    return undefined;
   }
 })();
+
+/** Whether python3 is on PATH (every machine here has it; tests skip without it). */
+export const HAS_PYTHON: boolean = PYTHON !== undefined;
 
 /** A running peer process. */
 export interface Peer extends AsyncDisposable {
@@ -41,7 +52,7 @@ export interface Peer extends AsyncDisposable {
  * @returns The running peer.
  */
 export function startPeer(script: string, args: (string | number)[]): Peer {
-  const child = new Deno.Command("python3", {
+  const child = new Deno.Command(PYTHON ?? "python3", {
     args: [PEERS_DIR + script, ...args.map(String)],
     env: { PYTHONDONTWRITEBYTECODE: "1" }, // peers import rap_peer.py: no __pycache__ in tests/
     stdin: "piped",

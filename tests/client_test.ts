@@ -1,4 +1,12 @@
-import { openUri, RapClient, RapConnectionError, RapProtocolError } from "../mod.ts";
+import {
+  encodePacket,
+  openUri,
+  PacketDecoder,
+  RapClient,
+  RapConnectionError,
+  type RapPacket,
+  RapProtocolError,
+} from "../mod.ts";
 import assert from "node:assert/strict";
 import { startTestServer } from "../testing.ts";
 import { loadRecordings, type RecordedPacket } from "./_recordings.ts";
@@ -58,7 +66,7 @@ function scriptedServer(packets: RecordedPacket[]) {
  */
 async function fakePeer(
   script: (conn: Deno.Conn) => Promise<void>,
-  options: { timeout?: number; waitForClose?: boolean } = {},
+  options: { timeout?: number; waitForClose?: boolean; window?: number } = {},
 ) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const done = (async () => {
@@ -77,8 +85,28 @@ async function fakePeer(
     hostname: "127.0.0.1",
     port: (listener.addr as Deno.NetAddr).port,
     timeout: options.timeout,
+    window: options.window,
   });
   return { client, done };
+}
+
+/**
+ * The client's requests as a fake peer reads them: `next()` is the next packet (`null` when
+ * the client closed), `decoder.buffered` what arrived after it.
+ */
+function requestsFrom(conn: Deno.Conn) {
+  const decoder = new PacketDecoder({ role: "server" });
+  const next = async (): Promise<RapPacket | null> => {
+    for (;;) {
+      const packet = decoder.next();
+      if (packet !== undefined) return packet;
+      const buf = new Uint8Array(65536);
+      const n = await conn.read(buf);
+      if (n === null) return null;
+      decoder.push(buf.subarray(0, n));
+    }
+  };
+  return { decoder, next };
 }
 
 Deno.test("a pipelined 1 MiB read returns the same bytes as sequential 4096-byte reads", async () => {
@@ -224,6 +252,103 @@ Deno.test("a connection dropped mid-read rejects every waiting request", async (
   for (const r of reads) await assert.rejects(r, RapConnectionError);
   await client.close();
   await done;
+});
+
+Deno.test("a CMD sent in the middle of a pipelined read has nothing after it until its reply", async () => {
+  const piece = (offset: number) =>
+    Uint8Array.from({ length: 4096 }, (_, i) => (offset + i) & 0xff);
+  const firstWindow = Promise.withResolvers<void>();
+  const cmdWaiting = Promise.withResolvers<void>();
+  let followedCmd = -1;
+  const { client, done } = await fakePeer(async (conn) => {
+    const { decoder, next: nextOrEnd } = requestsFrom(conn);
+    const next = async () => {
+      const packet = await nextOrEnd();
+      if (packet === null) throw new Error("the client closed early");
+      return packet;
+    };
+    let seek = 0;
+    const answer = (packet: RapPacket) => {
+      if (packet.type === "seek") {
+        seek = Number(packet.offset);
+        return conn.write(encodePacket({ type: "seek_reply", offset: packet.offset }));
+      }
+      assert.equal(packet.type, "read");
+      return conn.write(encodePacket({ type: "read_reply", data: piece(seek) }));
+    };
+    // The first window (window 4: two SEEK+READ pairs) is answered once the CMD waits.
+    const held = [await next(), await next(), await next(), await next()];
+    firstWindow.resolve();
+    await cmdWaiting.promise;
+    for (const packet of held) await answer(packet);
+    assert.equal((await next()).type, "cmd");
+    followedCmd = decoder.buffered;
+    await conn.write(encodePacket({ type: "cmd_reply", output: "ok" }));
+    for (let i = 0; i < 12; i++) await answer(await next());
+  }, { window: 4 });
+  const reading = client.read(0, 8 * 4096);
+  await firstWindow.promise;
+  const output = client.cmd("?V");
+  cmdWaiting.resolve();
+  assert.equal(await output, "ok");
+  const data = await reading;
+  for (let p = 0; p < 8; p++) {
+    assert.deepEqual(data.subarray(p * 4096, (p + 1) * 4096), piece(p * 4096), `piece ${p}`);
+  }
+  assert.equal(followedCmd, 0, "bytes that followed the CMD before its reply");
+  await client.close();
+  await done;
+});
+
+Deno.test("CMDs waiting together each go alone on the wire, and the reads between them too", async () => {
+  const firstCmd = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const wire: string[] = [];
+  const followed: string[] = [];
+  const { client, done } = await fakePeer(async (conn) => {
+    const { decoder, next } = requestsFrom(conn);
+    for (let p = await next(); p !== null; p = await next()) {
+      wire.push(p.type === "cmd" ? `cmd ${p.command}` : p.type);
+      if (p.type === "cmd") {
+        if (wire.length === 1) {
+          firstCmd.resolve();
+          await release.promise; // the others queue up behind it meanwhile
+        }
+        if (decoder.buffered > 0) followed.push(p.command ?? "");
+        await conn.write(encodePacket({ type: "cmd_reply", output: p.command }));
+      } else if (p.type === "seek") {
+        await conn.write(encodePacket({ type: "seek_reply", offset: p.offset }));
+      } else if (p.type === "read") {
+        await conn.write(encodePacket({ type: "read_reply", data: new Uint8Array(p.length) }));
+      }
+    }
+  }, { waitForClose: false });
+  const first = client.cmd("c0");
+  await firstCmd.promise;
+  const rest = [client.cmd("a"), client.cmd("b"), client.read(0, 10), client.cmd("c")];
+  release.resolve();
+  const outputs = await Promise.all([first, ...rest]);
+  assert.deepEqual(outputs.filter((o) => typeof o === "string"), ["c0", "a", "b", "c"]);
+  await client.close();
+  await done;
+  assert.deepEqual(followed, [], `wire: ${wire.join(", ")}`);
+  assert.deepEqual(wire.filter((w) => w.startsWith("cmd")), ["cmd c0", "cmd a", "cmd b", "cmd c"]);
+  assert.equal(wire.length, 6);
+});
+
+Deno.test("lock-step reads (window 1) from concurrent callers each get their own bytes", async () => {
+  await using test = startTestServer({ defaultUri: "malloc://65536" });
+  await using client = await test.connect({ window: 1 });
+  const data = DATA.subarray(0, 65536);
+  assert.equal(await client.write(0, data), data.length);
+  const [a, b, output] = await Promise.all([
+    client.read(0, 20000),
+    client.read(30000, 20000),
+    client.cmd("?V"),
+  ]);
+  assert.deepEqual(a, data.subarray(0, 20000));
+  assert.deepEqual(b, data.subarray(30000, 50000));
+  assert.match(output, /rap/);
 });
 
 Deno.test("commands too long for a RAP server are refused before sending", async () => {

@@ -4,27 +4,21 @@
  * a server that offers the rap extensions (`docs/protocol.md`), requests carry their own
  * fd and offset and payloads of several MiB.
  *
+ * This file holds the operations (connect, negotiate, open, seek, size, read, write, cmd,
+ * close); the connection's requests and replies are {@linkcode RapTransport}'s
+ * (`transport.ts`), and reads and writes go through the one pipelined loop of
+ * `pipeline.ts`.
+ *
  * @module
  */
 
-import { PacketReader, type PayloadTarget } from "../net/packet_reader.ts";
-import {
-  CURRENT_FD,
-  EXT_VERSION,
-  ExtOpcode,
-  Opcode,
-  Perm,
-  RAP_CMD_MAX,
-  RAP_PACKET_MAX,
-  Whence,
-} from "../protocol/constants.ts";
-import { putU32, putU64 } from "../protocol/_bytes.ts";
-import { encodePacket } from "../protocol/encode.ts";
-import { RapConnectionError, RapProtocolError, RapRemoteError } from "../protocol/errors.ts";
-import { type ExtensionOffer, formatProbe, parseOffer } from "../protocol/extensions.ts";
-import type { RapPacket, RapReply, RapRequest } from "../protocol/packets.ts";
-import { connectTls, type TlsClientOptions } from "../net/tls.ts";
-import { QueuedWriter } from "../net/write_queue.ts";
+import { CURRENT_FD, EXT_VERSION, Perm, RAP_CMD_MAX, Whence } from "../protocol/constants.ts";
+import { RapConnectionError, RapRemoteError } from "../protocol/errors.ts";
+import { formatProbe, parseOffer } from "../protocol/extensions.ts";
+import type { TlsClientOptions } from "../net/tls.ts";
+import { dial } from "./connect.ts";
+import { pipelineShape, readPieces, splitRange, writePieces } from "./pipeline.ts";
+import { RapTransport } from "./transport.ts";
 
 /**
  * Options of {@linkcode RapClient.connect}.
@@ -53,8 +47,8 @@ export interface RapClientOptions {
   /**
    * How many requests of one read or write may be in flight at once. On plain RAP each
    * piece takes two (its SEEK and its READ or WRITE), and a window of 1 is radare2's
-   * lock-step: SEEK, wait, READ, wait. Default: 256 on plain RAP (128 pieces of 4 KiB),
-   * enough for 8 MiB with the extensions.
+   * lock-step: SEEK, wait, READ, wait (concurrent callers take turns). Default: 256 on
+   * plain RAP (128 pieces of 4 KiB), enough for 8 MiB with the extensions.
    */
   window?: number;
   /**
@@ -120,61 +114,6 @@ export interface RapExtensions {
   ops: string[];
 }
 
-type ReplyType = RapReply["type"];
-
-interface Pending {
-  expect: ReplyType;
-  resolve: (reply: RapReply) => void;
-  reject: (error: Error) => void;
-  /** Where a READ reply's payload goes. */
-  into?: Uint8Array;
-}
-
-/** A first-in first-out queue with O(1) shift. */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  drain(): T[] {
-    const items = this.#items.slice(this.#head) as T[];
-    this.#items = [];
-    this.#head = 0;
-    return items;
-  }
-}
-
-/** Preferred extended request size and bytes in flight per call. */
-const EXT_CHUNK = 1024 * 1024;
-const EXT_INFLIGHT = 8 * 1024 * 1024;
-/** Requests in flight for plain RAP (SEEK+READ pairs count two): 128 pieces of 4 KiB. */
-const PLAIN_WINDOW = 256;
-
 /**
  * A RAP client. Requests may be issued concurrently: they are written in call order and
  * the replies, which a RAP server sends in order, are matched to their callers, so random
@@ -213,39 +152,21 @@ const PLAIN_WINDOW = 256;
 export class RapClient implements AsyncDisposable {
   /** `host:port` of the server, for messages. */
   readonly peer: string;
-  readonly #conn: Deno.Conn;
-  readonly #reader: PacketReader;
-  readonly #writer: QueuedWriter;
+  readonly #transport: RapTransport;
   readonly #options: RapClientOptions;
-  readonly #pending = new Fifo<Pending>();
-  readonly #readLoop: Promise<void>;
-  readonly #target: PayloadTarget;
   #ext: RapExtensions | undefined;
-  #failure: Error | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Replies received so far: the reply timer looks for progress without reading a clock. */
-  #progress = 0;
-  #cmdGate: Promise<void> | undefined;
-  #drained: PromiseWithResolvers<void> | undefined;
   #currentFd: number | undefined;
 
   private constructor(conn: Deno.Conn, options: RapClientOptions) {
-    this.#conn = conn;
     this.#options = options;
     this.peer = `${options.hostname}:${options.port}`;
-    this.#reader = new PacketReader(conn, {
-      role: "client",
-      maxData: Math.max(RAP_PACKET_MAX, options.maxPayload ?? RAP_PACKET_MAX),
+    this.#transport = new RapTransport(conn, {
+      peer: this.peer,
+      timeout: options.timeout,
+      onReverseCommand: options.onReverseCommand,
+      maxData: options.maxPayload,
+      tls: Boolean(options.tls),
     });
-    this.#writer = new QueuedWriter(conn, {
-      highWaterMark: 4 * 1024 * 1024,
-      onError: (error) =>
-        this.#fail(
-          new RapConnectionError(`Cannot send to ${this.peer}: ${error.message}`, { cause: error }),
-        ),
-    });
-    this.#target = () => this.#pending.peek()?.into;
-    this.#readLoop = this.#receive();
   }
 
   /**
@@ -256,33 +177,7 @@ export class RapClient implements AsyncDisposable {
    * @throws {RapConnectionError} If the connection cannot be made.
    */
   static async connect(options: RapClientOptions): Promise<RapClient> {
-    let conn: Deno.TcpConn | Deno.TlsConn;
-    if (options.tls) {
-      conn = await connectTls(
-        options.hostname,
-        options.port,
-        options.tls === true ? {} : options.tls,
-        options.onConnect,
-      );
-    } else {
-      try {
-        conn = await Deno.connect({ hostname: options.hostname, port: options.port });
-      } catch (error) {
-        if (error instanceof Deno.errors.NotCapable) throw error;
-        throw new RapConnectionError(
-          `Cannot connect to ${options.hostname}:${options.port}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-      conn.setNoDelay(true);
-      try {
-        options.onConnect?.(conn);
-      } catch (error) {
-        conn.close();
-        throw error;
-      }
-    }
-    const client = new RapClient(conn, options);
+    const client = new RapClient(await dial(options), options);
     if (options.extensions || options.token !== undefined) {
       const ext = typeof options.extensions === "object" ? options.extensions : {};
       try {
@@ -313,200 +208,13 @@ export class RapClient implements AsyncDisposable {
 
   /** Whether the connection is still usable. */
   get connected(): boolean {
-    return this.#failure === undefined;
+    return this.#transport.failure === undefined;
   }
 
   /** The negotiated extensions, or `undefined` while the client speaks plain RAP. */
   get extensions(): RapExtensions | undefined {
     return this.#ext;
   }
-
-  // ---- transport --------------------------------------------------------------------
-
-  async #receive(): Promise<void> {
-    const reader = this.#reader;
-    try {
-      for (;;) {
-        const packet = reader.buffered(this.#target) ?? await reader.next(this.#target);
-        if (packet === null) {
-          this.#fail(new RapConnectionError(`Connection to ${this.peer} closed by the server`));
-          return;
-        }
-        if (packet.type === "cmd") {
-          await this.#answerReverse(packet.command ?? "");
-          continue;
-        }
-        this.#deliver(packet);
-      }
-    } catch (error) {
-      const err = error instanceof RapProtocolError
-        ? new RapProtocolError(
-          `${this.peer} answered out of protocol: ${error.message}${
-            // A TLS record (alert 0x15, handshake 0x16) in answer to plain bytes.
-            (error.opcode === 0x15 || error.opcode === 0x16) && !this.#options.tls
-              ? " (the server speaks TLS: use raps://)"
-              : ""}`,
-          error.opcode,
-          { cause: error },
-        )
-        : new RapConnectionError(
-          `Connection to ${this.peer} failed: ${(error as Error).message}`,
-          { cause: error },
-        );
-      this.#fail(err);
-    }
-  }
-
-  async #answerReverse(command: string): Promise<void> {
-    let output: string | null = "";
-    try {
-      output = (await this.#options.onReverseCommand?.(command)) ?? "";
-    } catch (error) {
-      output = `${(error as Error).message}\n`;
-    }
-    this.#writer.write(encodePacket({ type: "cmd_reply", output }));
-    await this.#writer.flush();
-  }
-
-  #deliver(packet: RapPacket): void {
-    const head = this.#pending.shift();
-    if (!head) {
-      throw new RapProtocolError(`unexpected "${packet.type}" packet with no request waiting`);
-    }
-    this.#progress++;
-    if (packet.type === "error") {
-      head.reject(new RapRemoteError(packet.code, packet.message));
-    } else if (packet.type !== head.expect) {
-      head.reject(
-        new RapProtocolError(`"${packet.type}" received while waiting for "${head.expect}"`),
-      );
-      throw new RapProtocolError(`"${packet.type}" received while waiting for "${head.expect}"`);
-    } else {
-      head.resolve(packet as RapReply);
-    }
-    if (this.#pending.length === 0) this.#drained?.resolve();
-  }
-
-  /**
-   * While requests wait, check four times per timeout that replies keep coming; four
-   * checks in a row without one give up the connection.
-   */
-  #armTimer(): void {
-    const timeout = this.#options.timeout ?? 30_000;
-    if (timeout <= 0 || this.#timer !== undefined || this.#failure) return;
-    let seen = this.#progress;
-    let idleChecks = 0;
-    const check = () => {
-      this.#timer = undefined;
-      if (this.#pending.length === 0 || this.#failure) return;
-      if (this.#progress !== seen) {
-        seen = this.#progress;
-        idleChecks = 0;
-      } else if (++idleChecks >= 4) {
-        this.#fail(
-          new RapConnectionError(
-            `No reply from ${this.peer} within ${timeout} ms; connection closed`,
-          ),
-        );
-        return;
-      }
-      this.#timer = setTimeout(check, timeout / 4);
-    };
-    this.#timer = setTimeout(check, timeout / 4);
-  }
-
-  #fail(error: Error): void {
-    if (this.#failure === undefined) this.#failure = error;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    for (const p of this.#pending.drain()) p.reject(this.#failure);
-    this.#drained?.resolve();
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
-  }
-
-  /**
-   * Register a request about to be written; the promise settles with its reply. The
-   * caller writes the request's bytes right after (nothing else in between).
-   */
-  #expect(expect: ReplyType, into?: Uint8Array): Promise<RapReply> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    const reply = new Promise<RapReply>((resolve, reject) => {
-      this.#pending.push({ expect, resolve, reject, into });
-    });
-    if (this.#timer === undefined) this.#armTimer();
-    return reply;
-  }
-
-  /** Queue one request's bytes; the promise settles with its reply. */
-  #send(expect: ReplyType, bytes: Uint8Array): Promise<RapReply> {
-    const reply = this.#expect(expect);
-    if (!this.#failure) this.#writer.write(bytes);
-    return reply;
-  }
-
-  /** Queue SEEK(SET) and a READ or WRITE header, encoded in place (15 bytes). */
-  #seekAnd(op: number, offset: bigint, length: number): void {
-    const b = this.#writer.reserve(15);
-    b[0] = Opcode.SEEK;
-    b[1] = Whence.SET;
-    putU64(b, 2, offset);
-    b[10] = op;
-    putU32(b, 11, length);
-  }
-
-  /** Queue an extended READ_AT or WRITE_AT header, encoded in place (17 bytes). */
-  #atHeader(op: number, fd: number, offset: bigint, length: number): void {
-    const b = this.#writer.reserve(17);
-    b[0] = op;
-    putU32(b, 1, fd);
-    putU64(b, 5, offset);
-    putU32(b, 13, length);
-  }
-
-  /** Wait until no CMD is running, so pipelined requests never follow a CMD on the wire. */
-  async #waitForCmd(): Promise<void> {
-    while (this.#cmdGate) await this.#cmdGate;
-  }
-
-  async #request<T extends ReplyType>(
-    request: RapRequest,
-    expect: T,
-  ): Promise<Extract<RapReply, { type: T }>> {
-    await this.#waitForCmd();
-    return await this.#send(expect, encodePacket(request)) as Extract<RapReply, { type: T }>;
-  }
-
-  /** The fd to put in an extended request, or a refusal on plain RAP. */
-  #fdFor(fd: number | undefined): number {
-    if (this.#ext !== undefined) return fd ?? CURRENT_FD;
-    if (fd !== undefined && fd !== CURRENT_FD && fd !== this.#currentFd) {
-      throw new RangeError(
-        `${this.peer} speaks plain RAP, which only reaches the last file opened (fd ${this.#currentFd}), not fd ${fd}`,
-      );
-    }
-    return CURRENT_FD;
-  }
-
-  #step(): number {
-    const cap = this.#options.maxPayload;
-    if (this.#ext === undefined) return cap ?? RAP_PACKET_MAX;
-    return Math.max(1, Math.min(this.#ext.maxData, cap ?? EXT_CHUNK));
-  }
-
-  /** Requests in flight for one read or write. */
-  #window(step: number): number {
-    if (this.#options.window !== undefined) return Math.max(1, Math.floor(this.#options.window));
-    return this.#ext === undefined ? PLAIN_WINDOW : Math.max(2, Math.ceil(EXT_INFLIGHT / step));
-  }
-
-  /** Pieces in flight: on plain RAP each piece is two requests (SEEK, then READ or WRITE). */
-  #pieces(window: number): number {
-    return this.#ext === undefined ? Math.max(1, Math.floor(window / 2)) : window;
-  }
-
-  // ---- operations -------------------------------------------------------------------
 
   /**
    * Ask the server for the rap extensions (a CMD `#rap-ext? 1 ...`, a comment to radare2).
@@ -523,33 +231,19 @@ export class RapClient implements AsyncDisposable {
     if (options.maxData !== undefined) params.maxdata = String(options.maxData);
     const probe = formatProbe({ version: EXT_VERSION, params });
     const timeout = options.probeTimeout ?? 5000;
-    let offer: ExtensionOffer | undefined;
     let refused: string | undefined;
     await this.#command(probe, (output) => {
-      offer = parseOffer(output);
-      if (offer === undefined) return;
-      const auth = offer.params.auth;
-      if (auth !== undefined && auth !== "ok") {
-        refused = auth === "required"
-          ? `${this.peer} requires a token (the server was started with --token-file)`
-          : `${this.peer} refused the token`;
-        return;
-      }
+      const answer = readOffer(output, options.maxData, this.peer);
+      refused = answer.refused;
+      if (answer.ext === undefined) return;
       // No other request is in flight: the extensions start exactly here on the wire.
-      const maxData = Math.min(offer.maxData, options.maxData ?? offer.maxData);
-      this.#reader.decoder.enableExtensions(maxData);
-      this.#ext = { version: offer.version, maxData, ops: offer.ops };
+      this.#transport.enableExtensions(answer.ext.maxData);
+      this.#ext = answer.ext;
     }, params.token === undefined ? timeout : undefined).catch((error) => {
-      if (params.token !== undefined && error instanceof RapConnectionError) {
-        throw new RapConnectionError(
-          `${this.peer} closed the connection on the authenticating probe: ${error.message}`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw params.token === undefined ? error : tokenRefusal(error, this.peer);
     });
     if (refused !== undefined) {
-      this.#fail(new RapConnectionError(refused));
+      this.#transport.fail(new RapConnectionError(refused));
       throw new RapConnectionError(refused);
     }
     return this.#ext;
@@ -569,24 +263,9 @@ export class RapClient implements AsyncDisposable {
   async open(name: string, flags: number = Perm.R | Perm.X): Promise<number> {
     let reply;
     try {
-      reply = await this.#request({ type: "open", flags, name }, "open_reply");
+      reply = await this.#transport.request({ type: "open", flags, name }, "open_reply");
     } catch (error) {
-      if (error instanceof RapConnectionError) {
-        throw new RapConnectionError(
-          `Cannot open "${name}" on ${this.peer}: the server refused it (closed the connection)`,
-          { cause: error },
-        );
-      }
-      if (error instanceof RapRemoteError) {
-        throw new RapRemoteError(
-          error.code,
-          `Cannot open "${name}" on ${this.peer}: the server refused it: ${error.message}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
+      throw openRefusal(error, name, this.peer);
     }
     if (reply.fd === -1) {
       throw new RapConnectionError(
@@ -605,7 +284,7 @@ export class RapClient implements AsyncDisposable {
    * @returns The resulting offset the server reports.
    */
   async seek(offset: bigint, whence: number = Whence.SET): Promise<bigint> {
-    return (await this.#request({ type: "seek", whence, offset }, "seek_reply")).offset;
+    return (await this.#transport.request({ type: "seek", whence, offset }, "seek_reply")).offset;
   }
 
   /**
@@ -618,7 +297,7 @@ export class RapClient implements AsyncDisposable {
   async size(fd?: number): Promise<bigint> {
     const target = this.#fdFor(fd);
     if (this.#ext === undefined) return await this.seek(0n, Whence.END);
-    const reply = await this.#request({ type: "size", fd: target }, "size_reply");
+    const reply = await this.#transport.request({ type: "size", fd: target }, "size_reply");
     return reply.size;
   }
 
@@ -649,49 +328,9 @@ export class RapClient implements AsyncDisposable {
    * @returns `into`.
    */
   async readInto(offset: number | bigint, into: Uint8Array, fd?: number): Promise<Uint8Array> {
-    const length = into.length;
     const target = this.#fdFor(fd);
-    if (length === 0) return into;
-    await this.#waitForCmd();
-    const base = BigInt(offset);
-    const step = this.#step();
-    const window = this.#window(step);
-    const pieces = this.#pieces(window);
-    const ext = this.#ext !== undefined;
-    const inflight = new Fifo<Promise<void>>();
-    for (let at = 0; at < length; at += step) {
-      const n = Math.min(step, length - at);
-      const piece = into.subarray(at, at + n);
-      let reply: Promise<RapReply>;
-      if (ext) {
-        reply = this.#expect("read_at_reply", piece);
-        if (!this.#failure) this.#atHeader(ExtOpcode.READ_AT, target, base + BigInt(at), n);
-      } else if (window === 1) {
-        // Lock-step, as radare2: one request in flight.
-        await this.#send(
-          "seek_reply",
-          encodePacket({ type: "seek", whence: Whence.SET, offset: base + BigInt(at) }),
-        );
-        reply = this.#expect("read_reply", piece);
-        if (!this.#failure) this.#writer.write(encodePacket({ type: "read", length: n }));
-      } else {
-        this.#expect("seek_reply").catch(() => {}); // its failure is reported by the READ
-        reply = this.#expect("read_reply", piece);
-        if (!this.#failure) this.#seekAnd(Opcode.READ, base + BigInt(at), n);
-      }
-      inflight.push(handled(reply.then((r) => {
-        const data = (r as Extract<RapReply, { data: Uint8Array }>).data;
-        if (data.buffer !== piece.buffer || data.byteOffset !== piece.byteOffset) {
-          piece.set(data.length > n ? data.subarray(0, n) : data);
-        }
-        if (data.length < n) piece.fill(0xff, data.length);
-      })));
-      // A full window waits for a quarter of it, so requests leave in batches.
-      if (inflight.length >= pieces) {
-        for (let i = refill(pieces); i > 0 && inflight.length > 0; i--) await inflight.shift();
-      }
-    }
-    for (let p = inflight.shift(); p !== undefined; p = inflight.shift()) await p;
+    if (into.length === 0) return into;
+    await this.#pipelined(readPieces, offset, into, target);
     return into;
   }
 
@@ -709,60 +348,7 @@ export class RapClient implements AsyncDisposable {
   async write(offset: number | bigint, data: Uint8Array, fd?: number): Promise<number> {
     const target = this.#fdFor(fd);
     if (data.length === 0) return 0;
-    await this.#waitForCmd();
-    const base = BigInt(offset);
-    const step = this.#step();
-    const window = this.#window(step);
-    const pieces = this.#pieces(window);
-    const ext = this.#ext !== undefined;
-    const inflight = new Fifo<Promise<number>>();
-    let total = 0;
-    const settle = (result: number, n: number, pos: number) => {
-      if (result <= 0) {
-        throw new Error(
-          `Write of ${n} byte(s) at 0x${(base + BigInt(pos)).toString(16)} failed on ${this.peer}`,
-        );
-      }
-      // radare2's own server answers 1 (a boolean) for a successful write of any size.
-      return !ext && result === 1 ? n : result;
-    };
-    for (let at = 0; at < data.length; at += step) {
-      const n = Math.min(step, data.length - at);
-      const piece = data.subarray(at, at + n);
-      let reply: Promise<RapReply>;
-      if (ext) {
-        reply = this.#expect("write_at_reply");
-        if (!this.#failure) {
-          this.#atHeader(ExtOpcode.WRITE_AT, target, base + BigInt(at), n);
-          this.#writer.write(piece);
-        }
-      } else if (window === 1) {
-        await this.#send(
-          "seek_reply",
-          encodePacket({ type: "seek", whence: Whence.SET, offset: base + BigInt(at) }),
-        );
-        reply = this.#expect("write_reply");
-        if (!this.#failure) this.#writer.write(encodePacket({ type: "write", data: piece }));
-      } else {
-        this.#expect("seek_reply").catch(() => {}); // its failure is reported by the WRITE
-        reply = this.#expect("write_reply");
-        if (!this.#failure) {
-          this.#seekAnd(Opcode.WRITE, base + BigInt(at), n);
-          this.#writer.write(piece);
-        }
-      }
-      const pos = at;
-      inflight.push(handled(
-        reply.then((r) => settle((r as Extract<RapReply, { result: number }>).result, n, pos)),
-      ));
-      if (inflight.length >= pieces) {
-        for (let i = refill(pieces); i > 0 && inflight.length > 0; i--) {
-          total += await inflight.shift()!;
-        }
-      }
-    }
-    for (let p = inflight.shift(); p !== undefined; p = inflight.shift()) total += await p;
-    return total;
+    return await this.#pipelined(writePieces, offset, data, target);
   }
 
   /**
@@ -780,9 +366,32 @@ export class RapClient implements AsyncDisposable {
   }
 
   /**
+   * Close a file on the server (CLOSE). radare2 clients never send this, and radare2's
+   * server would close an OS descriptor of its own process: use it with rap servers only.
+   *
+   * @param fd The server fd.
+   * @returns The server's result (0 on success).
+   */
+  async closeFile(fd: number): Promise<number> {
+    const result = (await this.#transport.request({ type: "close", fd }, "close_reply")).result;
+    if (result === 0 && fd === this.#currentFd) this.#currentFd = undefined;
+    return result;
+  }
+
+  /** Close the connection; requests still waiting fail. */
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+
+  /** Same as {@linkcode RapClient.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
    * Send a CMD alone on the wire; `onReply` runs before any other request may follow it.
    * With `timeout`, stop waiting after that long (the reply, if it comes, is still
-   * matched to this CMD and dropped).
+   * matched to this CMD).
    */
   async #command(
     command: string,
@@ -795,62 +404,90 @@ export class RapClient implements AsyncDisposable {
         `Command is ${size} bytes with its NUL; a RAP server takes at most ${RAP_CMD_MAX}`,
       );
     }
-    await this.#waitForCmd();
-    const gate = Promise.withResolvers<void>();
-    this.#cmdGate = gate.promise;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      if (this.#pending.length > 0) {
-        this.#drained = Promise.withResolvers<void>();
-        await this.#drained.promise;
-        this.#drained = undefined;
-      }
-      const reply = this.#send("cmd_reply", encodePacket({ type: "cmd", command }))
-        .then((r) => onReply((r as Extract<RapReply, { type: "cmd_reply" }>).output));
-      if (timeout === undefined) return await reply;
-      handled(reply);
-      const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, timeout));
-      await Promise.race([reply, expired]);
-    } finally {
-      clearTimeout(timer);
-      this.#cmdGate = undefined;
-      gate.resolve();
-    }
+    await this.#transport.sendAlone(
+      { type: "cmd", command },
+      "cmd_reply",
+      (reply) => onReply(reply.output),
+      timeout,
+    );
   }
 
   /**
-   * Close a file on the server (CLOSE). radare2 clients never send this, and radare2's
-   * server would close an OS descriptor of its own process: use it with rap servers only.
-   *
-   * @param fd The server fd.
-   * @returns The server's result (0 on success).
+   * One read or write through the pipeline, after a CMD running first (so that its piece
+   * size and window follow the extensions negotiated by then).
    */
-  async closeFile(fd: number): Promise<number> {
-    const result = (await this.#request({ type: "close", fd }, "close_reply")).result;
-    if (result === 0 && fd === this.#currentFd) this.#currentFd = undefined;
-    return result;
+  #pipelined(
+    run: typeof readPieces,
+    offset: number | bigint,
+    bytes: Uint8Array,
+    fd: number,
+  ): Promise<number> {
+    if (this.#transport.alone) {
+      return this.#transport.turn().then(() => this.#pipelined(run, offset, bytes, fd));
+    }
+    const { step, window } = pipelineShape(this.#ext?.maxData, this.#options);
+    const plan = { fd: this.#ext === undefined ? undefined : fd, window };
+    return run(this.#transport, plan, splitRange(BigInt(offset), bytes, step));
   }
 
-  /** Close the connection; requests still waiting fail. */
-  async close(): Promise<void> {
-    this.#fail(new RapConnectionError(`Connection to ${this.peer} was closed by the client`));
-    await this.#readLoop;
-    await this.#writer.settled();
-  }
-
-  /** Same as {@linkcode RapClient.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  /** The fd to put in an extended request, or a refusal on plain RAP. */
+  #fdFor(fd: number | undefined): number {
+    if (this.#ext !== undefined) return fd ?? CURRENT_FD;
+    if (fd !== undefined && fd !== CURRENT_FD && fd !== this.#currentFd) {
+      throw new RangeError(
+        `${this.peer} speaks plain RAP, which only reaches the last file opened (fd ${this.#currentFd}), not fd ${fd}`,
+      );
+    }
+    return CURRENT_FD;
   }
 }
 
-/** How many requests complete before a full window is refilled (a quarter of it). */
-function refill(window: number): number {
-  return Math.max(1, Math.floor(window / 4));
+/**
+ * What an answer to the extension probe gives: the extensions to use, a refused token (the
+ * connection is then given up), or neither (a plain peer, e.g. radare2's empty answer).
+ */
+function readOffer(
+  output: string | null,
+  maxData: number | undefined,
+  peer: string,
+): { ext?: RapExtensions; refused?: string } {
+  const offer = parseOffer(output);
+  if (offer === undefined) return {};
+  const auth = offer.params.auth;
+  if (auth !== undefined && auth !== "ok") {
+    return {
+      refused: auth === "required"
+        ? `${peer} requires a token (the server was started with --token-file)`
+        : `${peer} refused the token`,
+    };
+  }
+  const agreed = Math.min(offer.maxData, maxData ?? offer.maxData);
+  return { ext: { version: offer.version, maxData: agreed, ops: offer.ops } };
 }
 
-/** Mark a promise as handled (its rejection is still seen by whoever awaits it). */
-function handled<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
+/** The error for an OPEN the server refused: by closing the connection, or with an error reply. */
+function openRefusal(error: unknown, name: string, peer: string): unknown {
+  if (error instanceof RapConnectionError) {
+    return new RapConnectionError(
+      `Cannot open "${name}" on ${peer}: the server refused it (closed the connection)`,
+      { cause: error },
+    );
+  }
+  if (error instanceof RapRemoteError) {
+    return new RapRemoteError(
+      error.code,
+      `Cannot open "${name}" on ${peer}: the server refused it: ${error.message}`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/** The error for a probe with a token that the server answered by closing the connection. */
+function tokenRefusal(error: unknown, peer: string): unknown {
+  if (!(error instanceof RapConnectionError)) return error;
+  return new RapConnectionError(
+    `${peer} closed the connection on the authenticating probe: ${error.message}`,
+    { cause: error },
+  );
 }

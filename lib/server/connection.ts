@@ -8,11 +8,13 @@
 
 import { IoSession } from "../io/session.ts";
 import type { ConnectionSlot } from "../net/connection_slots.ts";
+import { lingerClose } from "../net/linger.ts";
 import { PacketReader } from "../net/packet_reader.ts";
 import { QueuedWriter } from "../net/write_queue.ts";
 import { ExtOpcode, RAP_CMD_REPLY_MAX, RAP_PACKET_MAX } from "../protocol/constants.ts";
 import type { PacketHeader } from "../protocol/decode.ts";
 import { encodePacket } from "../protocol/encode.ts";
+import { RapProtocolError } from "../protocol/errors.ts";
 import type { RapPacket } from "../protocol/packets.ts";
 import { SERVER_BUFFERS } from "./buffers.ts";
 import type { CommandContext } from "./command.ts";
@@ -140,6 +142,7 @@ export class Connection implements ConnectionContext {
     this.log("connected");
     this.#armIdle();
     let reason = "disconnected";
+    let linger = false;
     try {
       await tlsHandshake(this, this.conn);
       await this.#requests();
@@ -147,18 +150,27 @@ export class Connection implements ConnectionContext {
       await this.writer.flush();
     } catch (error) {
       this.writer.uncork();
+      // Dropped for what it sent: it may have sent more, which must not reset the replies.
+      linger = error instanceof DropConnection || error instanceof RapProtocolError;
       reason = this.closeReason ?? await endReason(this, error);
     } finally {
       clearTimeout(this.#idleTimer);
       this.endPacketTimer();
-      this.close();
-      // A read still under way fails once the connection is closed: let it settle, so no
-      // operation outlives the connection's task (and the server's `finished`).
-      await this.#pending?.catch(() => {});
+      // The client may have sent more: end our side, drop the rest, then close (lingerClose).
+      const lingering = linger && !this.server.closing
+        ? lingerClose(this.conn, { pending: this.#pending })
+        : undefined;
+      if (lingering === undefined) {
+        this.close();
+        // A read still under way fails once the connection is closed: let it settle, so no
+        // operation outlives the connection's task (and the server's `finished`).
+        await this.#pending?.catch(() => {});
+      }
       await this.session.closeAll().catch((error) =>
         this.log(`error closing files: ${(error as Error).message}`)
       );
       this.log(reason);
+      await lingering;
     }
   }
 

@@ -5,9 +5,10 @@ inside that directory over RAP.
 
 Subcommands (each prints JSON lines on stdout; the last one is its result):
 
-  swap DIR OUTSIDE --seconds S [--mode exchange|rename]
+  swap DIR OUTSIDE --seconds S [--mode exchange|rename] [--pause P]
       Swaps the real directory DIR with a symbolic link to OUTSIDE, back and forth, for S
-      seconds or until stdin closes. `exchange` (default) swaps the two names atomically
+      seconds or until stdin closes (sleeping P seconds after each swap, default 0: as fast
+      as it can, which takes a whole CPU). `exchange` (default) swaps the two names atomically
       (renameat2 RENAME_EXCHANGE), so DIR always exists; `rename` moves DIR away and puts
       the link in its place (DIR is missing for a moment in each swap). DIR is a real
       directory again at the end. Prints {"event": "racing"} once started, then
@@ -26,11 +27,10 @@ import argparse
 import ctypes
 import json
 import os
-import select
 import sys
 import time
 
-from rap_peer import RapConn
+from rap_peer import RapConn, stdin_closed
 
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
@@ -48,11 +48,6 @@ def exchanger():
             raise OSError(err, os.strerror(err))
 
     return exchange
-
-
-def stdin_closed():
-    r, _, _ = select.select([sys.stdin], [], [], 0)
-    return bool(r) and not os.read(sys.stdin.fileno(), 1)
 
 
 def swap(args):
@@ -82,6 +77,8 @@ def swap(args):
                 os.rename(real, target)
             swapped = not swapped
             swaps += 1
+            if args.pause > 0:
+                time.sleep(args.pause)
     finally:
         if swapped:
             if exchange:
@@ -143,6 +140,7 @@ def main():
     s.add_argument("outside")
     s.add_argument("--seconds", type=float, default=3)
     s.add_argument("--mode", choices=["exchange", "rename"], default="exchange")
+    s.add_argument("--pause", type=float, default=0)
     s.set_defaults(run=swap)
     o = sub.add_parser("opens")
     o.add_argument("host")

@@ -3,25 +3,31 @@
 
 Subcommands (each prints one JSON object on stdout when it ends):
 
-  check HOST PORT PATH --seconds S [--size N] [--write] [--token T]
+  check HOST PORT PATH --seconds S [--size N] [--write] [--token T] [--until-stdin]
       A checker client: opens PATH over plain RAP (as radare2 does), then reads random
       blocks (SEEK SET + READ) for S seconds and compares every byte with the local file
       PATH. With --write it also writes random blocks to the first half and reads them
       back. With --token it first sends the extension probe carrying the token (servers
-      started with --token-file). Prints {"ops": N, "errors": [...], "wrong": N}.
-  reset HOST PORT --count N
-      N connections closed with SO_LINGER 0 (an RST) right after connecting, as a port
-      scanner's connect scan or a health check does. Prints {"sent": N}.
+      started with --token-file). With --until-stdin it also stops when stdin closes
+      (S is then a maximum). Prints {"ops": N, "errors": [...], "wrong": N}.
+  reset HOST PORT --count N [--send HEX] [--modes connect,partial,reply] [--read N] [--seed S]
+      N connections closed with SO_LINGER 0 (an RST). Each picks one of --modes at random:
+      `connect` resets right after connecting (before the server accepts, as a port
+      scanner's connect scan or a health check does; the default), `partial` after sending
+      a random prefix of HEX (in the middle of a request), `reply` after sending HEX whole
+      and reading 1 to N bytes of what comes back (in the middle of a reply; default N
+      4096). Prints {"sent": N, "modes": {"connect": N, "partial": N, "reply": N}}.
   hold HOST PORT --count N [--seconds S] [--send HEX] [--reconnect] [--connect-timeout C]
       Opens N connections and keeps them idle (sending HEX on each first, if given) for S
       seconds or until stdin closes; stops opening at the first connect that fails or takes
       longer than C seconds (default 5). With --reconnect, each connection the server closes
       is opened again at once (an attacker squatting the slots). Prints {"event": "holding"}
       once all are open, then {"connected": N, "closed_by_server": N, "reconnects": N}.
-  nest HOST PORT --name NAME --count N
+  nest HOST PORT --name NAME [--name NAME2 ...] --count N
       Probes for the extensions (so a failed OPEN is an error reply, not a closed
-      connection), then sends N OPENs of NAME (e.g. a rap:// URI to the server itself).
-      Prints {"opened": N, "refused": N, "messages": [...], "closed": bool}.
+      connection), then sends N OPENs of each NAME (e.g. a rap:// URI to the server
+      itself). Prints {"opened": N, "refused": N, "messages": [...], "closed": bool,
+      "opened_names": [NAME that opened, ...]}.
 
 Only 127.0.0.1 is ever dialled: HOST must be a loopback address.
 """
@@ -29,6 +35,7 @@ import argparse
 import json
 import os
 import random
+import select
 import selectors
 import socket
 import struct
@@ -121,6 +128,12 @@ class RapConn:
         self.sock.close()
 
 
+def stdin_closed():
+    """Whether stdin has reached its end (the parent released the peer); never blocks."""
+    r, _, _ = select.select([sys.stdin], [], [], 0)
+    return bool(r) and not os.read(sys.stdin.fileno(), 1)
+
+
 def check_loop(host, port, path, seconds, block=4096, write=False, seed=1, stop=None,
                on_op=None, token=""):
     """The checker's loop: reads (and with write, writes) and compares bytes until the time
@@ -175,22 +188,46 @@ def check_loop(host, port, path, seconds, block=4096, write=False, seed=1, stop=
 
 def check(args):
     result = check_loop(args.host, args.port, args.path, args.seconds, args.block, args.write,
-                        args.seed, token=args.token)
+                        args.seed, stop=stdin_closed if args.until_stdin else None,
+                        token=args.token)
     print(json.dumps(result))
 
 
 def reset(args):
+    payload = bytes.fromhex(args.send) if args.send else b""
+    modes = [m for m in args.modes.split(",") if m]
+    for m in modes:
+        if m not in ("connect", "partial", "reply"):
+            sys.exit(f"unknown reset mode {m!r}")
+        if m != "connect" and not payload:
+            sys.exit(f"reset mode {m!r} needs --send")
+    rng = random.Random(args.seed)
     sent = 0
+    counts = {m: 0 for m in modes}
     for _ in range(args.count):
+        mode = rng.choice(modes)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.settimeout(5)
         try:
             s.connect((loopback(args.host), args.port))
+            if mode == "partial":
+                s.sendall(payload[: rng.randrange(1, len(payload) + 1)])
+            elif mode == "reply":
+                s.sendall(payload)
+                want = rng.randrange(1, args.read + 1)
+                got = 0
+                while got < want:
+                    chunk = s.recv(want - got)
+                    if not chunk:
+                        break
+                    got += len(chunk)
             sent += 1
+            counts[mode] += 1
         except OSError:
             pass
         s.close()
-    print(json.dumps({"sent": sent}))
+    print(json.dumps({"sent": sent, "modes": counts}))
 
 
 def hold(args):
@@ -254,22 +291,26 @@ def hold(args):
 
 def nest(args):
     conn = RapConn(args.host, args.port)
-    opened, refused, messages, closed = 0, 0, [], False
+    opened, refused, messages, closed, opened_names = 0, 0, [], False, []
     try:
         conn.probe()
-        for _ in range(args.count):
-            fd, message = conn.open_ext(args.name)
-            if fd is not None:
-                opened += 1
-            else:
-                refused += 1
-                if message not in messages:
-                    messages.append(message)
+        for name in args.name:
+            for _ in range(args.count):
+                fd, message = conn.open_ext(name)
+                if fd is not None:
+                    opened += 1
+                    if name not in opened_names:
+                        opened_names.append(name)
+                else:
+                    refused += 1
+                    if message not in messages:
+                        messages.append(message)
     except (OSError, ConnectionError, ValueError) as e:
         closed = True
         messages.append(f"{type(e).__name__}: {e}")
     conn.close()
-    print(json.dumps({"opened": opened, "refused": refused, "messages": messages, "closed": closed}))
+    print(json.dumps({"opened": opened, "refused": refused, "messages": messages, "closed": closed,
+                      "opened_names": opened_names}))
 
 
 def main():
@@ -284,11 +325,16 @@ def main():
     c.add_argument("--write", action="store_true")
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--token", default="")
+    c.add_argument("--until-stdin", action="store_true")
     c.set_defaults(run=check)
     r = sub.add_parser("reset")
     r.add_argument("host")
     r.add_argument("port", type=int)
     r.add_argument("--count", type=int, default=100)
+    r.add_argument("--send", default="")
+    r.add_argument("--modes", default="connect")
+    r.add_argument("--read", type=int, default=4096)
+    r.add_argument("--seed", type=int, default=1)
     r.set_defaults(run=reset)
     h = sub.add_parser("hold")
     h.add_argument("host")
@@ -303,7 +349,7 @@ def main():
     n = sub.add_parser("nest")
     n.add_argument("host")
     n.add_argument("port", type=int)
-    n.add_argument("--name", required=True)
+    n.add_argument("--name", required=True, action="append")
     n.add_argument("--count", type=int, default=1)
     n.set_defaults(run=nest)
     args = p.parse_args()
