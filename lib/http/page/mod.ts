@@ -113,7 +113,11 @@ export async function pageResponse(
       status: 401,
       body: indexHtml({ authorized: false }),
       ...html,
-      headers: { ...HEADERS, "Cache-Control": "no-store", "WWW-Authenticate": 'Bearer realm="rap"' },
+      headers: {
+        ...HEADERS,
+        "Cache-Control": "no-store",
+        "WWW-Authenticate": 'Bearer realm="rap"',
+      },
     };
   }
   const seek = (await run("s"))?.trim();
