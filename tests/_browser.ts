@@ -10,6 +10,7 @@
  * @module
  */
 
+// deno-lint-ignore no-import-prefix -- a test-only tool, pinned here rather than in deno.json
 import type { BrowserContext } from "npm:playwright-core@1.64.1";
 
 /** Debian's chromium. */
@@ -31,6 +32,7 @@ type Playwright = typeof import("npm:playwright-core@1.64.1");
 let playwright: Playwright | undefined;
 let loadError: string | undefined;
 try {
+  // deno-lint-ignore no-import-prefix -- as above
   playwright = await import("npm:playwright-core@1.64.1");
 } catch (error) {
   loadError = (error as Error).message.split("\n")[0];

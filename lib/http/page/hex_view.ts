@@ -76,7 +76,7 @@ export function pxToHtml(px: string): string {
     const head = line.startsWith("- offset -");
     const width = head ? line.length - 59 : line.indexOf("  ");
     const row = width >= 10 && line.length > width + 43 &&
-      (head || /^0x[0-9a-f]+  [0-9a-f ]{39}  /.test(line));
+      (head || /^0x[0-9a-f]+ {2}[0-9a-f ]{39} {2}/.test(line));
     if (!row) {
       html += '<div class="msg">' + escape(line) + "</div>";
       continue;
