@@ -149,7 +149,8 @@ async function http(env: CommandEnv<RemoteShell>, rest: string): Promise<void> {
     throw new SyntaxError(`Invalid port "${arg}" (usage: =h [port], =h& [port], =h-)`);
   }
   const { servers } = env.shell.remote;
-  if (background) await servers.startHttp(port, env.out);
+  // A peer's =h (RAP CMD, HTTP) cannot hold its request open: it is always in the background.
+  if (background || env.shell.activePeer) await servers.startHttp(port, env.out);
   else await servers.serveHttp(port, env.out);
 }
 
