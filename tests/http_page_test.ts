@@ -98,6 +98,20 @@ Deno.test("with a token, the page comes without bytes and /cmd refuses requests 
   assert.ok(server.log.every((line) => !line.includes(TOKEN)));
 });
 
+Deno.test("/cmd refuses what a browser says another site's page sent", async () => {
+  await using server = await servePage();
+  for (const site of ["cross-site", "same-site"]) {
+    const res = await fetch(`${server.base}/cmd/wx%20ff`, { headers: { "Sec-Fetch-Site": site } });
+    assert.equal(res.status, 403, site);
+    assert.match(await res.text(), /cross-site/);
+  }
+  for (const site of ["same-origin", "none"]) {
+    const res = await fetch(`${server.base}/cmd/p8%201`, { headers: { "Sec-Fetch-Site": site } });
+    assert.equal(await res.text(), byteAt(0).toString(16).padStart(2, "0") + "\n", site);
+  }
+  assert.equal(server.log.filter((line) => /refused, a cross-site/.test(line)).length, 2);
+});
+
 Deno.test("chromium --headless --dump-dom shows the file's first 16 bytes", {
   ignore: CHROMIUM_SKIP !== undefined,
 }, async () => {
@@ -140,6 +154,16 @@ Deno.test("in a browser: the first bytes, a seek, paging and a command's output"
   );
   assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone's screen`);
   await page.setViewportSize({ width: 900, height: 700 });
+
+  // Another site's page (here one with no origin of its own) cannot make it run a command.
+  await using other = await servePage();
+  const evil = await browser.context.newPage();
+  await evil.setContent(`<img src="${other.base}/cmd/wx%2000" alt="">`);
+  await evil.waitForLoadState("load");
+  assert.ok(other.log.some((line) => /refused, a cross-site/.test(line)), other.log.join("\n"));
+  await evil.close();
+  const untouched = await fetch(`${other.base}/cmd/p8%201`);
+  assert.equal(await untouched.text(), byteAt(0).toString(16).padStart(2, "0") + "\n");
 
   const shot = Deno.env.get("RAP_WEB_SCREENSHOT");
   if (shot) {

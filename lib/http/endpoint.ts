@@ -178,6 +178,9 @@ export function capHttpOutput(output: string | Uint8Array, max: number): Uint8Ar
   return out;
 }
 
+/** `Sec-Fetch-Site` values of a request another site's page made. */
+const CROSS_SITE = new Set(["cross-site", "same-site"]);
+
 /** The command a request carries, or a response for a request that carries none. */
 function route(request: HttpRequest): { command: string } | HttpResponse {
   const path = requestPath(request.target);
@@ -208,6 +211,7 @@ function route(request: HttpRequest): { command: string } | HttpResponse {
  * | `OPTIONS *` | 200, empty |
  * | any other `GET` | 404 `File not found` |
  * | any other `POST` | 403 `403 Forbidden` |
+ * | `/cmd` with `Sec-Fetch-Site: cross-site` or `same-site` | 403 (another site's page sent it) |
  * | other methods | 404 `Invalid protocol` |
  * | a command still running after `commandTimeout` | 503, one line |
  *
@@ -275,6 +279,13 @@ export function commandRoutes(
     }
     const routed = route(request);
     if (!("command" in routed)) return routed;
+    if (CROSS_SITE.has(request.headers.get("sec-fetch-site") ?? "")) {
+      // A browser says another site's page sent it (a blind <img src> or form POST): no
+      // radare2 client sends the header, and the page's own requests are same-origin.
+      const peer = `${request.peer.hostname}:${request.peer.port}`;
+      log(`${options.label ?? "[http]"} ${peer}: refused, a cross-site browser request`);
+      return { status: 403, body: "403 Forbidden: a cross-site request\n" };
+    }
     const output = await runOne(routed.command, request);
     if (output === undefined) {
       return { status: 503, body: `Command timed out after ${limit} ms (--cmd-timeout)\n` };
