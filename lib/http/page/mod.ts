@@ -16,7 +16,16 @@ import { indexHtml } from "./index_html.ts";
 import { PAGE_CSS } from "./page_css.ts";
 import { PAGE_SCRIPT } from "./page_js.ts";
 
-/** The page's files. */
+/**
+ * The page's files: the HTML (`/`, `/index.html`), `/page.js` and `/page.css`.
+ *
+ * @example
+ * ```ts
+ * import type { PageFile } from "./mod.ts";
+ * const file: PageFile = "index";
+ * console.assert(file === "index");
+ * ```
+ */
 export type PageFile = "index" | "script" | "style";
 
 const PATHS: ReadonlyMap<string, PageFile> = new Map([
