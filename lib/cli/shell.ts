@@ -84,6 +84,11 @@ export interface ShellCliIo {
   isTerminal: boolean;
   /** Install the interrupt (^C) handler while a command runs (default: SIGINT). */
   onInterrupt?: (handler: () => void) => () => void;
+  /**
+   * Install the termination handler while a command runs (default: SIGTERM): the command
+   * stops as on ^C (a foreground `=h`, `=:port` closes its server) and the shell quits.
+   */
+  onTerminate?: (handler: () => void) => () => void;
 }
 
 interface ShellArgs {
@@ -180,15 +185,19 @@ function defaultIo(): ShellCliIo {
     stdout: write(Deno.stdout),
     stderr: write(Deno.stderr),
     isTerminal: Deno.stdin.isTerminal(),
-    onInterrupt: (handler) => {
-      try {
-        Deno.addSignalListener("SIGINT", handler);
-      } catch {
-        return () => {};
-      }
-      return () => Deno.removeSignalListener("SIGINT", handler);
-    },
+    onInterrupt: (handler) => onSignal("SIGINT", handler),
+    onTerminate: (handler) => onSignal("SIGTERM", handler),
   };
+}
+
+/** Listen for a signal; returns what removes the listener (nothing, where there is none). */
+function onSignal(signal: Deno.Signal, handler: () => void): () => void {
+  try {
+    Deno.addSignalListener(signal, handler);
+  } catch {
+    return () => {}; // no such signal here (SIGTERM on Windows)
+  }
+  return () => Deno.removeSignalListener(signal, handler);
 }
 
 /**
@@ -296,11 +305,16 @@ export async function shellMain(
     log: (line) => out.message(line),
   });
   const run = async (line: string) => {
-    const remove = io.onInterrupt?.(() => shell.interrupt()) ?? (() => {});
+    const removeInterrupt = io.onInterrupt?.(() => shell.interrupt()) ?? (() => {});
+    const removeTerminate = io.onTerminate?.(() => {
+      shell.quitRequested = true;
+      shell.interrupt();
+    }) ?? (() => {});
     try {
       await shell.execute(line, out, { signal: closed.signal });
     } finally {
-      remove();
+      removeInterrupt();
+      removeTerminate();
       await chain;
     }
   };

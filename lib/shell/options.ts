@@ -46,6 +46,11 @@ export interface ShellOptions {
    */
   token?: string;
   /**
+   * The `=h` endpoint whose requests this shell runs: `=h-` here stops it (once the reply
+   * is sent), as `=h-` sent to radare2's own `=h` does.
+   */
+  endpoint?: { stop(): void };
+  /**
    * What peers of the servers started from the shell (`=:port`, `=&:port`, `=t port`,
    * `=h`) may run (default {@linkcode CommandPolicy.RESTRICTED}).
    */

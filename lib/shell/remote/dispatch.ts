@@ -39,8 +39,11 @@ const HELP = `Usage: =[:!+-=hH] [...]  # connect with other instances of r2 or r
 | =r host:port, =R ...    reverse prompt: let host:port type commands here (=R retries)
 | =t port                 plain-TCP command server, in the foreground
 | =t [host:]port cmd      send cmd to a =t server and print the reply
-| =h [port]               start the HTTP endpoint in the background (default port 9090)
-| =h-                     stop the HTTP endpoint
+| =h [port]               serve HTTP (the /cmd endpoint and a page at /) in the foreground,
+|                         as r2 -qc '=h 9090' FILE: until ^C/SIGINT, SIGTERM or =h- (default 9090)
+| =h& [port]              the same in the background (the next commands run at once)
+| =H [port], =H& [port]   the same; prints the page's URL (no browser is launched)
+| =h-, =h--               stop the HTTP endpoint (also from one of its clients)
 | =g port [uri]           GDB remote-protocol server over the current file (or uri)
 | =l, =lj                 list the sessions registered by =h ($TMPDIR/r2/PID.pid)
 | =ll, =l-                serve =h on a free port and register it / stop it
@@ -143,14 +146,20 @@ async function bang(env: CommandEnv<RemoteShell>, rest: string): Promise<void> {
   await ioSystem({ ...env, name: "=!", args: env.args.slice(1) });
 }
 
-/** `=h [port]`, `=h-`: the HTTP endpoint. */
+/** `=h [port]` (foreground), `=h& [port]` (background), `=h-`: the HTTP endpoint. */
 async function http(env: CommandEnv<RemoteShell>, rest: string): Promise<void> {
   if (rest === "-" || rest === "--") return await stopHttp(env);
   if (rest === "?") return env.out.write(HELP);
+  const background = rest.startsWith("&");
   const arg = rest.replace(/^&/, "").trim();
   const port = arg === "" ? 9090 : Number(arg);
-  if (!/^\d*$/.test(arg) || port > 65535) throw new SyntaxError("Usage: =h [port], =h-");
-  await env.shell.remote.servers.startHttp(port, env.out);
+  if (!/^\d*$/.test(arg) || port > 65535) {
+    throw new SyntaxError(`Invalid port "${arg}" (usage: =h [port], =h& [port], =h-)`);
+  }
+  const { servers } = env.shell.remote;
+  // A peer's =h (RAP CMD, HTTP) cannot hold its request open: it is always in the background.
+  if (background || env.shell.activePeer) await servers.startHttp(port, env.out);
+  else await servers.serveHttp(port, env.out);
 }
 
 /** `=t port` (serve), `=t [host:]port cmd` (one command to a `=t` server). */
