@@ -123,7 +123,7 @@ Deno.test({
         stderr: "piped",
       }).spawn();
       const typing = child.stdin.getWriter();
-      await typing.write(new TextEncoder().encode("=h 0\n=l\n?e still here\nq\n"));
+      await typing.write(new TextEncoder().encode("=h& 0\n=l\n?e still here\nq\n"));
       await typing.close();
       const out = await child.output();
       const screen = decoder.decode(out.stdout);
