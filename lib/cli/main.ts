@@ -9,6 +9,7 @@
 import { VERSION } from "../version.ts";
 import { cat } from "./cat.ts";
 import { listPlugins } from "./list_plugins.ts";
+import { proxy } from "./proxy.ts";
 import type { CliPlugins } from "./registry.ts";
 import { serve } from "./serve.ts";
 import { UsageError } from "./usage.ts";
@@ -31,6 +32,7 @@ Commands:
   cat URI         write the bytes of any URI to stdout
   plugins         list the IO plugins (like r2 -L)
   shell [URI]     r2-style command shell with the = remote commands
+  proxy UPSTREAM  serve radare2 clients the files of a rap:// or raps:// server, cached
 
 Options:
   -h, --help      help (also "rap <command> --help")
@@ -43,6 +45,7 @@ const COMMANDS: Readonly<Record<string, Subcommand>> = {
   serve,
   cat,
   plugins: listPlugins,
+  proxy,
   shell: async (args, plugins) => {
     const { shellMain } = await import("./shell.ts");
     return await shellMain(args, undefined, plugins);

@@ -19,3 +19,4 @@ export * from "./serve_flags.ts";
 export * from "./cat.ts";
 export * from "./list_plugins.ts";
 export * from "./shell.ts";
+export * from "./proxy.ts";

@@ -21,6 +21,7 @@ import { parseCommandPolicy } from "../shell/policy.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
 import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
+import { untilStopped } from "./_until_stopped.ts";
 
 /**
  * The help of `serve`.
@@ -210,48 +211,4 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     }
   }
   return await untilStopped(server, http, httpSession, shared, tls !== undefined);
-}
-
-/** Announce the listeners, then serve until a signal or a failure; clean up. */
-async function untilStopped(
-  server: RapServer,
-  http: HttpEndpoint | undefined,
-  httpSession: PinnedSession | undefined,
-  shared: { close(): Promise<void> } | undefined,
-  tls: boolean,
-): Promise<number> {
-  const stop = () => {
-    console.error("[rap] shutting down");
-    server.close();
-    http?.shutdown();
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
-  const shown = server.addr.hostname.includes(":")
-    ? `[${server.addr.hostname}]`
-    : server.addr.hostname;
-  // Tests and scripts wait for this exact line (rap:// even with TLS); raps:// follows.
-  console.log(`Listening on rap://${shown}:${server.addr.port}/`);
-  if (tls) console.log(`TLS on: clients connect to ${server.url}`);
-  if (http) console.log(`Listening on ${http.url}cmd/`);
-  try {
-    // If one listener stops on its own, the other is stopped too and the failure reported.
-    const ended = await Promise.allSettled([
-      server.finished.catch((error) => {
-        http?.shutdown();
-        throw error;
-      }),
-      http?.finished.catch((error) => {
-        server.close();
-        throw error;
-      }),
-    ]);
-    const failed = ended.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-  } finally {
-    for (const signal of signals) Deno.removeSignalListener(signal, stop);
-    await httpSession?.release();
-    await shared?.close();
-  }
-  return 0;
 }

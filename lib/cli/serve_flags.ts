@@ -221,6 +221,7 @@ function wrap(text: string, width: number): string[] {
 /**
  * The `Limits:` part of `serve --help`, from {@linkcode SERVE_LIMIT_FLAGS}.
  *
+ * @param flags The flags to show (default all of `serve`'s).
  * @returns The lines, each indented two spaces.
  *
  * @example
@@ -229,10 +230,10 @@ function wrap(text: string, width: number): string[] {
  * console.assert(limitsHelp().includes("--max-memory SIZE"));
  * ```
  */
-export function limitsHelp(): string {
+export function limitsHelp(flags: readonly LimitFlag[] = SERVE_LIMIT_FLAGS): string {
   const column = 24;
   const out: string[] = [];
-  for (const flag of SERVE_LIMIT_FLAGS) {
+  for (const flag of flags) {
     const shown = flag.value === "SIZE" ? size(flag.default) : String(flag.default);
     const text = `${flag.help} (default ${shown}${flag.zero ? `; 0: ${flag.zero}` : ""})`;
     const head = `  --${flag.name} ${flag.value}`;
