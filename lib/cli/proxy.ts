@@ -22,7 +22,9 @@ import { type LimitFlag, limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./se
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 
 /** The limit flags of `serve` that a proxy has (not the HTTP endpoint's). */
-const LIMIT_FLAGS: readonly LimitFlag[] = SERVE_LIMIT_FLAGS.filter((f) => !f.name.startsWith("http-"));
+const LIMIT_FLAGS: readonly LimitFlag[] = SERVE_LIMIT_FLAGS.filter((f) =>
+  !f.name.startsWith("http-")
+);
 
 const MIB = 1024 * 1024;
 
