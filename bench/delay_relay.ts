@@ -49,8 +49,11 @@ async function delayed(from: Deno.Conn, to: Deno.Conn, delayMs: number): Promise
   let ended = false;
   const reading = (async () => {
     try {
-      for await (const chunk of from.readable.pipeThrough(new TransformStream())) {
-        queue.push({ due: performance.now() + delayMs, bytes: chunk });
+      for (;;) {
+        const buffer = new Uint8Array(256 * 1024);
+        const n = await from.read(buffer);
+        if (n === null) return;
+        queue.push({ due: performance.now() + delayMs, bytes: buffer.subarray(0, n) });
         wake?.();
       }
     } finally {
@@ -58,24 +61,20 @@ async function delayed(from: Deno.Conn, to: Deno.Conn, delayMs: number): Promise
       wake?.();
     }
   })();
-  const writer = to.writable.getWriter();
-  try {
-    for (;;) {
-      if (queue.length === 0) {
-        if (ended) break;
-        await new Promise<void>((resolve) => wake = resolve);
-        wake = undefined;
-        continue;
-      }
-      const wait = queue[0].due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      await writer.write(queue.shift()!.bytes);
+  for (;;) {
+    if (queue.length === 0) {
+      if (ended) break;
+      await new Promise<void>((resolve) => wake = resolve);
+      wake = undefined;
+      continue;
     }
-    await reading;
-    await writer.close().catch(() => {});
-  } finally {
-    writer.releaseLock();
+    const wait = queue[0].due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const { bytes } = queue.shift()!;
+    for (let done = 0; done < bytes.length;) done += await to.write(bytes.subarray(done));
   }
+  await reading;
+  await to.closeWrite().catch(() => {});
 }
 
 /**

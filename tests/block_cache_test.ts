@@ -21,9 +21,13 @@ function recorded(options: { blockSize: number; maxBlocks: number; readAhead?: n
   return { cache, fetches };
 }
 
-Deno.test("ReadAhead grows on sequential reads, keeps its window on a re-read, drops on a jump", () => {
+Deno.test("ReadAhead grows as it is used, keeps its window on a re-read, drops on a jump", () => {
   const ahead = new ReadAhead({ min: 10, max: 80 });
-  const windows = [0, 10, 20, 40, 80, 80].map((_, i) => ahead.next(i * 4, 4));
+  const windows = [0, 1, 2, 3, 4, 5].map((i) => {
+    const window = ahead.next(i * 4, 4);
+    ahead.grow();
+    return window;
+  });
   assert.deepEqual(windows, [0, 10, 20, 40, 80, 80]);
   assert.equal(ahead.next(20, 4), 80); // the same place again
   assert.equal(ahead.next(5000, 4), 0);

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { BlockCache } from "./_block_cache.ts";
+ * import { BlockCache } from "./block_cache.ts";
  * import assert from "node:assert/strict";
  *
  * const data = Uint8Array.from({ length: 100 }, (_, i) => i);
@@ -41,7 +41,7 @@ import { ReadAhead, type ReadAheadOptions } from "./read_ahead.ts";
  *
  * @example
  * ```ts
- * import type { BlockCacheOptions } from "./_block_cache.ts";
+ * import type { BlockCacheOptions } from "./block_cache.ts";
  * const options: BlockCacheOptions = {
  *   blockSize: 65536,
  *   maxBlocks: 64,
@@ -75,7 +75,7 @@ export interface BlockCacheOptions {
  *
  * @example
  * ```ts
- * import { BlockCache } from "./_block_cache.ts";
+ * import { BlockCache } from "./block_cache.ts";
  * import assert from "node:assert/strict";
  *
  * const cache = new BlockCache({
@@ -279,6 +279,7 @@ export class BlockCache {
     const to = Math.min(Math.ceil(size / blockSize), Math.ceil((end + window) / blockSize));
     if (to <= from) return;
     this.#horizon = to * blockSize;
+    this.#ahead!.grow();
     let runStart = -1;
     for (let i = from; i <= to; i++) {
       const missing = i < to && !this.#blocks.has(i);

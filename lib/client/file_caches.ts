@@ -20,9 +20,9 @@
  * });
  * const out = new Uint8Array(16);
  * assert.ok(await caches.read(3, 100, out));
- * assert.ok(await caches.read(3, 116, out)); // the same block: no request
+ * assert.ok(await caches.read(3, 50, out)); // the same block: no request
  * assert.equal(requests, 1);
- * assert.deepEqual(out, file.slice(116, 132));
+ * assert.deepEqual(out, file.slice(50, 66));
  * assert.equal(await caches.read(3, 0, new Uint8Array(1 << 20)), false); // bulk: bypassed
  * ```
  *

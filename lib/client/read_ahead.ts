@@ -1,8 +1,9 @@
 /**
- * Read-ahead for a block cache: how far past a read to fetch. The window grows (doubling
- * from one block) while the reads follow each other, and drops to nothing on the first
- * read elsewhere, so sequential readers get large, early requests and random readers
- * fetch single blocks.
+ * Read-ahead for a block cache: how far past a read to fetch. A sequential run starts
+ * with a window of one block; each time the cache fetches ahead with it, the window
+ * doubles (up to `max`), so it grows with what the reader really consumed (as the Linux
+ * page cache does), and drops to nothing on the first read elsewhere: sequential readers
+ * get large, early requests, random readers single blocks.
  *
  * @example
  * ```ts
@@ -12,9 +13,11 @@
  * const ahead = new ReadAhead({ min: 64, max: 256 });
  * assert.equal(ahead.next(0, 16), 0); // the first read: no history yet
  * assert.equal(ahead.next(16, 16), 64); // sequential: start at one block
+ * ahead.grow(); // the cache fetched 64 ahead
  * assert.equal(ahead.next(32, 16), 128);
- * assert.equal(ahead.next(48, 16), 256);
- * assert.equal(ahead.next(64, 16), 256); // capped
+ * ahead.grow();
+ * ahead.grow();
+ * assert.equal(ahead.next(48, 16), 256); // capped
  * assert.equal(ahead.next(9000, 16), 0); // random: none
  * ```
  *
@@ -94,15 +97,16 @@ export class ReadAhead {
   next(offset: number, length: number): number {
     const sequential = this.#lastEnd >= 0 && offset >= this.#lastStart &&
       offset <= this.#lastEnd + this.#slack;
-    if (offset !== this.#lastStart || !sequential) {
-      // A read of the same place again (radare2 re-reads its block) keeps the window.
-      this.#window = !sequential || this.#max === 0
-        ? 0
-        : Math.min(this.#max, this.#window === 0 ? this.#min : this.#window * 2);
-    }
+    if (!sequential || this.#max === 0) this.#window = 0;
+    else if (this.#window === 0) this.#window = Math.min(this.#max, this.#min);
     this.#lastStart = offset;
     this.#lastEnd = offset + length;
     return this.#window;
+  }
+
+  /** The cache fetched ahead with the window: the next one is twice as large (to `max`). */
+  grow(): void {
+    if (this.#window > 0) this.#window = Math.min(this.#max, this.#window * 2);
   }
 
   /** Forget the history (after a write elsewhere, a new file ...). */
