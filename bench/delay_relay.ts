@@ -61,6 +61,7 @@ async function delayed(from: Deno.Conn, to: Deno.Conn, delayMs: number): Promise
       wake?.();
     }
   })();
+  reading.catch(() => {}); // closed under it: awaited below, or the writing failed first
   for (;;) {
     if (queue.length === 0) {
       if (ended) break;

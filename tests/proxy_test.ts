@@ -3,7 +3,7 @@ import { IoRegistry, IoSession, RapClient, RapServer } from "../mod.ts";
 import { createRapPlugin } from "../plugins/rap.ts";
 import { Perm } from "../lib/protocol/constants.ts";
 import { DelayRelay } from "../bench/delay_relay.ts";
-import { HAS_OPENSSL, withCertificates } from "./_certificates.ts";
+import { type Certificates, HAS_OPENSSL, withCertificates } from "./_certificates.ts";
 import { HAS_PYTHON, sampleFile, startChecker, startPeer } from "./_peer.ts";
 import { freePort, type ServeProcess, startServe } from "./_serve_process.ts";
 
@@ -26,6 +26,60 @@ function proxy(port: number, args: string[] = [], scheme = "rap"): Promise<Serve
 /** A radare2-style client: plain RAP, lock-step (SEEK, wait, READ, wait), 4 KiB pieces. */
 function r2Style(port: number): Promise<RapClient> {
   return RapClient.connect({ hostname: "127.0.0.1", port, window: 1, timeout: 60_000 });
+}
+
+/** Run `fn` with a sample file of `size` bytes, an upstream and a proxy (`args`) in front. */
+async function withProxy(
+  size: number,
+  args: string[],
+  fn: (path: string, file: Uint8Array, px: ServeProcess) => Promise<void>,
+): Promise<void> {
+  const path = await sampleFile(size);
+  try {
+    await using up = await upstream();
+    await using px = await proxy(up.port, args);
+    await fn(path, await Deno.readFile(path), px);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+/** What {@linkcode withTlsUpstream} gives its function. */
+interface TlsSetup {
+  up: ServeProcess;
+  /** A proxy that verifies the upstream with its CA and sends the token. */
+  px: ServeProcess;
+  certs: Certificates;
+  tokenFile: string;
+  path: string;
+  file: Uint8Array;
+}
+
+/**
+ * Run `fn` with a raps:// upstream that wants a token, a proxy that verifies it against
+ * the private CA (a leaf for 127.0.0.1) and sends the token, and a sample file.
+ */
+async function withTlsUpstream(size: number, fn: (setup: TlsSetup) => Promise<void>) {
+  await withCertificates(async (certs) => {
+    const tokenFile = `${certs.dir}/token`;
+    await Deno.writeTextFile(tokenFile, "proxy-s3cret\n");
+    const path = await sampleFile(size);
+    try {
+      await using up = await upstream([
+        "--cert",
+        certs.certFile,
+        "--key",
+        certs.keyFile,
+        "--token-file",
+        tokenFile,
+      ]);
+      const verified = ["--ca", certs.caFile, "--token-file", tokenFile];
+      await using px = await proxy(up.port, verified, "raps");
+      await fn({ up, px, certs, tokenFile, path, file: await Deno.readFile(path) });
+    } finally {
+      await Deno.remove(path);
+    }
+  });
 }
 
 /** Wait until the process's log has a line matching `pattern` (the log is polled on events). */
@@ -58,11 +112,7 @@ function hexBytes(text: string): Uint8Array {
 }
 
 Deno.test("proxy: sequential, random and past-the-end reads equal the file", async () => {
-  const path = await sampleFile((1 << 20) + 1234);
-  try {
-    const file = await Deno.readFile(path);
-    await using up = await upstream();
-    await using px = await proxy(up.port);
+  await withProxy((1 << 20) + 1234, [], async (path, file, px) => {
     await using client = await r2Style(px.port);
     await client.open(path);
     assert.equal(await client.size(), BigInt(file.length));
@@ -80,9 +130,7 @@ Deno.test("proxy: sequential, random and past-the-end reads equal the file", asy
     assert.deepEqual(tail.subarray(0, 100), file.subarray(file.length - 100));
     assert.ok(tail.subarray(100).every((b) => b === 0xff), "padded with 0xff, as radare2");
     assert.ok((await client.read(file.length + 10_000, 16)).every((b) => b === 0xff));
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
 Deno.test("proxy: offsets above 4 GiB read and write through (a sparse 6 GiB file, null://)", async () => {
@@ -122,10 +170,7 @@ Deno.test("proxy: offsets above 4 GiB read and write through (a sparse 6 GiB fil
 });
 
 Deno.test("proxy: writes land upstream, are read back at once, and read through a new client", async () => {
-  const path = await sampleFile(300_000);
-  try {
-    await using up = await upstream();
-    await using px = await proxy(up.port);
+  await withProxy(300_000, [], async (path, _file, px) => {
     await using writer = await r2Style(px.port);
     await writer.open(path, Perm.R | Perm.W);
     const before = await writer.read(8192, 4096); // now cached
@@ -139,24 +184,17 @@ Deno.test("proxy: writes land upstream, are read back at once, and read through 
     await using reader = await r2Style(px.port);
     await reader.open(path);
     assert.deepEqual(await reader.read(8200, data.length), data);
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
 Deno.test("proxy: --read-only refuses writes (0 written) and leaves the file alone", async () => {
-  const path = await sampleFile(10_000);
-  try {
-    await using up = await upstream();
-    await using px = await proxy(up.port, ["--read-only"]);
+  await withProxy(10_000, ["--read-only"], async (path, file, px) => {
     await using client = await r2Style(px.port);
     await client.open(path, Perm.R | Perm.W);
     await assert.rejects(client.write(0, new Uint8Array([1, 2, 3])));
-    const file = await Deno.readFile(path);
     assert.deepEqual(await client.read(0, 3), file.subarray(0, 3));
-  } finally {
-    await Deno.remove(path);
-  }
+    assert.deepEqual((await Deno.readFile(path)).subarray(0, 3), file.subarray(0, 3));
+  });
 });
 
 Deno.test({
@@ -194,49 +232,28 @@ Deno.test({
   name: "proxy: a raps:// upstream with a token, verified against --ca",
   ignore: !HAS_OPENSSL,
   async fn() {
-    await withCertificates(async (certs) => {
-      const path = await sampleFile(200_000);
-      const tokenFile = `${certs.dir}/token`;
-      await Deno.writeTextFile(tokenFile, "proxy-s3cret\n");
-      try {
-        const file = await Deno.readFile(path);
-        await using up = await upstream([
-          "--cert",
-          certs.certFile,
-          "--key",
-          certs.keyFile,
-          "--token-file",
-          tokenFile,
-        ]);
-        await using px = await proxy(
-          up.port,
-          ["--ca", certs.caFile, "--token-file", tokenFile],
-          "raps",
-        );
-        await using client = await r2Style(px.port);
-        await client.open(path);
-        assert.deepEqual(await client.read(100_000, 4096), file.subarray(100_000, 104_096));
-        // Not trusting the upstream's CA: the OPEN fails, as radare2 sees it (closed).
-        await using wrongCa = await proxy(up.port, [
-          "--ca",
-          certs.otherCaFile,
-          "--token-file",
-          tokenFile,
-        ], "raps");
-        await using refused = await r2Style(wrongCa.port);
-        await assert.rejects(refused.open(path), /closed the connection/);
-        assert.match(
-          await logLine(wrongCa, /closed: OPEN failed/),
-          /certificate|UnknownIssuer|invalid peer/i,
-        );
-        // Without the token: refused too.
-        await using noToken = await proxy(up.port, ["--ca", certs.caFile], "raps");
-        await using refused2 = await r2Style(noToken.port);
-        await assert.rejects(refused2.open(path), /closed the connection/);
-        assert.match(await logLine(noToken, /closed: OPEN failed/), /token/);
-      } finally {
-        await Deno.remove(path);
-      }
+    await withTlsUpstream(200_000, async ({ up, px, certs, tokenFile, path, file }) => {
+      await using client = await r2Style(px.port);
+      await client.open(path);
+      assert.deepEqual(await client.read(100_000, 4096), file.subarray(100_000, 104_096));
+      // Not trusting the upstream's CA: the OPEN fails, as radare2 sees it (closed).
+      await using wrongCa = await proxy(up.port, [
+        "--ca",
+        certs.otherCaFile,
+        "--token-file",
+        tokenFile,
+      ], "raps");
+      await using refused = await r2Style(wrongCa.port);
+      await assert.rejects(refused.open(path), /closed the connection/);
+      assert.match(
+        await logLine(wrongCa, /closed: OPEN failed/),
+        /certificate|UnknownIssuer|invalid peer/i,
+      );
+      // Without the token: refused too.
+      await using noToken = await proxy(up.port, ["--ca", certs.caFile], "raps");
+      await using refused2 = await r2Style(noToken.port);
+      await assert.rejects(refused2.open(path), /closed the connection/);
+      assert.match(await logLine(noToken, /closed: OPEN failed/), /token/);
     });
   },
 });
@@ -379,32 +396,11 @@ Deno.test({
   name: "proxy: a real r2 reads from a raps:// upstream with a token through the proxy",
   ignore: !HAS_R2 || !HAS_OPENSSL,
   async fn() {
-    await withCertificates(async (certs) => {
-      const path = await sampleFile(100_000);
-      const tokenFile = `${certs.dir}/token`;
-      await Deno.writeTextFile(tokenFile, "r2-s3cret\n");
-      try {
-        const file = await Deno.readFile(path);
-        await using up = await upstream([
-          "--cert",
-          certs.certFile,
-          "--key",
-          certs.keyFile,
-          "--token-file",
-          tokenFile,
-        ]);
-        await using px = await proxy(
-          up.port,
-          ["--ca", certs.caFile, "--token-file", tokenFile],
-          "raps",
-        );
-        const got = hexBytes(
-          await r2("-n", "-qc", "p8 4096 @ 8192", `rap://127.0.0.1:${px.port}/${path}`),
-        );
-        assert.deepEqual(got, file.subarray(8192, 12288));
-      } finally {
-        await Deno.remove(path);
-      }
+    await withTlsUpstream(100_000, async ({ px, path, file }) => {
+      const got = hexBytes(
+        await r2("-n", "-qc", "p8 4096 @ 8192", `rap://127.0.0.1:${px.port}/${path}`),
+      );
+      assert.deepEqual(got, file.subarray(8192, 12288));
     });
   },
 });

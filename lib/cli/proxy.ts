@@ -9,7 +9,6 @@
  */
 
 import { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "../client/file_caches.ts";
-import { AddressFilter } from "../net/address_filter.ts";
 import { readTokenFile } from "../net/auth.ts";
 import { bindListener } from "../net/listen_error.ts";
 import { loadCaCerts } from "../net/tls.ts";
@@ -18,7 +17,13 @@ import { RapServer } from "../server/server.ts";
 import { upstreamBase, upstreamCommands, UpstreamRegistry } from "./_upstream.ts";
 import { untilStopped } from "./_until_stopped.ts";
 import type { CliPlugins } from "./registry.ts";
-import { type LimitFlag, limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
+import {
+  allowFromFlag,
+  type LimitFlag,
+  limitsHelp,
+  parseLimits,
+  SERVE_LIMIT_FLAGS,
+} from "./serve_flags.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 
 /** The limit flags of `serve` that a proxy has (not the HTTP endpoint's). */
@@ -130,14 +135,7 @@ export async function proxy(args: string[], plugins: CliPlugins): Promise<number
     throw new UsageError(`proxy: ${(error as Error).message}`);
   }
   if (!plugins.rap) throw new Error("This command line has no rap:// plugin for proxy");
-  let allowFrom: AddressFilter | undefined;
-  if (values["allow-from"] !== undefined) {
-    try {
-      allowFrom = AddressFilter.parse(values["allow-from"].join(","));
-    } catch (error) {
-      throw new UsageError(`--allow-from: ${(error as Error).message}`);
-    }
-  }
+  const allowFrom = allowFromFlag(values["allow-from"]);
   const { httpMaxConnections: _c, httpMaxBody: _b, ...limits } = parseLimits(values);
   const cache = cacheFlags(values);
   const port = numberFlag("--port", values.port, SERVER_DEFAULTS.port);

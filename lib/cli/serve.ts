@@ -8,7 +8,6 @@
 import { BorrowedDescriptor } from "../io/borrowed_descriptor.ts";
 import { MemoryBudget } from "../io/memory_budget.ts";
 import { PinnedSession } from "../io/pinned_session.ts";
-import { AddressFilter } from "../net/address_filter.ts";
 import { readTokenFile } from "../net/auth.ts";
 import { bindListener } from "../net/listen_error.ts";
 import { loadCertificate } from "../net/tls.ts";
@@ -19,7 +18,7 @@ import { createShellCommandHandler } from "../shell/handler.ts";
 import { type HttpEndpoint, serveHttp } from "../shell/http.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
-import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
+import { allowFromFlag, limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 import { untilStopped } from "./_until_stopped.ts";
 
@@ -106,14 +105,7 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
   if (values.key !== undefined && values.cert === undefined) {
     throw new UsageError("--key needs --cert");
   }
-  let allowFrom: AddressFilter | undefined;
-  if (values["allow-from"] !== undefined) {
-    try {
-      allowFrom = AddressFilter.parse(values["allow-from"].join(","));
-    } catch (error) {
-      throw new UsageError(`--allow-from: ${(error as Error).message}`);
-    }
-  }
+  const allowFrom = allowFromFlag(values["allow-from"]);
   const { httpMaxConnections, httpMaxBody, ...limits } = parseLimits(values);
   let policy;
   try {

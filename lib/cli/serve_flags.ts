@@ -9,7 +9,8 @@
 
 import { HTTP_DEFAULTS } from "../http/options.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
-import { numberFlag } from "./usage.ts";
+import { AddressFilter } from "../net/address_filter.ts";
+import { numberFlag, UsageError } from "./usage.ts";
 
 /**
  * What a limit flag of `serve` sets: a server option, or one of the HTTP endpoint.
@@ -279,4 +280,31 @@ export function parseLimits(
     );
   }
   return limits;
+}
+
+/**
+ * The `--allow-from` filter of `serve` and `proxy` (its values joined), or `undefined` when
+ * the flag is not given.
+ *
+ * @param values The flag's values.
+ * @returns The filter.
+ * @throws {UsageError} For a value that is not an address or CIDR.
+ *
+ * @example
+ * ```ts
+ * import { allowFromFlag } from "@rap/cli/cli";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(allowFromFlag(["127.0.0.0/8"])!.allows("127.0.0.1"));
+ * assert.equal(allowFromFlag(undefined), undefined);
+ * assert.throws(() => allowFromFlag(["nope"]), /--allow-from/);
+ * ```
+ */
+export function allowFromFlag(values: readonly string[] | undefined): AddressFilter | undefined {
+  if (values === undefined) return undefined;
+  try {
+    return AddressFilter.parse(values.join(","));
+  } catch (error) {
+    throw new UsageError(`--allow-from: ${(error as Error).message}`);
+  }
 }
