@@ -187,6 +187,23 @@ Deno.test("proxy: writes land upstream, are read back at once, and read through 
   });
 });
 
+Deno.test("proxy: another client's write is seen once the reader reopens (its cache held the block)", async () => {
+  await withProxy(200_000, [], async (path, file, px) => {
+    await using reader = await r2Style(px.port);
+    await reader.open(path);
+    assert.deepEqual(await reader.read(4096, 16), file.subarray(4096, 4112)); // now cached
+    await using writer = await r2Style(px.port);
+    await writer.open(path, Perm.R | Perm.W);
+    const data = new Uint8Array(16).fill(0xab);
+    assert.equal(await writer.write(4096, data), 16);
+    // As docs/proxy.md says: the reader's cache still holds the block it fetched ...
+    assert.deepEqual(await reader.read(4096, 16), file.subarray(4096, 4112));
+    // ... and a reopen fetches it again.
+    await reader.open(path);
+    assert.deepEqual(await reader.read(4096, 16), data);
+  });
+});
+
 Deno.test("proxy: --read-only refuses writes (0 written) and leaves the file alone", async () => {
   await withProxy(10_000, ["--read-only"], async (path, file, px) => {
     await using client = await r2Style(px.port);
