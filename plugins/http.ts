@@ -26,7 +26,7 @@
 import { IoError } from "../lib/io/errors.ts";
 import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
 import type { IoPlugin, MemoryAllowance, OpenOptions } from "../lib/io/types.ts";
-import { BlockCache } from "./_block_cache.ts";
+import { BlockCache } from "../lib/client/block_cache.ts";
 import { readBounded } from "./_bounded_read.ts";
 import { fetchOrFail, netHost } from "./_http_fetch.ts";
 

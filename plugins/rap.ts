@@ -27,10 +27,11 @@
 
 import { RapClient } from "../lib/client/client.ts";
 import type { TlsClientOptions } from "../lib/net/tls.ts";
-import { IoError } from "../lib/io/errors.ts";
+import { ConnectionLostError, IoError } from "../lib/io/errors.ts";
+import { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "../lib/client/file_caches.ts";
 import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
-import type { IoPlugin } from "../lib/io/types.ts";
-import { Perm, UT64_MAX } from "../lib/protocol/constants.ts";
+import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import { CURRENT_FD, Perm, UT64_MAX } from "../lib/protocol/constants.ts";
 
 /**
  * The parts of a `rap://` URI, split as radare2's io_rap does: host and port at the first
@@ -97,16 +98,24 @@ export const MAX_RAP_CHAIN = 3;
 
 /**
  * Turn a client failure into the IO layer's error, naming the file (a permission refusal
- * stays as it is, for the IO layer to name the flag).
+ * stays as it is, for the IO layer to name the flag); a connection that failed with it is
+ * a {@linkcode ConnectionLostError}.
  */
-async function ioFailure<T>(uri: string, what: string, op: () => Promise<T>): Promise<T> {
+async function ioFailure<T>(
+  uri: string,
+  what: string,
+  op: () => Promise<T>,
+  client?: RapClient,
+): Promise<T> {
   try {
     return await op();
   } catch (error) {
     if (error instanceof IoError || error instanceof Deno.errors.NotCapable) throw error;
-    throw new IoError(uri, `Cannot ${what} "${uri}": ${(error as Error).message}`, {
-      cause: error,
-    });
+    const message = `Cannot ${what} "${uri}": ${(error as Error).message}`;
+    if (client !== undefined && !client.connected) {
+      throw new ConnectionLostError(uri, message, { cause: error });
+    }
+    throw new IoError(uri, message, { cause: error });
   }
 }
 
@@ -114,36 +123,77 @@ class RapDescriptor extends DescriptorBase {
   readonly #client: RapClient;
   /** The server fd, used with the extensions (plain RAP reaches only the current file). */
   readonly #fd: number | undefined;
-  #size: number | undefined;
+  #size: Promise<number> | undefined;
 
-  constructor(uri: string, client: RapClient, writable: boolean, fd: number | undefined) {
+  /**
+   * @param sized The file's size, asked for right behind its OPEN (saves a round trip).
+   */
+  constructor(
+    uri: string,
+    client: RapClient,
+    writable: boolean,
+    fd: number | undefined,
+    sized?: Promise<bigint>,
+  ) {
     super(uri, "rap", writable);
     this.#client = client;
     this.#fd = client.extensions ? fd : undefined;
+    if (sized !== undefined) this.#sizing(() => sized);
   }
 
-  async size(): Promise<number> {
-    if (this.#size === undefined) {
-      const size = await ioFailure(this.uri, "get the size of", () => this.#client.size(this.#fd));
-      this.#size = size === UT64_MAX ? Infinity : Number(size);
-    }
-    return this.#size;
+  size(): Promise<number> {
+    return this.#size ?? this.#sizing(() => this.#client.size(this.#fd));
+  }
+
+  #sizing(ask: () => Promise<bigint>): Promise<number> {
+    const size = ioFailure(this.uri, "get the size of", ask, this.#client)
+      .then((n) => n === UT64_MAX ? Infinity : Number(n));
+    this.#size = size;
+    size.catch(() => {
+      if (this.#size === size) this.#size = undefined; // asked again next time
+    });
+    return size;
+  }
+
+  /**
+   * Fetch the first block into the cache while the client takes in the OPEN reply: most
+   * readers start there.
+   */
+  warm(): void {
+    if (this.#client.cacheCapacity === 0) return;
+    this.size().then((size) => this.read(0, Math.min(size, RAP_CACHE_DEFAULTS.blockSize)))
+      .catch(() => {}); // the reader's own request reports it
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const n = Math.max(0, Math.min(length, (await this.size()) - offset));
     if (n === 0) return new Uint8Array(0);
-    return await ioFailure(this.uri, "read", () => this.#client.read(offset, n, this.#fd));
+    return await ioFailure(
+      this.uri,
+      "read",
+      () => this.#client.read(offset, n, this.#fd),
+      this.#client,
+    );
   }
 
   override async write(offset: number, data: Uint8Array): Promise<number> {
     this.checkWritable();
-    this.#size = undefined;
-    return await ioFailure(this.uri, "write to", () => this.#client.write(offset, data, this.#fd));
+    this.#size = undefined; // it may have grown
+    return await ioFailure(
+      this.uri,
+      "write to",
+      () => this.#client.write(offset, data, this.#fd),
+      this.#client,
+    );
   }
 
   system(command: string): Promise<string> {
-    return this.#client.cmd(command);
+    return ioFailure(this.uri, "run a command on", () => this.#client.cmd(command), this.#client);
+  }
+
+  /** The RAM its block cache may take (claimed from the session's budget at open). */
+  memoryUsage(): number {
+    return this.#client.cacheCapacity;
   }
 
   protected override release(): Promise<void> {
@@ -165,6 +215,26 @@ class RapDescriptor extends DescriptorBase {
 export interface RapPluginOptions extends TlsClientOptions {
   /** The server's token, sent in the extension probe before anything else. */
   token?: string;
+  /**
+   * The block cache and read-ahead of each file (default: `RAP_CACHE_DEFAULTS`, 16 MiB a
+   * file); `false` for none. Its size is claimed from the open's memory budget (a server's
+   * `--max-session-memory` and `--max-memory`), smaller when less is left.
+   */
+  cache?: RapCacheOptions | false;
+}
+
+/** The cache a file gets: what the settings ask, within what the open's budget has left. */
+function cacheFor(
+  settings: RapCacheOptions | false | undefined,
+  openOptions: OpenOptions,
+): RapCacheOptions | undefined {
+  if (settings === false) return undefined;
+  const { blockSize, maxBytes } = { ...RAP_CACHE_DEFAULTS, ...settings };
+  const room = openOptions.memoryBudget?.remaining ?? Infinity;
+  const bytes = Math.floor(Math.min(maxBytes, room) / blockSize) * blockSize;
+  if (bytes < blockSize) return undefined; // no room: uncached reads
+  openOptions.memoryBudget?.claim(bytes, "the block cache");
+  return { ...settings, maxBytes: bytes };
 }
 
 /**
@@ -224,18 +294,26 @@ export function createRapPlugin(options: RapPluginOptions = {}): IoPlugin {
           tls: target.tls ? { caCerts: options.caCerts } : undefined,
           token: options.token,
           onConnect: openOptions.checkConnection,
+          cache: cacheFor(options.cache, openOptions),
         }));
       let fd: number | undefined;
+      let sized: Promise<bigint> | undefined;
       if (target.file !== "") {
         const perm = Perm.R | Perm.X | (openOptions.write ? Perm.W : 0);
         try {
-          fd = await ioFailure(uri, "open", () => client.open(target.file, perm));
+          const opened = client.open(target.file, perm);
+          // With the extensions, the size of the file just opened follows on the wire.
+          sized = client.extensions ? client.size(CURRENT_FD) : undefined;
+          sized?.catch(() => {});
+          fd = await ioFailure(uri, "open", () => opened);
         } catch (error) {
           await client.close();
           throw error;
         }
       }
-      return new RapDescriptor(uri, client, openOptions.write ?? false, fd);
+      const desc = new RapDescriptor(uri, client, openOptions.write ?? false, fd, sized);
+      if (fd !== undefined) desc.warm();
+      return desc;
     },
   });
 }

@@ -29,6 +29,8 @@ export interface ServeOptions {
   flags?: string[];
   /** Arguments after `serve` (URI and options); `--port 0` is added when no port is given. */
   args?: string[];
+  /** The subcommand to run (default `serve`; `proxy` prints the same `Listening` line). */
+  command?: string;
   /**
    * Run through `bash -c 'ulimit -n N; exec deno ...'` to raise the open file limit (to the
    * hard limit when N is above it; {@linkcode ServeProcess.fileLimit} tells what it got).
@@ -126,7 +128,14 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   const flags = options.flags ?? ["--allow-net=127.0.0.1", "--allow-read"];
   const args = [...(options.args ?? [])];
   if (!args.includes("--port")) args.push("--port", "0");
-  const denoArgs = ["run", "--quiet", ...flags, options.cli ?? CLI_PATH, "serve", ...args];
+  const denoArgs = [
+    "run",
+    "--quiet",
+    ...flags,
+    options.cli ?? CLI_PATH,
+    options.command ?? "serve",
+    ...args,
+  ];
   const argv = [...(options.wrap ?? []), Deno.execPath(), ...denoArgs];
   if (options.fileLimit) {
     const ulimit = `ulimit -n ${options.fileLimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;

@@ -1,7 +1,7 @@
 import { IoError, IoRegistry } from "../mod.ts";
 import assert from "node:assert/strict";
 import http, { HTTP_BLOCK_SIZE, HttpDescriptor } from "../plugins/http.ts";
-import { BlockCache } from "../plugins/_block_cache.ts";
+import { BlockCache } from "../lib/client/block_cache.ts";
 
 const DATA = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
 

@@ -12,6 +12,7 @@ import { VERSION } from "../version.ts";
 import { cat } from "./cat.ts";
 import { cert } from "./cert.ts";
 import { listPlugins } from "./list_plugins.ts";
+import { proxy } from "./proxy.ts";
 import type { CliPlugins } from "./registry.ts";
 import { serve } from "./serve.ts";
 import { StdoutClosed } from "./stdout.ts";
@@ -36,6 +37,7 @@ Commands:
   cert DIR        make a CA and a server certificate for --cert/--key and --ca
   plugins         list the IO plugins (like r2 -L)
   shell [URI]     r2-style command shell with the = remote commands
+  proxy UPSTREAM  serve radare2 clients the files of a rap:// or raps:// server, cached
 
 Options:
   -h, --help      help (also "rap <command> --help")
@@ -49,6 +51,7 @@ const COMMANDS: Readonly<Record<string, Subcommand>> = {
   cat,
   cert: (args) => cert(args),
   plugins: listPlugins,
+  proxy,
   shell: async (args, plugins) => {
     const { shellMain } = await import("./shell.ts");
     return await shellMain(args, undefined, plugins);

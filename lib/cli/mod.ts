@@ -23,3 +23,4 @@ export * from "./progress.ts";
 export * from "./stdout.ts";
 export * from "./list_plugins.ts";
 export * from "./shell.ts";
+export * from "./proxy.ts";

@@ -10,6 +10,7 @@ import { loadCaCerts } from "../net/tls.ts";
 import type { PluginTable } from "../io/registry.ts";
 import { IoRegistry } from "../io/registry.ts";
 import type { IoPlugin } from "../io/types.ts";
+import type { RapCacheOptions } from "../client/file_caches.ts";
 
 /**
  * What the CLI is given of the plugins: their table, and how to make a `rap://` plugin
@@ -29,10 +30,11 @@ export interface CliPlugins {
    * A `rap://`/`raps://` plugin with these client settings (absent: `--ca` and
    * `--token-file` cannot be used).
    *
-   * @param options CAs to trust and the token to send.
+   * @param options CAs to trust, the token to send, and the files' block cache (default
+   *   the plugin's own; `false`: none).
    * @returns The plugin.
    */
-  rap?(options: { caCerts: string[]; token?: string }): IoPlugin;
+  rap?(options: { caCerts: string[]; token?: string; cache?: RapCacheOptions | false }): IoPlugin;
 }
 
 /**

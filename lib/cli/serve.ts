@@ -11,11 +11,9 @@
 import { BorrowedDescriptor } from "../io/borrowed_descriptor.ts";
 import { MemoryBudget } from "../io/memory_budget.ts";
 import { PinnedSession } from "../io/pinned_session.ts";
-import { AddressFilter } from "../net/address_filter.ts";
 import { readTokenFile } from "../net/auth.ts";
 import { bindListener } from "../net/listen_error.ts";
 import { CERTIFICATE_ADVICE, serverCertificateProblem } from "../net/certificate.ts";
-import { listenWarning } from "../net/listen_warning.ts";
 import { loadCertificate } from "../net/tls.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
 import { RemoteRegistry } from "../server/remote_registry.ts";
@@ -25,9 +23,10 @@ import { type HttpEndpoint, serveHttp } from "../shell/http.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
 import { createLogger, type LogFormat } from "./log.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
-import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
+import { allowFromFlag, limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
 import { type ServeGdb, startGdbServer } from "./serve_gdb.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
+import { untilStopped } from "./_until_stopped.ts";
 
 /**
  * The help of `serve`.
@@ -134,14 +133,7 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     throw new UsageError(`--log-format expects text or json, got "${format}"`);
   }
   const log = createLogger({ format: format as LogFormat });
-  let allowFrom: AddressFilter | undefined;
-  if (values["allow-from"] !== undefined) {
-    try {
-      allowFrom = AddressFilter.parse(values["allow-from"].join(","));
-    } catch (error) {
-      throw new UsageError(`--allow-from: ${(error as Error).message}`);
-    }
-  }
+  const allowFrom = allowFromFlag(values["allow-from"]);
   const { httpMaxConnections, httpMaxBody, ...limits } = parseLimits(values);
   let policy;
   try {
@@ -289,61 +281,4 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     tls: tls !== undefined,
     log,
   });
-}
-
-/** Announce the listeners, then serve until a signal or a failure; clean up. */
-async function untilStopped(running: {
-  server: RapServer;
-  http: HttpEndpoint | undefined;
-  httpSession: PinnedSession | undefined;
-  gdb: ServeGdb | undefined;
-  shared: { close(): Promise<void> } | undefined;
-  tls: boolean;
-  log: (line: string) => void;
-}): Promise<number> {
-  const { server, http, httpSession, gdb, shared, tls, log } = running;
-  const closeAll = () => {
-    server.close();
-    http?.shutdown();
-    gdb?.server.close();
-  };
-  const stop = () => {
-    log("[rap] shutting down");
-    closeAll();
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
-  const shown = server.addr.hostname.includes(":")
-    ? `[${server.addr.hostname}]`
-    : server.addr.hostname;
-  // Tests and scripts wait for this exact line (rap:// even with TLS); raps:// follows.
-  console.log(`Listening on rap://${shown}:${server.addr.port}/`);
-  if (tls) console.log(`TLS on: clients connect to ${server.url}`);
-  if (http) console.log(`Listening on ${http.url}cmd/`);
-  if (gdb) {
-    const { hostname, port } = gdb.server.addr;
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    console.log(`Listening for gdb on ${host}:${port} (gdb -ex 'target remote ${host}:${port}')`);
-    const warning = listenWarning(`${host}:${port}`, hostname, { tls: false, token: false });
-    if (warning) console.error(warning.replace("[rap]", "[gdb]"));
-  }
-  try {
-    // If one listener stops on its own, the other is stopped too and the failure reported.
-    const ended = await Promise.allSettled(
-      [server.finished, http?.finished, gdb?.server.finished].map((finished) =>
-        finished?.catch((error) => {
-          closeAll();
-          throw error;
-        })
-      ),
-    );
-    const failed = ended.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-  } finally {
-    for (const signal of signals) Deno.removeSignalListener(signal, stop);
-    await gdb?.close();
-    await httpSession?.release();
-    await shared?.close();
-  }
-  return 0;
 }

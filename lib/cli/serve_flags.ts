@@ -9,7 +9,8 @@
 
 import { HTTP_DEFAULTS } from "../http/options.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
-import { numberFlag } from "./usage.ts";
+import { AddressFilter } from "../net/address_filter.ts";
+import { numberFlag, UsageError } from "./usage.ts";
 
 /**
  * What a limit flag of `serve` sets: a server option, or one of the HTTP endpoint.
@@ -221,6 +222,7 @@ function wrap(text: string, width: number): string[] {
 /**
  * The `Limits:` part of `serve --help`, from {@linkcode SERVE_LIMIT_FLAGS}.
  *
+ * @param flags The flags to show (default all of `serve`'s).
  * @returns The lines, each indented two spaces.
  *
  * @example
@@ -229,10 +231,10 @@ function wrap(text: string, width: number): string[] {
  * console.assert(limitsHelp().includes("--max-memory SIZE"));
  * ```
  */
-export function limitsHelp(): string {
+export function limitsHelp(flags: readonly LimitFlag[] = SERVE_LIMIT_FLAGS): string {
   const column = 24;
   const out: string[] = [];
-  for (const flag of SERVE_LIMIT_FLAGS) {
+  for (const flag of flags) {
     const shown = flag.value === "SIZE" ? size(flag.default) : String(flag.default);
     const text = `${flag.help} (default ${shown}${flag.zero ? `; 0: ${flag.zero}` : ""})`;
     const head = `  --${flag.name} ${flag.value}`;
@@ -279,4 +281,31 @@ export function parseLimits(
     );
   }
   return limits;
+}
+
+/**
+ * The `--allow-from` filter of `serve` and `proxy` (its values joined), or `undefined` when
+ * the flag is not given.
+ *
+ * @param values The flag's values.
+ * @returns The filter.
+ * @throws {UsageError} For a value that is not an address or CIDR.
+ *
+ * @example
+ * ```ts
+ * import { allowFromFlag } from "@rap/cli/cli";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(allowFromFlag(["127.0.0.0/8"])!.allows("127.0.0.1"));
+ * assert.equal(allowFromFlag(undefined), undefined);
+ * assert.throws(() => allowFromFlag(["nope"]), /--allow-from/);
+ * ```
+ */
+export function allowFromFlag(values: readonly string[] | undefined): AddressFilter | undefined {
+  if (values === undefined) return undefined;
+  try {
+    return AddressFilter.parse(values.join(","));
+  } catch (error) {
+    throw new UsageError(`--allow-from: ${(error as Error).message}`);
+  }
 }

@@ -17,6 +17,9 @@ import { RapConnectionError, RapRemoteError } from "../protocol/errors.ts";
 import { formatProbe, parseOffer } from "../protocol/extensions.ts";
 import type { TlsClientOptions } from "../net/tls.ts";
 import { dial } from "./connect.ts";
+import { FileCaches, type RapCacheOptions } from "./file_caches.ts";
+
+export { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "./file_caches.ts";
 import { pipelineShape, readPieces, splitRange, writePieces } from "./pipeline.ts";
 import { RapTransport } from "./transport.ts";
 
@@ -74,6 +77,14 @@ export interface RapClientOptions {
    * for `raps://`); an exception closes it and fails {@linkcode RapClient.connect}.
    */
   onConnect?: (conn: Deno.Conn) => void;
+  /**
+   * Keep a block cache with read-ahead per remote file (default: none). Small reads are
+   * then served from blocks of `blockSize` fetched with large pipelined requests, ahead of
+   * sequential readers; reads of `bypass` bytes or more go straight to the server. The
+   * client's own writes are copied into the blocks it holds; writes by other clients are
+   * seen only once their blocks left the cache. See `docs/proxy.md`.
+   */
+  cache?: RapCacheOptions;
 }
 
 /**
@@ -156,6 +167,7 @@ export class RapClient implements AsyncDisposable {
   readonly #options: RapClientOptions;
   #ext: RapExtensions | undefined;
   #currentFd: number | undefined;
+  readonly #caches: FileCaches | undefined;
 
   private constructor(conn: Deno.Conn, options: RapClientOptions) {
     this.#options = options;
@@ -167,6 +179,11 @@ export class RapClient implements AsyncDisposable {
       maxData: options.maxPayload,
       tls: Boolean(options.tls),
     });
+    if (options.cache !== undefined) {
+      this.#caches = new FileCaches(options.cache, async (fd, offset, into) => {
+        await this.#pipelined(readPieces, offset, into, fd);
+      });
+    }
   }
 
   /**
@@ -204,6 +221,36 @@ export class RapClient implements AsyncDisposable {
    */
   static fromConn(conn: Deno.Conn, options: RapClientOptions): RapClient {
     return new RapClient(conn, options);
+  }
+
+  /**
+   * The bytes one file's block cache may hold (`options.cache`), or 0 without a cache.
+   *
+   * @example
+   * ```ts
+   * import { RapClient, RapServer } from "@rap/cli";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = RapServer.listen({ port: 0, log: () => {} });
+   * await using client = await RapClient.connect({
+   *   hostname: "127.0.0.1", port: server.addr.port, extensions: true,
+   *   cache: { blockSize: 4096, maxBytes: 1 << 20 },
+   * });
+   * const fd = await client.open("malloc://1M");
+   * await client.write(5000, new Uint8Array([1, 2, 3]), fd);
+   * for (let at = 0; at < 65536; at += 4096) await client.read(at, 4096, fd);
+   * assert.deepEqual([...await client.read(5000, 3, fd)], [1, 2, 3]);
+   * assert.equal(client.cacheCapacity, 1 << 20);
+   * assert.ok(client.cacheStats.hits > 0);
+   * ```
+   */
+  get cacheCapacity(): number {
+    return this.#caches?.capacity ?? 0;
+  }
+
+  /** The block caches' counters: blocks found, blocks fetched, fetch requests. */
+  get cacheStats(): { hits: number; misses: number; fetches: number } {
+    return this.#caches?.stats ?? { hits: 0, misses: 0, fetches: 0 };
   }
 
   /** Whether the connection is still usable. */
@@ -273,6 +320,8 @@ export class RapClient implements AsyncDisposable {
       );
     }
     this.#currentFd = reply.fd;
+    // Plain RAP reads the current file: another file now.
+    this.#caches?.forget(this.#ext === undefined ? CURRENT_FD : reply.fd);
     return reply.fd;
   }
 
@@ -330,6 +379,7 @@ export class RapClient implements AsyncDisposable {
   async readInto(offset: number | bigint, into: Uint8Array, fd?: number): Promise<Uint8Array> {
     const target = this.#fdFor(fd);
     if (into.length === 0) return into;
+    if (this.#caches !== undefined && await this.#caches.read(target, offset, into)) return into;
     await this.#pipelined(readPieces, offset, into, target);
     return into;
   }
@@ -348,7 +398,16 @@ export class RapClient implements AsyncDisposable {
   async write(offset: number | bigint, data: Uint8Array, fd?: number): Promise<number> {
     const target = this.#fdFor(fd);
     if (data.length === 0) return 0;
-    return await this.#pipelined(writePieces, offset, data, target);
+    if (this.#caches === undefined) return await this.#pipelined(writePieces, offset, data, target);
+    let written;
+    try {
+      written = await this.#pipelined(writePieces, offset, data, target);
+    } catch (error) {
+      this.#caches.forget(target); // some pieces may have landed
+      throw error;
+    }
+    this.#caches.wrote(target, offset, data);
+    return written;
   }
 
   /**
@@ -375,6 +434,7 @@ export class RapClient implements AsyncDisposable {
   async closeFile(fd: number): Promise<number> {
     const result = (await this.#transport.request({ type: "close", fd }, "close_reply")).result;
     if (result === 0 && fd === this.#currentFd) this.#currentFd = undefined;
+    this.#caches?.forget(this.#ext === undefined ? CURRENT_FD : fd);
     return result;
   }
 

@@ -167,6 +167,35 @@ export class TooManyFilesError extends IoError {
 }
 
 /**
+ * The connection a file reads and writes through (a `rap://` file's server) is gone: the
+ * file is unusable. A server whose client reads such a file closes that client's
+ * connection with this reason (a radare2 client has no other way to learn of it), as
+ * `rap proxy` does when its upstream fails.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionLostError, IoError } from "@rap/cli";
+ * import assert from "node:assert/strict";
+ *
+ * const lost = new ConnectionLostError("rap://h:1//x", "Cannot read: the server went away");
+ * assert.ok(lost instanceof IoError);
+ * ```
+ */
+export class ConnectionLostError extends IoError {
+  /**
+   * Create it.
+   *
+   * @param uri The file.
+   * @param message What failed, and why.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(uri: string, message: string, options?: ErrorOptions) {
+    super(uri, message, options);
+    this.name = "ConnectionLostError";
+  }
+}
+
+/**
  * No plugin claims the URI's scheme.
  *
  * @example

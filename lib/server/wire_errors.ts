@@ -8,6 +8,7 @@
 
 import {
   BadFdError,
+  ConnectionLostError,
   MemoryLimitError,
   OffsetError,
   PermissionDeniedError,
@@ -123,7 +124,10 @@ export async function endReason(c: ConnectionContext, error: unknown): Promise<s
     await writer.flush().catch(() => {});
     return "closed: server shutting down";
   }
-  if (error instanceof DropConnection || error instanceof RapProtocolError) {
+  if (
+    error instanceof DropConnection || error instanceof RapProtocolError ||
+    error instanceof ConnectionLostError
+  ) {
     let reason = `closed: ${error.message}`;
     if (error instanceof RapProtocolError && error.opcode === 0x16 && !c.ext) {
       reason += " (a TLS client? serve raps:// with --cert and --key)";

@@ -14,6 +14,7 @@ import type { RapPacket } from "../../protocol/packets.ts";
 import { memoryView } from "../../io/memory_descriptor.ts";
 import { SERVER_BUFFERS } from "../buffers.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
+import { ConnectionLostError } from "../../io/errors.ts";
 import { errorReply, RequestError, wireCode } from "../wire_errors.ts";
 import { reply32, reply64, sync } from "./_replies.ts";
 
@@ -90,6 +91,7 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
     try {
       data = await session.read(fd, offset + BigInt(done), n);
     } catch (error) {
+      if (error instanceof ConnectionLostError) throw error;
       c.log(`read of ${session.get(fd)?.uri ?? "the file"} failed: ${(error as Error).message}`);
       data = new Uint8Array(0);
     }

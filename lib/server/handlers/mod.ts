@@ -9,6 +9,7 @@ import { encodePacket } from "../../protocol/encode.ts";
 import type { RapPacket } from "../../protocol/packets.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
 import { connectionGone, DropConnection, errorReply, ShuttingDown } from "../wire_errors.ts";
+import { ConnectionLostError } from "../../io/errors.ts";
 import { cmd } from "./command.ts";
 import { readAt, size, writeAt } from "./extended.ts";
 import { close, open, read, seek, write } from "./plain.ts";
@@ -36,7 +37,7 @@ const HANDLERS: {
 /** Failures of the connection itself, which no error reply answers. */
 function endsConnection(error: unknown): boolean {
   return error instanceof DropConnection || error instanceof ShuttingDown ||
-    connectionGone(error);
+    error instanceof ConnectionLostError || connectionGone(error);
 }
 
 /**

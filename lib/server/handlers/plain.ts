@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ReadOnlyError } from "../../io/errors.ts";
+import { ConnectionLostError, ReadOnlyError } from "../../io/errors.ts";
 import {
   CURRENT_FD,
   Opcode,
@@ -46,6 +46,8 @@ function openTarget(name: string): string {
  * reason).
  */
 function failed(c: Connection, what: string, error: unknown, plain: () => void): void {
+  // The file's own connection is gone (a proxy's upstream): so is this one.
+  if (error instanceof ConnectionLostError) throw error;
   c.log(`${what} failed: ${(error as Error).message}`);
   if (c.ext === undefined) return plain();
   c.writer.write(encodePacket(errorReply(error)));
@@ -91,6 +93,7 @@ export async function read(c: Connection, packet: Packet<"read">): Promise<void>
   try {
     data = await session.readAt(session.seek, length);
   } catch (error) {
+    if (error instanceof ConnectionLostError) throw error;
     c.server.log(
       `[rap] read at 0x${session.seek.toString(16)} failed: ${(error as Error).message}`,
     );
