@@ -21,7 +21,7 @@ import { openInScope } from "../lib/io/open_file.ts";
 import { definePlugin, DescriptorBase, filePermissions } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
-import { readAt } from "./_file_range.ts";
+import { readAt, readFileInto } from "./_file_range.ts";
 import { openFailure } from "./_open_error.ts";
 
 function pathOf(uri: string): string {
@@ -84,6 +84,23 @@ export class FileDescriptor extends DescriptorBase {
         return await readAt(this.#file, offset, length);
       } catch (error) {
         // An OS refusal, e.g. EINVAL for an offset past the file system's limit.
+        throw this.failure(error, "read", offset);
+      }
+    });
+  }
+
+  /**
+   * Read up to `into.length` bytes at `offset` into `into`.
+   *
+   * @param offset Where to start.
+   * @param into The destination.
+   * @returns How many bytes were read (short at end of file).
+   */
+  readInto(offset: number, into: Uint8Array): Promise<number> {
+    return this.serial(async () => {
+      try {
+        return await readFileInto(this.#file, offset, into);
+      } catch (error) {
         throw this.failure(error, "read", offset);
       }
     });

@@ -14,9 +14,8 @@ import { bindListener } from "../net/listen_error.ts";
 import { loadCertificate } from "../net/tls.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
 import { RemoteRegistry } from "../server/remote_registry.ts";
-import { RapServer } from "../server/server.ts";
-import { createShellCommandHandler } from "../shell/handler.ts";
-import { type HttpEndpoint, serveHttp } from "../shell/http.ts";
+import type { RapServer } from "../server/server.ts";
+import type { HttpEndpoint } from "../shell/http.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
 import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
@@ -102,6 +101,13 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     console.log(SERVE_USAGE);
     return 0;
   }
+  // Loaded here, not with the module: `rap cat` and `rap --help` do not start the server
+  // and its shell, which are most of the command line's modules.
+  const [{ RapServer }, { createShellCommandHandler }, { serveHttp }] = await Promise.all([
+    import("../server/server.ts"),
+    import("../shell/handler.ts"),
+    import("../shell/http.ts"),
+  ]);
   if (values.key !== undefined && values.cert === undefined) {
     throw new UsageError("--key needs --cert");
   }
