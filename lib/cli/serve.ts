@@ -5,18 +5,11 @@
  * @module
  */
 
-import { BorrowedDescriptor } from "../io/borrowed_descriptor.ts";
-import { MemoryBudget } from "../io/memory_budget.ts";
-import { PinnedSession } from "../io/pinned_session.ts";
-import { AddressFilter } from "../net/address_filter.ts";
-import { readTokenFile } from "../net/auth.ts";
-import { bindListener } from "../net/listen_error.ts";
-import { loadCertificate } from "../net/tls.ts";
+import type { AddressFilter } from "../net/address_filter.ts";
+import type { PinnedSession } from "../io/pinned_session.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
-import { RemoteRegistry } from "../server/remote_registry.ts";
 import type { RapServer } from "../server/server.ts";
 import type { HttpEndpoint } from "../shell/http.ts";
-import { parseCommandPolicy } from "../shell/policy.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
 import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
@@ -101,13 +94,21 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     console.log(SERVE_USAGE);
     return 0;
   }
-  // Loaded here, not with the module: `rap cat` and `rap --help` do not start the server
-  // and its shell, which are most of the command line's modules.
-  const [{ RapServer }, { createShellCommandHandler }, { serveHttp }] = await Promise.all([
-    import("../server/server.ts"),
-    import("../shell/handler.ts"),
-    import("../shell/http.ts"),
-  ]);
+  // Loaded here, not with the module: `rap cat` and `rap --help` do not start a server.
+  const {
+    AddressFilter,
+    BorrowedDescriptor,
+    MemoryBudget,
+    PinnedSession,
+    RapServer,
+    RemoteRegistry,
+    bindListener,
+    createShellCommandHandler,
+    loadCertificate,
+    parseCommandPolicy,
+    readTokenFile,
+    serveHttp,
+  } = await import("./_serve_modules.ts");
   if (values.key !== undefined && values.cert === undefined) {
     throw new UsageError("--key needs --cert");
   }
