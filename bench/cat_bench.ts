@@ -24,6 +24,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { GZIP_MAX_OUTPUT } from "../plugins/gzip.ts";
 import {
   type Child,
   describeMachine,
@@ -272,7 +273,7 @@ async function networkGroups(
       await acceptsOn(nbdPort);
       peaks.push(`nbdkit ${nbdkit.pid}`);
     } else {
-      skipped.push("nbdkit/nbdcopy (apt-get install nbdkit libnbd-bin)");
+      skipped.push("nbdkit/nbdcopy, not installed (apt-get install nbdkit libnbd-bin)");
     }
     const uri = `rap://127.0.0.1:${serve.ready![1]}/${file}`;
     for (const target of ["null", "file"] as const) {
@@ -364,11 +365,16 @@ async function localGroups(
   }
   if (!groups.has("gzip")) return;
   if (!(await hasCommand("gzip")) || !(await hasCommand("zcat", ["--help"]))) {
-    skipped.push("gzip/zcat");
+    skipped.push("gzip/zcat, not installed");
     return;
   }
-  // The gzip plugin holds the decompressed bytes in memory: up to 256 MiB.
-  if (size > 256 << 20) return;
+  // gzip:// inflates into memory, at most 50,000,000 bytes (radare2's MAXOUT).
+  if (size > GZIP_MAX_OUTPUT) {
+    skipped.push(
+      `gzip at ${formatBytes(size)} (gzip:// inflates at most ${GZIP_MAX_OUTPUT} bytes)`,
+    );
+    return;
+  }
   const text = `${dir}/${size}.txt`;
   await writeText(text, size);
   const gz = `${text}.gz`;
@@ -401,7 +407,7 @@ async function localGroups(
  */
 async function r2Group(runs: number, dir: string): Promise<void> {
   if (!(await hasCommand("r2", ["-v"]))) {
-    skipped.push("radare2 (r2)");
+    skipped.push("radare2 (r2), not installed");
     return;
   }
   const file = `${dir}/r2_256k.bin`;
@@ -474,7 +480,7 @@ async function main(): Promise<void> {
     if (!GROUPS.includes(g)) throw new RangeError(`Unknown group "${g}" (--only ${GROUPS})`);
   }
   hasTime = await hasCommand(TIME, ["-f", "%M", "true"]);
-  if (!hasTime) skipped.push("GNU time (/usr/bin/time): no peak RSS column");
+  if (!hasTime) skipped.push("GNU time (/usr/bin/time), not installed: no peak RSS column");
   const dir = values.dir ?? await Deno.makeTempDir({ prefix: "rap_cat_bench" });
   await Deno.mkdir(dir, { recursive: true });
   console.log(
@@ -492,7 +498,7 @@ async function main(): Promise<void> {
   } finally {
     if (values.dir === undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  if (skipped.length > 0) console.log(`\nSkipped (not installed): ${skipped.join("; ")}.`);
+  if (skipped.length > 0) console.log(`\nSkipped: ${skipped.join("; ")}.`);
 }
 
 if (import.meta.main) await main();

@@ -40,7 +40,8 @@ export async function readAt(
 /**
  * Read up to `into.length` bytes at `offset` into `into` (short only at the end of the
  * file). The seek is synchronous (an `lseek` never waits for the disk), so that a read
- * costs the one hop to Deno's blocking-IO thread that the read itself needs.
+ * costs the one hop to Deno's blocking-IO thread that the read itself needs. (Reads of
+ * 4 KiB made at once, `readSync`, were slower for a lock-step client: 1.4–2× its time.)
  *
  * @param file The open file.
  * @param offset Where to read.
