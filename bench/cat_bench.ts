@@ -44,6 +44,8 @@ const USAGE = `Usage: deno task bench:cat [options]
   --runs N       counted rounds of each group (default 5)
   --only LIST    groups: rap-null, rap-file, local, gzip, r2 (default: all)
   --dir DIR      where the files go (default: a new directory under $TMPDIR, removed after)
+  --cli PATH     the cli.ts of rap serve and rap cat (default: this checkout's; e.g. an
+                 older checkout's, for before-and-after figures)
   -h, --help     this help
 
 Baselines, when installed: nbdkit and nbdcopy (apt-get install nbdkit libnbd-bin), coreutils
@@ -51,11 +53,10 @@ cat, zcat and gzip, radare2 (r2), GNU time (/usr/bin/time, for the peak RSS colu
 `;
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const CLI = `${ROOT}cli.ts`;
 const RAW = `${ROOT}bench/_raw_tcp_copy.ts`;
-/** How a user runs the server (`deno task serve`) and the client. */
-const SERVE = ["deno", "run", "--allow-net=127.0.0.1", "--allow-read", CLI, "serve"];
-const RAP_CAT = ["deno", "run", "-A", CLI, "cat"];
+/** How a user runs the server (`deno task serve`) and the client; `--cli` changes the path. */
+let SERVE = ["deno", "run", "--allow-net=127.0.0.1", "--allow-read", `${ROOT}cli.ts`, "serve"];
+let RAP_CAT = ["deno", "run", "-A", `${ROOT}cli.ts`, "cat"];
 const TIME = "/usr/bin/time";
 const GROUPS = ["rap-null", "rap-file", "local", "gzip", "r2"] as const;
 type Group = typeof GROUPS[number];
@@ -463,12 +464,17 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "5" },
       only: { type: "string" },
       dir: { type: "string" },
+      cli: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return;
+  }
+  if (values.cli !== undefined) {
+    SERVE = [...SERVE.slice(0, 4), values.cli, "serve"];
+    RAP_CAT = [...RAP_CAT.slice(0, 3), values.cli, "cat"];
   }
   const sizes = values.sizes.split(",").map(parseSize);
   if (values.big) sizes.push(2 << 30);
