@@ -50,6 +50,8 @@ export * from "./lib/net/connection_slots.ts";
 export * from "./lib/net/first_bytes.ts";
 export * from "./lib/net/own_addresses.ts";
 export * from "./lib/net/listen_error.ts";
+export * from "./lib/gdb/server.ts";
+export * from "./lib/gdb/stub_link.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

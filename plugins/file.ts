@@ -86,7 +86,12 @@ export class FileDescriptor extends DescriptorBase {
       try {
         return await readAt(this.#file, offset, length);
       } catch (error) {
-        // An OS refusal, e.g. EINVAL for an offset past the file system's limit.
+        // Past the file system's largest offset (EINVAL) a file has no data, as past its
+        // end (radare2 reads 0xff there); other OS refusals are failures.
+        const code = (error as { code?: string }).code;
+        if (code === "EINVAL" && offset >= (await this.#file.stat()).size) {
+          return new Uint8Array(0);
+        }
         throw this.failure(error, "read", offset);
       }
     });

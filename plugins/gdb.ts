@@ -37,8 +37,11 @@
 import { IoError } from "../lib/io/errors.ts";
 import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
 import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
-import { escapeGdbBinary, fromHex, latin1Bytes, latin1Text, toHex } from "./_gdb_codec.ts";
-import { GdbRemote, GdbRemoteError } from "./_gdb_remote.ts";
+import { escapeGdbBinary, fromHex, latin1Bytes, latin1Text, toHex } from "../lib/gdb/codec.ts";
+import { GdbRemote, GdbRemoteError } from "../lib/gdb/remote.ts";
+import type { GdbStubLink } from "../lib/gdb/stub_link.ts";
+import type { SystemOptions } from "../lib/io/types.ts";
+import { DEBUG_HELP, GdbDebugger } from "./_gdb_debug.ts";
 import { connectFailure } from "./_open_error.ts";
 
 /** Granularity of the retry after an error reply to a memory read. */
@@ -55,7 +58,8 @@ const USAGE = [
   " =!monitor cmd     - run a monitor command of the stub (qRcmd)",
   " =!pktsz           - show the packet size in use",
   " =!pktsz bytes     - set the packet size",
-].join("\n") + "\n";
+  "Debugger (also as shell commands dr, ds ... on the current file):",
+].join("\n") + "\n" + DEBUG_HELP;
 
 /**
  * Where a `gdb://` URI points.
@@ -130,6 +134,23 @@ function hexAddress(address: number): string {
 }
 
 /**
+ * How {@linkcode GdbDescriptor.connect} sets a descriptor up for another plugin (`dbg://`).
+ *
+ * @example
+ * ```ts
+ * import type { GdbConnectOptions } from "./gdb.ts";
+ * const options: GdbConnectOptions = { plugin: "dbg" };
+ * console.assert(options.plugin === "dbg");
+ * ```
+ */
+export interface GdbConnectOptions {
+  /** The plugin name the descriptor reports (default `gdb`). */
+  plugin?: string;
+  /** Called once the connection is closed, by `close()` (e.g. to stop a gdbserver). */
+  afterRelease?: () => Promise<void>;
+}
+
+/**
  * An open `gdb://` target.
  *
  * @example
@@ -138,7 +159,7 @@ function hexAddress(address: number): string {
  * console.assert(typeof GdbDescriptor.open === "function");
  * ```
  */
-export class GdbDescriptor extends DescriptorBase {
+export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
   /** The process id the stub reports (`qC`), or -1 when unknown. */
   pid: number = -1;
   /** The largest packet the stub accepts (`PacketSize` of `qSupported`). */
@@ -147,13 +168,24 @@ export class GdbDescriptor extends DescriptorBase {
   multiprocess: boolean = false;
   /** Whether the process was attached to (detach on close) rather than created (kill). */
   attached: boolean = true;
+  /** The features of the stub's `qSupported` reply. */
+  stubFeatures: readonly string[] = [];
   readonly #remote: GdbRemote;
+  readonly #debugger: GdbDebugger;
+  readonly #afterRelease: (() => Promise<void>) | undefined;
   /** `X` support: unknown until the first write. */
   #binaryWrites: boolean | undefined;
 
-  private constructor(uri: string, remote: GdbRemote, writable: boolean) {
-    super(uri, "gdb", writable);
+  private constructor(
+    uri: string,
+    remote: GdbRemote,
+    writable: boolean,
+    options: GdbConnectOptions,
+  ) {
+    super(uri, options.plugin ?? "gdb", writable);
     this.#remote = remote;
+    this.#debugger = new GdbDebugger(remote, this);
+    this.#afterRelease = options.afterRelease;
   }
 
   /**
@@ -165,15 +197,34 @@ export class GdbDescriptor extends DescriptorBase {
    * @returns The descriptor.
    * @throws {IoError} When the stub cannot be reached or refuses the session.
    */
-  static async open(uri: string, options: OpenOptions = {}): Promise<GdbDescriptor> {
-    const target = parseGdbUri(uri);
+  static open(uri: string, options: OpenOptions = {}): Promise<GdbDescriptor> {
+    return GdbDescriptor.connect(uri, parseGdbUri(uri), options);
+  }
+
+  /**
+   * Connect to the stub at `target` and set the session up as {@linkcode GdbDescriptor.open}
+   * does, for a descriptor of `uri` (another plugin's, such as `dbg://`).
+   *
+   * @param uri The URI the descriptor reports.
+   * @param target Where the stub listens (and the process to attach to).
+   * @param options How to open it.
+   * @param connect The plugin name, and what to do after closing.
+   * @returns The descriptor.
+   * @throws {IoError} When the stub cannot be reached or refuses the session.
+   */
+  static async connect(
+    uri: string,
+    target: GdbTarget,
+    options: OpenOptions = {},
+    connect: GdbConnectOptions = {},
+  ): Promise<GdbDescriptor> {
     let remote: GdbRemote;
     try {
       remote = await GdbRemote.connect(target.hostname, target.port);
     } catch (error) {
       throw connectFailure(uri, error, netHost(target));
     }
-    const desc = new GdbDescriptor(uri, remote, options.write ?? false);
+    const desc = new GdbDescriptor(uri, remote, options.write ?? false, connect);
     try {
       await desc.#handshake(target);
     } catch (error) {
@@ -185,7 +236,11 @@ export class GdbDescriptor extends DescriptorBase {
 
   async #handshake(target: GdbTarget): Promise<void> {
     const remote = this.#remote;
-    const features = (await remote.requestText("qSupported:multiprocess+")).split(";");
+    const features =
+      (await remote.requestText("qSupported:multiprocess+;swbreak+;xmlRegisters=i386,arm")).split(
+        ";",
+      );
+    this.stubFeatures = features;
     for (const feature of features) {
       const size = /^PacketSize=([0-9a-fA-F]+)$/.exec(feature);
       if (size) this.packetSize = Math.max(MIN_PACKET_SIZE, parseInt(size[1], 16));
@@ -262,6 +317,7 @@ export class GdbDescriptor extends DescriptorBase {
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.checkOpen();
     const out = new Uint8Array(Math.max(0, length)).fill(0xff);
+    if (this.#debugger.ended !== undefined) return out; // the process is gone: no memory
     let pos = 0;
     try {
       while (pos < out.length) {
@@ -339,19 +395,23 @@ export class GdbDescriptor extends DescriptorBase {
   }
 
   /**
-   * Run a plugin command: `pid`, `pkt PACKET`, `monitor CMD`, `pktsz [N]`, `?`.
+   * Run a plugin command: `pid`, `pkt PACKET`, `monitor CMD`, `pktsz [N]`, `?`, and the
+   * debugger's `dr`, `ds`, `dso`, `dc`, `db`, `dm`, `dp`, `dk` (see `_gdb_debug.ts`).
    *
    * @param command The command.
+   * @param options `signal` interrupts a running `dc` or `ds` (the process stops).
    * @returns Its output.
    * @throws {IoError} For an unknown command or an error reply to `monitor`.
    */
-  async system(command: string): Promise<string> {
+  async system(command: string, options: SystemOptions = {}): Promise<string> {
     this.checkOpen();
     const cmd = command.trim();
     if (cmd === "" || cmd === "?" || cmd === "help") return USAGE;
     const [word] = cmd.split(/\s+/, 1);
     const arg = cmd.slice(word.length).trim();
     try {
+      const output = await this.#debugger.run(cmd, options.signal);
+      if (output !== undefined) return output;
       switch (word) {
         case "pid":
           return `${this.pid}\n`;
@@ -395,11 +455,41 @@ export class GdbDescriptor extends DescriptorBase {
     return output;
   }
 
+  /**
+   * Send a packet to the stub as it is and return its reply (for the GDB server's
+   * pass-through: `g`, `Z0` ...).
+   *
+   * @param payload The packet (latin-1).
+   * @returns The reply (latin-1, escapes kept).
+   */
+  stubRequest(payload: string): Promise<string> {
+    this.checkOpen();
+    if (this.#debugger.ended !== undefined) {
+      return Promise.resolve(`E.process ${this.pid} ${this.#debugger.ended}`);
+    }
+    return this.#remote.requestText(payload);
+  }
+
+  /**
+   * Send an execution packet (`c`, `s`, `vCont;...`) and wait for the stop reply, however
+   * long it takes; the end of the process is noted as `dc` notes it.
+   *
+   * @param payload The packet.
+   * @param signal Interrupts the process.
+   * @returns The stop reply.
+   */
+  stubResume(payload: string, signal?: AbortSignal): Promise<string> {
+    this.checkOpen();
+    return this.#debugger.resumeRaw(payload, signal);
+  }
+
   /** Detach from (or kill, see the module doc) the process and close the connection. */
   protected override async release(): Promise<void> {
     const remote = this.#remote;
     try {
-      if (!remote.closed) {
+      // A continue still waiting for its stop: interrupt it, so the detach can follow.
+      if (this.#debugger.running) remote.interrupt();
+      if (!remote.closed && this.#debugger.ended === undefined) {
         const pid = this.pid > 0 ? this.pid.toString(16) : "";
         if (this.attached) {
           await remote.requestText(this.multiprocess && pid ? `D;${pid}` : "D");
@@ -415,6 +505,7 @@ export class GdbDescriptor extends DescriptorBase {
       // The stub may drop the connection right away; nothing is left to do.
     } finally {
       remote.close();
+      await this.#afterRelease?.();
     }
   }
 }

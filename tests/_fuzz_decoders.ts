@@ -19,7 +19,7 @@ import {
   GdbPacketDecoder,
   latin1Text,
   unescapeGdbBinary,
-} from "../plugins/_gdb_codec.ts";
+} from "../lib/gdb/codec.ts";
 import { decodeCompressed } from "../plugins/_gzip_format.ts";
 import { InflateError, inflateRaw } from "../plugins/_inflate.ts";
 import { parseIntelHex } from "../plugins/_intel_hex.ts";

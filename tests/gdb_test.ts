@@ -12,7 +12,7 @@ import {
   latin1Text,
   toHex,
   unescapeGdbBinary,
-} from "../plugins/_gdb_codec.ts";
+} from "../lib/gdb/codec.ts";
 import gdb, { GdbDescriptor } from "../plugins/gdb.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -230,7 +230,14 @@ Deno.test("gdb:// retransmits a packet the stub answers with '-' and acks in ack
     await using desc = await GdbDescriptor.open(stub.uri);
     assert.deepEqual([...await desc.read(0x1010, 4)], [0x10, 0x11, 0x12, 0x13]);
   }
-  assert.deepEqual(stub.log, ["qSupported:multiprocess+", "?", "qC", "qAttached", "m1010,4", "D"]);
+  assert.deepEqual(stub.log, [
+    "qSupported:multiprocess+;swbreak+;xmlRegisters=i386,arm",
+    "?",
+    "qC",
+    "qAttached",
+    "m1010,4",
+    "D",
+  ]);
 });
 
 Deno.test("gdb:// naks a reply with a bad checksum and takes the resent one", async () => {

@@ -88,9 +88,9 @@ Deno.test("=+ rap:// then =0 px 16 puts recording 05's exact bytes on the wire",
   assert.equal(
     await shell.run("=0 px 16"),
     "- offset -  7071 7273 7475 7677 7879 7A7B 7C7D 7E7F  0123456789ABCDEF\n" +
-      "0x00006270  f30f 1efa 803d 8de3 0100 0075 2b55 4883  .....=.....u+UH.\n",
-  );
-  assert.equal(await shell.run("=0 ?e hello"), "hello\n");
+      "0x00006270  f30f 1efa 803d 8de3 0100 0075 2b55 4883  .....=.....u+UH.\n\n",
+  ); // radare2 prints an empty line after each reply (the recording's client stdout)
+  assert.equal(await shell.run("=0 ?e hello"), "hello\n\n");
   await shell.run("=-");
   await peer;
 });
@@ -129,15 +129,20 @@ Deno.test("=N cmd and =cmd run commands on our server in the client's own sessio
   await using shell = new Shell();
   await shell.run(`=+ rap://127.0.0.1:${server.addr.port}/`);
   await shell.run(`=+ rap://127.0.0.1:${server.addr.port}//hex://cafe`);
-  assert.equal(await shell.run("=0 p8 4"), "41424344\n");
-  assert.equal(await shell.run("=1 p8 2"), "cafe\n");
-  assert.equal(await shell.run("=p8 2"), "cafe\n"); // the last one used is current
-  assert.equal(await shell.run("=0; =p8 1 @ 3"), "44\n");
-  assert.equal(await shell.run("=0 s 2; =0 p8 1; =1 s"), "43\n0x0\n");
+  assert.equal(await shell.run("=0 p8 4"), "41424344\n\n");
+  assert.equal(await shell.run("=1 p8 2"), "cafe\n\n");
+  assert.equal(await shell.run("=p8 2"), "cafe\n\n"); // the last one used is current
+  assert.equal(await shell.run("=0 s 2; =0 p8 1; =1 s"), "\n43\n\n0x0\n\n");
+  // As in radare2, @ seeks the local shell for the command: the peer gets "p8 1" and uses
+  // its own seek; quoting the whole command sends the @ along.
+  assert.equal(await shell.run("=0; =p8 1 @ 3"), "43\n\n");
+  assert.equal(await shell.run('"=0 p8 1 @ 3"'), "44\n\n");
+  assert.equal(await shell.run("=0 p8 1 @@= 0 1"), "43\n\n43\n\n");
   assert.equal(
     await shell.run("=0 px 4 @ 0~0x"),
-    "0x00000000  4142 4344                                ABCD\n",
+    "0x00000002  4344 ffff                                CD..\n",
   );
+  assert.equal(await shell.run("=0 p8 1 @ zz"), 'ERROR: Invalid number "zz"\n');
 });
 
 Deno.test("a failed OPEN from =+ is an error and adds no host", async () => {
@@ -170,7 +175,7 @@ Deno.test("==N runs an interactive session until q", async () => {
     },
   });
   await shell.run(`=+ rap://127.0.0.1:${server.addr.port}/`);
-  assert.equal(await shell.run("==0"), "0102\nin session\n");
+  assert.equal(await shell.run("==0"), "0102\n\nin session\n\n"); // r2's empty lines
   assert.deepEqual(prompts, Array(3).fill(`[rap://127.0.0.1:${server.addr.port}/]> `));
   assert.deepEqual(lines, ["?e never read"]);
   assert.equal(await shell.run("==7"), "ERROR: Unknown host 7\n");
@@ -228,11 +233,11 @@ Deno.test("!=! turns remote mode on (help's meaning), =!= turns it off", async (
   await shell.run(`=+ rap://127.0.0.1:${server.addr.port}/`);
   await shell.run("!=!");
   assert.equal(shell.prompt(), "[=!0x00000000]> ");
-  assert.equal(await shell.run("p8 2"), "aabb\n"); // remote
+  assert.equal(await shell.run("p8 2"), "aabb\n\n"); // remote, printed as =N prints
   assert.equal(await shell.run("=!="), "");
   assert.equal(await shell.run("p8 2"), "0011\n"); // local again
   await shell.run("=!=0"); // radare2's own spelling turns it on for host 0
-  assert.equal(await shell.run("p8 1"), "aa\n");
+  assert.equal(await shell.run("p8 1"), "aa\n\n");
   await shell.run("q"); // a line starting with q leaves remote mode, not the shell
   assert.equal(shell.quitRequested, false);
   assert.equal(await shell.run("p8 1"), "00\n");
@@ -273,7 +278,7 @@ Deno.test("=&:port serves in the background while the shell stays usable", async
 Deno.test("=:host:port cmd runs one command on a rap server", async () => {
   await using server = shellServer("hex://31323334");
   await using shell = new Shell();
-  assert.equal(await shell.run(`=:127.0.0.1:${server.addr.port} p8 4`), "31323334\n");
+  assert.equal(await shell.run(`=:127.0.0.1:${server.addr.port} p8 4`), "31323334\n\n");
   assert.equal(await shell.run("="), "");
 });
 
@@ -285,7 +290,7 @@ Deno.test("=t port serves commands over plain TCP; =+ tcp:// and =t host:port cm
   const port = portOf(await out.waitFor("tcp command server"));
   await using client = new Shell();
   await client.run(`=+ tcp://127.0.0.1:${port}/`);
-  assert.equal(await client.run("=0 p8 2"), "5a5a\n");
+  assert.equal(await client.run("=0 p8 2"), "5a5a\n\n"); // tcp: println, as rap
   assert.equal(await client.run(`=t 127.0.0.1:${port} ?e one;?e two`), "one\ntwo\n");
   assert.match(await client.run(`=t 127.0.0.1:${port} wtf /tmp/x`), /not allowed/);
   server.interrupt();
@@ -302,7 +307,7 @@ Deno.test("=h starts the HTTP endpoint, =+ http:// talks to it, =h- stops it", a
   await using client = new Shell();
   await client.run(`=+ http://127.0.0.1:${port}/cmd/`);
   assert.equal(await client.run("="), `0 fd:-1 http://127.0.0.1:${port}/cmd/\n`);
-  assert.equal(await client.run("=0 p8 2"), "f00d\n");
+  assert.equal(await client.run("=0 p8 2"), "f00d\n"); // http: as it is
   assert.equal(await client.run("=0 ?e a b+c"), "a b+c\n");
   await server.run("=h-");
   assert.equal(await server.run("=h-"), "INFO: the http server is not running\n");
@@ -332,7 +337,7 @@ Deno.test("a reverse CMD from the server runs in the local shell, restricted", a
   await using shell = new Shell();
   await shell.session.open("hex://beef");
   await shell.run(`=+ rap://127.0.0.1:${port}/`);
-  assert.equal(await shell.run("=0 pd"), "done\n");
+  assert.equal(await shell.run("=0 pd"), "done\n\n");
   assert.equal(answers[0], "beef\n");
   assert.match(answers[1], /^ERROR: Command "wtf" is not allowed here/);
   await shell.run("=-");
@@ -342,7 +347,7 @@ Deno.test("a reverse CMD from the server runs in the local shell, restricted", a
 Deno.test("=? prints help and unsupported = commands say so in one line", async () => {
   await using shell = new Shell();
   assert.match(await shell.run("=?"), /=\+ \[proto:\/\/\]host:port/);
-  assert.equal(await shell.run("=g 1234 /bin/ls"), "ERROR: =g (gdbserver) is not supported\n");
+  assert.match(await shell.run("=g x"), /^ERROR: Usage: =g port \[uri\]/);
   assert.match(await shell.run("=l name"), /^ERROR: Usage: =l \(list sessions\)/);
   assert.equal(
     await shell.run("=+ udp://127.0.0.1:9").then((o) => o.startsWith("ERROR")),
@@ -376,7 +381,7 @@ Deno.test("=+ raps:// talks RAP over TLS", { ignore: !HAS_OPENSSL }, async () =>
     await using shell = new Shell({ caCerts: [ca] });
     assert.equal(await shell.run(`=+ raps://127.0.0.1:${port}/`), "");
     assert.equal(await shell.run("="), `0 fd:3 raps://127.0.0.1:${port}/\n`);
-    assert.equal(await shell.run("=0 ?e tls"), "tls\n");
+    assert.equal(await shell.run("=0 ?e tls"), "tls\n\n");
     await shell.run("=-");
     await peer;
     // Without the CA the certificate is refused, in one line.

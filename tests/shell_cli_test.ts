@@ -60,8 +60,9 @@ Deno.test("rap shell reads piped commands: =+, =0 px 16 and ==0 against our serv
     stdout,
     `0 fd:3 rap://127.0.0.1:${port}//hex://41424344\n` +
       "- offset -   0 1  2 3  4 5  6 7  8 9  A B  C D  E F  0123456789ABCDEF\n" +
-      "0x00000000  4142 4344 ffff ffff ffff ffff ffff ffff  ABCD............\n" +
-      "4142\n4344\ndone\n",
+      "0x00000000  4142 4344 ffff ffff ffff ffff ffff ffff  ABCD............\n\n" +
+      // radare2 prints each =N / == reply and a newline: "s 2" (no output) gives a "\n"
+      "4142\n\n\n4344\n\ndone\n",
   );
 });
 

@@ -122,14 +122,21 @@ Deno.test("pxw prints little-endian words with the ASCII column and no header", 
   );
 });
 
-Deno.test("p8, pr and ps print hex, raw bytes and an escaped string", async () => {
+Deno.test("p8, pr and ps print hex, raw bytes and strings as radare2", async () => {
   await using shell = new Shell();
-  await shell.session.open("hex://68690a0100ff");
-  assert.equal(await shell.run("p8 6"), "68690a0100ff\n");
+  await shell.session.open("hex://68695c0a0100ff");
+  assert.equal(await shell.run("p8 7"), "68695c0a0100ff\n");
   const out = new OutputBuffer();
-  await shell.execute("pr 6", out);
-  assert.deepEqual([...out.bytes()], [0x68, 0x69, 0x0a, 0x01, 0x00, 0xff]);
-  assert.equal(await shell.run("ps"), "hi\\n\\x01\n");
+  await shell.execute("pr 7", out);
+  assert.deepEqual([...out.bytes()], [0x68, 0x69, 0x5c, 0x0a, 0x01, 0x00, 0xff]);
+  // ps: the newline printed, a backslash doubled, the end at the first other non-printable.
+  assert.equal(await shell.run("ps"), "hi\\\\\n\n");
+  // ps n: every byte, escaped; past the end NULs, as radare2's decode_text reads them.
+  assert.equal(await shell.run("ps 9"), "hi\\\\\n\\x01\\x00\\xff\\x00\\x00\n");
+  assert.equal(await shell.run("ps 2 @ 0x10"), "\\xff\\xff\n"); // past the end: 0xff
+  assert.equal(await shell.run("ps 0"), "\n");
+  assert.equal(await shell.run("p8 0"), ""); // radare2 prints nothing
+  assert.equal(await shell.run("p8 -2 @ 4"), "5c0a\n"); // the 2 bytes before the seek
 });
 
 Deno.test("wx, w and wz write at the seek of a temp file and survive reopening", async () => {
@@ -210,8 +217,46 @@ Deno.test("~ filters output lines: words, negation, counts, line ranges and colu
   assert.equal(await shell.run("px 48~!0x"), (await shell.run("px 48")).split("\n")[0] + "\n");
   assert.equal(await shell.run("px 48~:1..3~[0]"), "0x00000000\n0x00000010\n");
   assert.equal(
-    await shell.run("px 48 @ 0~0x~:-1"),
+    await shell.run("px 48 @ 0~:-1"),
     "0x00000020  0000 0000 0000 0000 0000 0000 0000 0000  ................\n",
+  );
+  // radare2 counts a negative range from the end of the whole output, a positive one over
+  // the matching lines: the last of 4 lines is never among the 3 that match "0x".
+  assert.equal(await shell.run("px 48 @ 0~0x~:-1"), "");
+});
+
+Deno.test("~[a,b], ~[a-b] and ~[a-] pick columns as radare2's grep (its output written out)", async () => {
+  await using shell = new Shell();
+  await shell.session.open(
+    "hex://" + Array.from({ length: 48 }, (_, i) => i.toString(16).padStart(2, "0")).join(""),
+  );
+  assert.equal(
+    await shell.run("px 48~[0,2]"),
+    "- -\n0x00000000 0203\n0x00000010 1213\n0x00000020 2223\n",
+  );
+  assert.equal(
+    await shell.run("px 48~[1-3]"),
+    "offset - 0\n0001 0203 0405\n1011 1213 1415\n2021 2223 2425\n",
+  );
+  // Columns split at any of " |,;=\t": the last row's ASCII column holds a ",".
+  assert.equal(
+    await shell.run("px 48~[-1]"),
+    "0123456789ABCDEF\n................\n" +
+      "................\n-./\n",
+  );
+  assert.equal(
+    await shell.run("px 48~[ 0 , 9 ]~0x"),
+    "0x00000000 ................\n" +
+      "0x00000010 ................\n0x00000020 !\"#$%&'()*+\n",
+  );
+  assert.equal(await shell.run("px 48~[70]~:0"), (await shell.run("px 48")).split("\n")[0] + "\n");
+  assert.equal(await shell.run("px 48~0x~10"), (await shell.run("px 48")).split("\n")[2] + "\n");
+  assert.equal(await shell.run("px 48~0x~?"), "3\n");
+  assert.equal(await shell.run("px 48~:1..3?"), "1\n"); // radare2 counts the first only
+  assert.equal(await shell.run("px 48~ 0x00000010"), ""); // the space is part of the word
+  assert.match(
+    await shell.run("px 48~{}"),
+    /^ERROR: The ~ filter "~\{\}" \(JSON\) is not supported/,
   );
 });
 
@@ -265,8 +310,8 @@ Deno.test("i describes the current file", async () => {
   await shell.run("o malloc://2048");
   assert.equal(
     await shell.run("i"),
-    "fd       3\nfile     malloc://2048\nsize     0x800\nhumansz  2.0K\nmode     rwx\n" +
-      "plugin   malloc\niorw     true\nblock    0x100\n",
+    "fd       3\nfile     malloc://2048\nsize     0x800\nhumansz  2K\nmode     rwx\n" +
+      "iorw     true\nblock    0x100\n", // r2 -n -qc i malloc://2048, byte for byte
   );
   await shell.run("o-3");
   assert.match(await shell.run("i"), /^ERROR: No file is open/);

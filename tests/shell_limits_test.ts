@@ -67,9 +67,12 @@ Deno.test("every print command is cut at the limit", async () => {
     assert.ok(encoder.encode(out).length <= 4096, command);
     assert.match(out, /truncated at 4096 bytes/, command);
   }
-  // ps stops at the first NUL, or is cut as well.
+  // ps n shows every byte, as radare2 (a NUL as \x00), and is cut as well; ps stops at a NUL.
   await shell.run("o malloc://64; b 256");
-  assert.equal(await shell.run("ps 32M", { maxOutput: 4096 }), "\n");
+  const ps = await shell.run("ps 32M", { maxOutput: 4096 });
+  assert.ok(encoder.encode(ps).length <= 4096);
+  assert.match(ps, /^(\\x00)+\n?\[output truncated at 4096 bytes/);
+  assert.equal(await shell.run("ps"), "\n");
 });
 
 Deno.test("execute() with maxOutput passes output on and ends it with the note, within the limit", async () => {

@@ -1,7 +1,7 @@
 /**
  * What `serve` runs, loaded when `serve` runs (`await import`), not with the command line:
- * `rap cat` and `rap --help` need none of the server, its shell or its HTTP endpoint, and
- * loading them cost every process of the command line some 25 ms of start-up.
+ * `rap cat` and `rap --help` need none of the server, its shell, its HTTP and GDB
+ * endpoints, and loading them cost every process of the command line some 25 ms.
  *
  * @module
  */
@@ -18,3 +18,4 @@ export { RapServer } from "../server/server.ts";
 export { createShellCommandHandler } from "../shell/handler.ts";
 export { serveHttp } from "../shell/http.ts";
 export { parseCommandPolicy } from "../shell/policy.ts";
+export { startGdbServer } from "./serve_gdb.ts";

@@ -7,11 +7,13 @@
 
 import type { AddressFilter } from "../net/address_filter.ts";
 import type { PinnedSession } from "../io/pinned_session.ts";
+import { listenWarning } from "../net/listen_warning.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
 import type { RapServer } from "../server/server.ts";
 import type { HttpEndpoint } from "../shell/http.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
 import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
+import type { ServeGdb } from "./serve_gdb.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 
 /**
@@ -38,6 +40,10 @@ Options:
                         this port, under the same TLS, token, --allow-from, --read-only and
                         --allow-cmd as RAP; its clients share one session (seek, files) in
                         which the served URI is pinned: o-* cannot close it
+  --gdb-port N          also serve URI to gdb (target remote HOST:N) over the GDB remote
+                        protocol: its bytes, and when URI is a dbg:// or gdb:// process its
+                        registers, execution and breakpoints; under --host, --allow-from,
+                        --read-only and --allow-cmd (gdb's monitor CMD); no TLS, no token
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
 
 Security:
@@ -67,6 +73,7 @@ const FLAGS = {
   "allow-from": { type: "string", multiple: true },
   "allow-cmd": { type: "string", multiple: true },
   "http-port": { type: "string" },
+  "gdb-port": { type: "string" },
   plugin: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   ...Object.fromEntries(SERVE_LIMIT_FLAGS.map((f) => [f.name, { type: "string" as const }])),
@@ -108,6 +115,7 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     parseCommandPolicy,
     readTokenFile,
     serveHttp,
+    startGdbServer,
   } = await import("./_serve_modules.ts");
   if (values.key !== undefined && values.cert === undefined) {
     throw new UsageError("--key needs --cert");
@@ -131,6 +139,17 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     ? undefined
     : portFlag("--http-port", values["http-port"], 0);
   if (positionals.length > 1) throw new UsageError(`serve: expected at most one URI`);
+  const gdbPort = values["gdb-port"] === undefined
+    ? undefined
+    : portFlag("--gdb-port", values["gdb-port"], 0);
+  if (gdbPort !== undefined && positionals.length === 0) {
+    throw new UsageError("--gdb-port serves the URI given to serve: add one (rap serve URI)");
+  }
+  if (gdbPort !== undefined && values["token-file"] !== undefined) {
+    throw new UsageError(
+      "--gdb-port cannot ask gdb for the token of --token-file: drop one of the two",
+    );
+  }
   const port = portFlag("--port", values.port, SERVER_DEFAULTS.port);
   const hostname = values.host ?? "127.0.0.1";
   const registry = await registryWith(plugins, values.plugin);
@@ -216,21 +235,53 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
       throw error;
     }
   }
-  return await untilStopped(server, http, httpSession, shared, tls !== undefined);
+  let gdb: ServeGdb | undefined;
+  if (gdbPort !== undefined) {
+    try {
+      gdb = startGdbServer({
+        hostname,
+        port: gdbPort,
+        shared: shared!,
+        registry,
+        readOnly,
+        policy,
+        allowFrom,
+        maxConnections: limits.maxConnections,
+        firstPacketTimeout: limits.packetTimeout,
+        commandTimeout: limits.commandTimeout,
+        maxOpenFiles: limits.maxOpenFiles,
+        maxSessionMemory: limits.maxSessionMemory,
+        memoryBudget,
+      });
+    } catch (error) {
+      await server.close();
+      await http?.shutdown();
+      await httpSession?.release();
+      await shared?.close();
+      throw error;
+    }
+  }
+  return await untilStopped({ server, http, httpSession, gdb, shared, tls: tls !== undefined });
 }
 
 /** Announce the listeners, then serve until a signal or a failure; clean up. */
-async function untilStopped(
-  server: RapServer,
-  http: HttpEndpoint | undefined,
-  httpSession: PinnedSession | undefined,
-  shared: { close(): Promise<void> } | undefined,
-  tls: boolean,
-): Promise<number> {
-  const stop = () => {
-    console.error("[rap] shutting down");
+async function untilStopped(running: {
+  server: RapServer;
+  http: HttpEndpoint | undefined;
+  httpSession: PinnedSession | undefined;
+  gdb: ServeGdb | undefined;
+  shared: { close(): Promise<void> } | undefined;
+  tls: boolean;
+}): Promise<number> {
+  const { server, http, httpSession, gdb, shared, tls } = running;
+  const closeAll = () => {
     server.close();
     http?.shutdown();
+    gdb?.server.close();
+  };
+  const stop = () => {
+    console.error("[rap] shutting down");
+    closeAll();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
@@ -241,22 +292,28 @@ async function untilStopped(
   console.log(`Listening on rap://${shown}:${server.addr.port}/`);
   if (tls) console.log(`TLS on: clients connect to ${server.url}`);
   if (http) console.log(`Listening on ${http.url}cmd/`);
+  if (gdb) {
+    const { hostname, port } = gdb.server.addr;
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    console.log(`Listening for gdb on ${host}:${port} (gdb -ex 'target remote ${host}:${port}')`);
+    const warning = listenWarning(`${host}:${port}`, hostname, { tls: false, token: false });
+    if (warning) console.error(warning.replace("[rap]", "[gdb]"));
+  }
   try {
     // If one listener stops on its own, the other is stopped too and the failure reported.
-    const ended = await Promise.allSettled([
-      server.finished.catch((error) => {
-        http?.shutdown();
-        throw error;
-      }),
-      http?.finished.catch((error) => {
-        server.close();
-        throw error;
-      }),
-    ]);
+    const ended = await Promise.allSettled(
+      [server.finished, http?.finished, gdb?.server.finished].map((finished) =>
+        finished?.catch((error) => {
+          closeAll();
+          throw error;
+        })
+      ),
+    );
     const failed = ended.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    await gdb?.close();
     await httpSession?.release();
     await shared?.close();
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IoDescriptor } from "./types.ts";
+import type { IoDescriptor, SystemOptions } from "./types.ts";
 
 /**
  * A descriptor that forwards to another one and does not close it.
@@ -31,7 +31,7 @@ export class BorrowedDescriptor implements IoDescriptor {
   /** Whether the inner descriptor is writable. */
   readonly writable: boolean;
   /** The inner descriptor's plugin commands, when it has them. */
-  readonly system?: (command: string) => Promise<string>;
+  readonly system?: (command: string, options?: SystemOptions) => Promise<string>;
   /** The inner descriptor's `readInto`, when it has one. */
   readonly readInto?: (offset: number, into: Uint8Array) => Promise<number>;
   readonly #inner: IoDescriptor;
@@ -46,7 +46,7 @@ export class BorrowedDescriptor implements IoDescriptor {
     this.uri = inner.uri;
     this.plugin = inner.plugin;
     this.writable = inner.writable;
-    if (inner.system) this.system = (command) => inner.system!(command);
+    if (inner.system) this.system = (command, options) => inner.system!(command, options);
     if (inner.readInto) this.readInto = (offset, into) => inner.readInto!(offset, into);
   }
 

@@ -199,8 +199,9 @@ export class UnknownSchemeError extends IoError {
 }
 
 /**
- * A Deno permission that opening the URI needs is not granted. The message names the flag
- * to add, e.g. `--allow-read=/etc/shadow`.
+ * Deno permissions that opening the URI needs are not granted. The message names the flags
+ * to add, e.g. `--allow-read=/etc/shadow`, or every missing one when there are several
+ * (`--allow-run=gdbserver --allow-net=127.0.0.1`).
  *
  * @example
  * ```ts
@@ -210,30 +211,49 @@ export class UnknownSchemeError extends IoError {
  * const err = new PermissionDeniedError("/etc/shadow", { name: "read", path: "/etc/shadow" });
  * assert.equal(err.flag, "--allow-read=/etc/shadow");
  * assert.match(err.message, /read access is not granted/);
+ * const two = new PermissionDeniedError("dbg:///bin/ls", [
+ *   { name: "run", command: "gdbserver" },
+ *   { name: "net", host: "127.0.0.1" },
+ * ]);
+ * assert.match(two.message, /run and net access are not granted \(run with --allow-run=gdbserver --allow-net=127\.0\.0\.1\)/);
  * ```
  */
 export class PermissionDeniedError extends IoError {
-  /** The permission that is missing. */
+  /** The (first) permission that is missing. */
   readonly permission: Deno.PermissionDescriptor;
-  /** The command-line flag that grants it. */
+  /** Every permission that is missing. */
+  readonly permissions: readonly Deno.PermissionDescriptor[];
+  /** The command-line flags that grant them (space-separated when several). */
   readonly flag: string;
 
   /**
    * Create it.
    *
    * @param uri The URI being opened.
-   * @param permission The missing permission.
+   * @param permission The missing permission, or every missing one.
    * @param options Standard error options (`cause`).
    */
-  constructor(uri: string, permission: Deno.PermissionDescriptor, options?: ErrorOptions) {
-    const flag = permissionFlag(permission);
-    super(
-      uri,
-      `Cannot open "${uri}": ${permissionLabel(permission)} is not granted (run with ${flag})`,
-      options,
-    );
+  constructor(
+    uri: string,
+    permission: Deno.PermissionDescriptor | readonly Deno.PermissionDescriptor[],
+    options?: ErrorOptions,
+  ) {
+    const all = Array.isArray(permission)
+      ? [...permission]
+      : [permission as Deno.PermissionDescriptor];
+    const names = [...new Set(all.map((p) => p.name))];
+    const flag = names.map((name) => {
+      const values = all.filter((p) => p.name === name).map(permissionValue);
+      if (values.some((v) => v === undefined)) return `--allow-${name}`;
+      return `--allow-${name}=${[...new Set(values)].join(",")}`;
+    }).join(" ");
+    const label = names.length === 1
+      ? `${permissionLabel(all[0])} is`
+      : `${names.slice(0, -1).join(", ")} and ${names.at(-1)} access are`;
+    super(uri, `Cannot open "${uri}": ${label} not granted (run with ${flag})`, options);
     this.name = "PermissionDeniedError";
-    this.permission = permission;
+    this.permission = all[0];
+    this.permissions = all;
     this.flag = flag;
   }
 }

@@ -14,7 +14,7 @@ import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
  *
  * @param uri The URI being opened (for the error message).
  * @param permissions What opening it needs.
- * @throws {PermissionDeniedError} Naming the first missing permission and its flag.
+ * @throws {PermissionDeniedError} Naming every missing permission and its flag.
  *
  * @example
  * ```ts
@@ -27,24 +27,30 @@ export async function checkPermissions(
   uri: string,
   permissions: readonly Deno.PermissionDescriptor[],
 ): Promise<void> {
+  const missing: Deno.PermissionDescriptor[] = [];
   for (const permission of permissions) {
-    await checkOne(uri, permission);
+    if (!await granted(permission)) {
+      missing.push(permission);
+      continue;
+    }
     // Deno grants a path inside an allowed directory and then follows symbolic links out
     // of it: check where a path really leads as well.
     if ((permission.name === "read" || permission.name === "write") && permission.path) {
       const path = permission.path.toString();
       const real = await resolveRealPath(path).catch(() => path);
-      if (real !== path) await checkOne(uri, { name: permission.name, path: real });
+      const resolved = { name: permission.name, path: real };
+      if (real !== path && !await granted(resolved)) missing.push(resolved);
     }
   }
+  if (missing.length > 0) throw new PermissionDeniedError(uri, missing);
 }
 
-async function checkOne(uri: string, permission: Deno.PermissionDescriptor): Promise<void> {
+async function granted(permission: Deno.PermissionDescriptor): Promise<boolean> {
   let status = await Deno.permissions.query(permission);
   if (status.state === "prompt" && Deno.stdin.isTerminal()) {
     status = await Deno.permissions.request(permission);
   }
-  if (status.state !== "granted") throw new PermissionDeniedError(uri, permission);
+  return status.state === "granted";
 }
 
 /**

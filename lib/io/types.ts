@@ -47,6 +47,21 @@ export interface OpenOptions {
 }
 
 /**
+ * Options of {@linkcode IoDescriptor.system}.
+ *
+ * @example
+ * ```ts
+ * import type { SystemOptions } from "@rap/cli/io";
+ * const options: SystemOptions = { signal: AbortSignal.timeout(5000) };
+ * console.assert(options.signal !== undefined);
+ * ```
+ */
+export interface SystemOptions {
+  /** Aborted when the command must stop (the shell's ^C, the server's `--cmd-timeout`). */
+  signal?: AbortSignal;
+}
+
+/**
  * What an open may spend of the memory budgets, and how to claim it: see
  * {@linkcode OpenOptions.memoryBudget}.
  *
@@ -175,8 +190,14 @@ export interface IoDescriptor extends AsyncDisposable {
    * @returns The bytes it would allocate (0 when it fits in what is held).
    */
   memoryGrowth?(offset: number, length: number): number;
-  /** Run a plugin command (`=!cmd` / `:cmd`) and return its output. */
-  system?(command: string): Promise<string>;
+  /**
+   * Run a plugin command (`=!cmd` / `:cmd`) and return its output.
+   *
+   * @param command The command.
+   * @param options `signal` stops a long command (`--cmd-timeout`, ^C).
+   * @returns Its output.
+   */
+  system?(command: string, options?: SystemOptions): Promise<string>;
   /** Release the descriptor; writes made through it are saved by then. */
   close(): Promise<void>;
 }

@@ -40,11 +40,12 @@ export interface CommandShell {
   /** Whether the command running now comes from a remote peer. */
   readonly activePeer: boolean;
   /**
-   * Evaluate an address or size expression: radare2 numbers with `+ - * /`, `$$` (seek),
-   * `$s` (size of the current file) and `$b` (block size).
+   * Evaluate an address or size expression as radare2 does, in 64-bit unsigned arithmetic
+   * that wraps (`-1` is `0xffffffffffffffff`), with `$$` (seek), `$s` (size of the current
+   * file) and `$b` (block size).
    *
    * @param expression The expression.
-   * @returns Its value (not negative).
+   * @returns Its value, modulo 2^64.
    */
   number(expression: string): Promise<bigint>;
   /**

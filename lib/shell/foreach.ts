@@ -51,7 +51,7 @@ function* repeated<T>(items: Iterable<T>, times: number): Generator<T> {
  * @param shell The shell (to evaluate the addresses).
  * @param parts The parsed command's `repeat`, `at` and `foreach`.
  * @param parts.repeat The repeat count, if any.
- * @param parts.at The temporary seek expression, if any.
+ * @param parts.at The temporary seek expression, if any (`+n`, `-n`: from the seek).
  * @param parts.foreach The `@@` iterator, if any.
  * @returns The count and the addresses.
  * @throws {SyntaxError} For an unknown or malformed iterator, or both `@` and `@@`.
@@ -80,7 +80,7 @@ export async function iterations(
     if (parts.at !== undefined) throw new SyntaxError("Use either @ or @@, not both");
     ({ count, each } = await parseForeach(shell, parts.foreach));
   } else if (parts.at !== undefined) {
-    each = [await shell.number(parts.at)];
+    each = [await temporarySeek(shell, parts.at)];
   }
   const total = count * BigInt(times);
   if (total > BigInt(MAX_ITERATIONS)) {
@@ -90,6 +90,12 @@ export async function iterations(
     );
   }
   return { count: total, addresses: times === 1 ? each : repeated(each, times) };
+}
+
+/** `@ addr`: as in radare2, `@ +n` and `@ -n` are relative to the seek (wrapping). */
+async function temporarySeek(shell: CommandShell, text: string): Promise<bigint> {
+  const value = await shell.number(text);
+  return /^[+-]/.test(text) ? BigInt.asUintN(64, shell.session.seek + value) : value;
 }
 
 async function parseForeach(

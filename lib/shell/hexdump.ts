@@ -55,7 +55,8 @@ function header(address: bigint, columns: number): string {
 
 /**
  * Format bytes as radare2's `px` does: a header line, then one row per 16 bytes with the
- * address, the bytes in groups of two, and an ASCII column. Every line ends in `\n`;
+ * address (wrapping past 2^64 as radare2's), the bytes in groups of two, and an ASCII
+ * column. Every line ends in `\n`;
  * no bytes give an empty string. A long dump can be made piece by piece: the first piece
  * with the header, the next ones (each a multiple of 16 bytes but the last) without.
  *
@@ -81,7 +82,7 @@ export function hexdump(bytes: Uint8Array, address: bigint, withHeader = true): 
   const columns = 16;
   const lines = withHeader ? [header(address, columns)] : [];
   for (let row = 0; row < bytes.length; row += columns) {
-    let text = formatAddress(address + BigInt(row)) + "  ";
+    let text = formatAddress(BigInt.asUintN(64, address + BigInt(row))) + "  ";
     let ascii = "";
     for (let i = 0; i < columns; i++) {
       const j = row + i;
@@ -125,7 +126,7 @@ export function hexdumpWords(bytes: Uint8Array, address: bigint, bigEndian = fal
   const columns = 16;
   let out = "";
   for (let row = 0; row < length; row += columns) {
-    let text = formatAddress(address + BigInt(row)) + "  ";
+    let text = formatAddress(BigInt.asUintN(64, address + BigInt(row))) + "  ";
     let ascii = "";
     for (let i = 0; i < columns; i += 4) {
       const j = row + i;

@@ -1,8 +1,9 @@
 /**
  * The r2-style shell: a command interpreter over an IO session (`px`, `p8`, `pr`, `wx`,
- * `s`, `b`, `o`, `i` ... with `;`, `@ addr`, `~filter` and `> file`), radare2's `=`
- * remote-session commands, the command policy for remote peers, the RAP command handler
- * and the `=h` HTTP endpoint (on the server of `@rap/cli/http`).
+ * `s`, `b`, `o`, `i` ... with `;`, `@ addr`, `~filter`, `> file` and radare2's 64-bit
+ * expressions), radare2's `=` remote-session commands, the command policy for remote
+ * peers, the RAP command handler and the `=h` HTTP endpoint (on the server of
+ * `@rap/cli/http`).
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@
 
 export * from "./command.ts";
 export * from "./commands/mod.ts";
+export * from "./expr.ts";
 export * from "./filter.ts";
 export * from "./foreach.ts";
 export * from "./handler.ts";
@@ -31,6 +33,7 @@ export * from "./hexdump.ts";
 export * from "./http.ts";
 export * from "./line_editor.ts";
 export * from "./line_reader.ts";
+export * from "./literal.ts";
 export * from "./mutex.ts";
 export * from "./options.ts";
 export * from "./output.ts";

@@ -2,8 +2,8 @@
  * The command-line syntax of the shell, as in radare2: `;` separates commands, `@ addr`
  * gives a temporary seek, `@@= a b ...` / `@@s:from to step` run the command at each of
  * several addresses, a number before the command repeats it (`3s+ 1`), `~filter` filters
- * the output lines, `> file` / `>> file` send the output to a file. Text inside double quotes is never split, and a command wholly in
- * double quotes runs as it is (`"w a;b"`).
+ * the output lines, `> file` / `>> file` send the output to a file. Text inside double
+ * quotes is never split, and a command wholly in double quotes runs as it is (`"w a;b"`).
  *
  * @module
  */
@@ -83,18 +83,20 @@ function findUnquoted(text: string, token: string): number {
 }
 
 /**
- * Whether a command passes its text on unparsed (remote and plugin commands: `=…`, `:…`,
- * `!…`): for those only `~` and `>` are taken locally, and `@` goes to the peer with the
- * command, where a temporary seek means something.
+ * Whether a command keeps `@` in its text: the host shell (`!…`), the current file's
+ * plugin (`:…`, `=!…`, whose peer is where the seek means something) and `=<` (whose
+ * local command takes it). Other `=` commands parse `@` locally, as radare2 does: it seeks
+ * its own core for the command and sends the peer the command without it.
  */
 function isPassThrough(command: string): boolean {
-  return /^[=:!]/.test(command);
+  return /^(?:[:!]|=!|=<)/.test(command);
 }
 
 /**
  * Split one command into the command text, its temporary seek or `@@` iterator, its repeat
- * count, its filters and its redirection. For `=`, `:` and `!` commands `@` is left in the
- * command text: it is the peer's seek that matters there. A command wholly in double quotes is taken literally.
+ * count, its filters and its redirection. For `!`, `:`, `=!` and `=<` commands `@` is left
+ * in the command text (see `isPassThrough`). A command wholly in double quotes is taken
+ * literally (`"=0 px 16 @ 0x10"` sends the `@` to the peer).
  *
  * @param text One command (see {@linkcode splitCommands}).
  * @returns Its parts.
@@ -108,8 +110,9 @@ function isPassThrough(command: string): boolean {
  *   command: "p8 4", at: "$$+2", filters: [], redirect: { path: "/tmp/out", append: false },
  * });
  * assert.deepEqual(parseCommand("=0 px 16 @ 0x10~0x0"), {
- *   command: "=0 px 16 @ 0x10", filters: ["0x0"],
+ *   command: "=0 px 16", at: "0x10", filters: ["0x0"],
  * });
+ * assert.deepEqual(parseCommand(":px 16 @ 0x10"), { command: ":px 16 @ 0x10", filters: [] });
  * assert.deepEqual(parseCommand('"?e a@b~c"'), { command: "?e a@b~c", filters: [] });
  * assert.deepEqual(parseCommand("2px 4 @@s:0 32 16~0x"), {
  *   command: "px 4", foreach: "s:0 32 16", repeat: 2, filters: ["0x"],
@@ -132,7 +135,8 @@ export function parseCommand(text: string): ParsedCommand {
   }
   const tilde = findUnquoted(rest, "~");
   if (tilde >= 0) {
-    result.filters = rest.slice(tilde + 1).split("~").map((f) => f.trim());
+    // radare2 keeps the spaces of a filter ("~ 1011" matches " 1011").
+    result.filters = rest.slice(tilde + 1).split("~");
     rest = rest.slice(0, tilde).trim();
   }
   if (!isPassThrough(rest)) {

@@ -1,16 +1,17 @@
 /**
  * The shell: radare2's command language over an {@linkcode IoSession}. A line holds
  * commands separated by `;`; each may carry a temporary seek (`@ addr`), output filters
- * (`~text`) and a redirection (`> file`). Addresses and sizes are expressions with
- * radare2 numbers, `$$` (the seek), `$s` (the file size) and `$b` (the block size).
+ * (`~text`) and a redirection (`> file`). Addresses and sizes are radare2 expressions in
+ * 64-bit unsigned arithmetic, with `$$` (the seek), `$s` (the file size) and `$b` (the
+ * block size).
  *
  * @module
  */
 
 import { writeFileInScope } from "../io/open_file.ts";
 import { IoSession } from "../io/session.ts";
-import { parseNumber } from "../io/uri.ts";
 import type { CommandEnv, CommandSpec } from "./command.ts";
+import { valueOf } from "./expr.ts";
 import { applyFilter } from "./filter.ts";
 import { iterations } from "./foreach.ts";
 import { Mutex } from "./mutex.ts";
@@ -104,22 +105,23 @@ export class Shell implements RemoteShell, AsyncDisposable {
   }
 
   /**
-   * Evaluate an address or size expression: radare2 numbers with `+ - * /`, `$$` (seek),
-   * `$s` (size of the current file) and `$b` (block size).
+   * Evaluate an address or size expression as radare2 does ({@linkcode valueOf}), in
+   * 64-bit unsigned arithmetic that wraps (`-1` is `0xffffffffffffffff`), with `$$` (the
+   * seek), `$s` (the size of the current file) and `$b` (the block size).
    *
    * @param expression The expression.
-   * @returns Its value (not negative).
-   * @throws {SyntaxError} If it is not a valid expression.
-   * @throws {RangeError} If it is negative.
+   * @returns Its value, modulo 2^64.
+   * @throws {ExpressionError} If radare2 would report it as invalid.
    */
   async number(expression: string): Promise<bigint> {
-    let text = expression.trim().replaceAll("$$", String(this.session.seek))
-      .replaceAll("$b", String(this.session.blockSize));
-    if (text.includes("$s")) text = text.replaceAll("$s", String(await this.session.size()));
-    const value = parseNumber(text);
-    if (!Number.isFinite(value)) throw new SyntaxError(`Invalid number "${expression}"`);
-    if (value < 0) throw new RangeError(`Negative value "${expression}" (${value})`);
-    return BigInt(value);
+    const text = expression.trim();
+    const size = text.includes("$s") ? await this.session.size() : undefined;
+    const { seek, blockSize } = this.session;
+    return valueOf(text, (name) => {
+      if (name === "$$") return seek;
+      if (name === "$b") return BigInt(blockSize);
+      return name === "$s" ? size : undefined;
+    });
   }
 
   /**
@@ -260,24 +262,36 @@ export class Shell implements RemoteShell, AsyncDisposable {
     };
     const loops = parsed.at !== undefined || parsed.foreach !== undefined ||
       parsed.repeat !== undefined;
-    const task = async () => {
-      if (!loops) return await spec.run(env);
-      const loop = await iterations(this, parsed); // counts checked before anything runs
-      const saved = this.session.seek;
-      try {
-        for (const at of loop.addresses) {
-          if (at !== undefined) this.session.seek = at;
-          await spec.run(env);
-          await pacer.pace();
-        }
-      } finally {
-        // A repeat alone keeps its seek (`3s+ 1`), as in radare2; `@` and `@@` do not.
-        if (parsed.at !== undefined || parsed.foreach !== undefined) this.session.seek = saved;
+    const runAt = async (addresses: Iterable<bigint | undefined>, seek: boolean) => {
+      for (const at of addresses) {
+        if (seek && at !== undefined) this.session.seek = at;
+        await spec.run(env);
+        await pacer.pace();
       }
     };
     try {
-      if (spec.unlocked && !loops) await task();
-      else await this.#locked(task);
+      if (!loops) {
+        await (spec.unlocked ? spec.run(env) : this.#locked(async () => await spec.run(env)));
+      } else if (spec.unlocked) {
+        // A command without the lock (the = family, ?e) does not use the seek: its @ is
+        // evaluated (an invalid one is an error, as in radare2) but changes nothing; @@ and
+        // a repeat run it again. Counts are checked before anything runs.
+        const loop = await this.#locked(() => iterations(this, parsed));
+        await runAt(loop.addresses, false);
+      } else {
+        await this.#locked(async () => {
+          const loop = await iterations(this, parsed);
+          const saved = this.session.seek;
+          try {
+            await runAt(loop.addresses, true);
+          } finally {
+            // A repeat alone keeps its seek (`3s+ 1`), as in radare2; `@` and `@@` do not.
+            if (parsed.at !== undefined || parsed.foreach !== undefined) {
+              this.session.seek = saved;
+            }
+          }
+        });
+      }
     } catch (error) {
       if (error instanceof OutputLimitError && error.output === buffer) {
         throw new RangeError(
@@ -290,9 +304,8 @@ export class Shell implements RemoteShell, AsyncDisposable {
     if (!buffer) return;
     let result: string | Uint8Array = buffer.bytes();
     if (parsed.filters.length > 0) {
-      let text = new TextDecoder().decode(result);
-      for (const filter of parsed.filters) text = applyFilter(text, filter);
-      result = text;
+      // All the ~ parts make one grep, as in radare2.
+      result = applyFilter(new TextDecoder().decode(result), parsed.filters.join("~"));
     }
     if (parsed.redirect) {
       const bytes = typeof result === "string" ? new TextEncoder().encode(result) : result;

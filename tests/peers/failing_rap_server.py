@@ -12,13 +12,10 @@ A plain CMD answers "". It stops when stdin closes and prints {"connections": N}
 """
 import argparse
 import json
-import os
-import socket
 import struct
-import sys
-import threading
 
-from rap_peer import CLOSE, CMD, ERROR, OPEN, READ, READ_AT, REPLY, SEEK, SIZE, WRITE, WRITE_AT, recv_exact
+from rap_peer import (CLOSE, CMD, ERROR, OPEN, READ, READ_AT, REPLY, SEEK, SIZE, WRITE, WRITE_AT,
+                      recv_exact, serve_loopback)
 
 FAILURE = b"the disk is on fire"
 
@@ -89,27 +86,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--size", type=int, default=4096)
     args = p.parse_args()
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    print(json.dumps({"event": "listening", "port": listener.getsockname()[1]}), flush=True)
-    count = [0]
-
-    def accept():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            count[0] += 1
-            threading.Thread(target=serve, args=(conn, args.size), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    while os.read(sys.stdin.fileno(), 1):
-        pass
-    listener.close()
-    print(json.dumps({"connections": count[0]}))
+    count = serve_loopback(lambda conn, _: serve(conn, args.size))
+    print(json.dumps({"connections": count}))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import selectors
 import socket
 import struct
 import sys
+import threading
 import time
 
 OPEN, READ, WRITE, SEEK, CLOSE, CMD = 1, 2, 3, 4, 5, 7
@@ -51,6 +52,36 @@ def loopback(host):
     if not (host.startswith("127.") or host in ("::1", "localhost")):
         sys.exit(f"refusing to dial {host}: tests only talk to loopback")
     return host
+
+
+def serve_loopback(handle, threaded=True):
+    """Serve on 127.0.0.1 (a free port) until stdin closes: prints {"event": "listening",
+    "port": P}, then calls handle(conn, number) for each connection (number counts from 1),
+    each in its own thread or one after another. Returns how many connections came."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    print(json.dumps({"event": "listening", "port": listener.getsockname()[1]}), flush=True)
+    count = [0]
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            count[0] += 1
+            if threaded:
+                threading.Thread(target=handle, args=(conn, count[0]), daemon=True).start()
+            else:
+                handle(conn, count[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    while os.read(sys.stdin.fileno(), 1):
+        pass
+    listener.close()
+    return count[0]
 
 
 def recv_exact(sock, n):

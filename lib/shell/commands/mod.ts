@@ -5,12 +5,14 @@
  */
 
 import type { CommandSpec } from "../command.ts";
+import { DEBUG_COMMANDS } from "./debug.ts";
 import { MISC_COMMANDS } from "./misc.ts";
 import { OPEN_COMMANDS } from "./open.ts";
 import { PRINT_COMMANDS } from "./print.ts";
 import { SEEK_COMMANDS } from "./seek.ts";
 import { WRITE_COMMANDS } from "./write.ts";
 
+export * from "./debug.ts";
 export * from "./misc.ts";
 export * from "./open.ts";
 export * from "./print.ts";
@@ -32,4 +34,5 @@ export const BUILTIN_COMMANDS: readonly CommandSpec[] = [
   ...WRITE_COMMANDS,
   ...OPEN_COMMANDS,
   ...MISC_COMMANDS,
+  ...DEBUG_COMMANDS,
 ];

@@ -1,6 +1,6 @@
 /**
  * Files: `o` (list or open), `o+` (open writable), `o-N` (close), `oo` / `oo+` (reopen),
- * `i` (information on the current file).
+ * `i` (information on the current file, the lines of radare2's `r2 -n` `i`).
  *
  * @module
  */
@@ -20,16 +20,30 @@ async function sizeOf(desc: IoDescriptor): Promise<bigint> {
   return Number.isFinite(size) ? BigInt(size) : UT64_MAX;
 }
 
+/** `a / b` rounded half to even, as C's printf rounds an exact tie. */
+function roundHalfEven(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  const twice = (a % b) * 2n;
+  return twice > b || (twice === b && q % 2n === 1n) ? q + 1n : q;
+}
+
+/**
+ * A size as radare2's `r_num_units` writes it: `24`, `2K`, `1.5K`, `1.0M`, `16E` (one
+ * decimal unless the value is whole).
+ */
 function humanSize(size: bigint): string {
-  if (size === UT64_MAX) return "unbounded";
-  const units = ["", "K", "M", "G", "T"];
-  let value = Number(size);
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
+  const units = ["K", "M", "G", "T", "P", "E"];
+  let unit = "";
+  let scale = 1n;
+  units.forEach((u, i) => {
+    if (size >= 1n << BigInt(10 * (i + 1))) [unit, scale] = [u, 1n << BigInt(10 * (i + 1))];
+  });
+  // radare2 tests wholeness on the double, then prints the exact long double.
+  if (Number.isInteger(Number(size) / Number(scale))) {
+    return `${roundHalfEven(size, scale)}${unit}`;
   }
-  return unit === 0 ? String(value) : `${value.toFixed(1)}${units[unit]}`;
+  const tenths = roundHalfEven(size * 10n, scale);
+  return `${tenths / 10n}.${tenths % 10n}${unit}`;
 }
 
 async function list(shell: CommandShell): Promise<string> {
@@ -127,10 +141,9 @@ export const OPEN_COMMANDS: readonly CommandSpec[] = [
       const rows: [string, string][] = [
         ["fd", String(fd)],
         ["file", descriptor.uri],
-        ["size", size === UT64_MAX ? "0xffffffffffffffff" : `0x${size.toString(16)}`],
+        ["size", `0x${size.toString(16)}`],
         ["humansz", humanSize(size)],
         ["mode", perms(descriptor)],
-        ["plugin", descriptor.plugin],
         ["iorw", String(descriptor.writable)],
         ["block", `0x${shell.session.blockSize.toString(16)}`],
       ];

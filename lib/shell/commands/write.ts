@@ -144,7 +144,7 @@ export const WRITE_COMMANDS: readonly CommandSpec[] = [
       const n = await lengthArg(shell, size);
       // Block by block: the dump is never held whole.
       using file = await openInScope(path, { write: true, create: true, truncate: true });
-      await readPieces(env, n, async (bytes) => {
+      await readPieces(env, { start: shell.session.seek, length: n }, async (bytes) => {
         for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       }, 1 << 16);
       out.message(

@@ -41,8 +41,16 @@ const HELP = `Usage: =[:!+-=hH] [...]  # connect with other instances of r2 or r
 | =t [host:]port cmd      send cmd to a =t server and print the reply
 | =h [port]               start the HTTP endpoint in the background (default port 9090)
 | =h-                     stop the HTTP endpoint
+| =g port [uri]           GDB remote-protocol server over the current file (or uri)
 | =l, =lj                 list the sessions registered by =h ($TMPDIR/r2/PID.pid)
 | =ll, =l-                serve =h on a free port and register it / stop it
+`;
+
+const GDB_HELP = `Usage: =g port [uri]  # a GDB remote-protocol server, in the foreground
+| =g 1234                 serve the current file's bytes: gdb -ex 'target remote 127.0.0.1:1234'
+| =g 1234 ihex://fw.hex   serve uri instead (opened while it runs)
+| over a dbg:// or gdb:// process, gdb's registers, c, s, ^C and breakpoints reach the process
+| gdb's "monitor CMD" runs CMD here, under the peers' command policy
 `;
 
 /**
@@ -110,7 +118,7 @@ async function interactive({ shell, out }: CommandEnv<RemoteShell>, rest: string
     const line = await Promise.race([shell.readLine(prompt), stop.then(() => null)]);
     if (line === null || line.trim() === "" || line.trim().startsWith("q")) return;
     try {
-      out.write(withNewline(await state.command(slot, line.trim())));
+      out.write(await state.printed(slot, line.trim()));
     } catch (error) {
       out.message(`ERROR: ${(error as Error).message}`);
     }
@@ -155,6 +163,16 @@ async function tcp({ shell, out }: CommandEnv<RemoteShell>, rest: string): Promi
   out.write(reply.length && reply.at(-1) !== 0x0a ? withNewline(decoder.decode(reply)) : reply);
 }
 
+/** `=g port [uri]`: the GDB server over the current file (or uri), in the foreground. */
+async function gdb({ shell, out }: CommandEnv<RemoteShell>, rest: string): Promise<void> {
+  const m = /^(\d+)(?:\s+([\s\S]+))?$/.exec(rest);
+  if (!m || Number(m[1]) > 65535) {
+    if (rest === "?" || rest === "") return out.write(GDB_HELP);
+    throw new SyntaxError(`Usage: =g port [uri] (got "=g ${rest}")`);
+  }
+  await shell.remote.servers.serveGdb(Number(m[1]), m[2]?.trim(), out);
+}
+
 /** `=r port` (serve), `=r host:port` / `=R host:port` (reverse prompt). */
 function reverse(retry: boolean): Subcommand {
   return async ({ shell, out }, rest) => {
@@ -191,7 +209,7 @@ async function colon({ shell, out }: CommandEnv<RemoteShell>, rest: string): Pro
     port: Number(query[2]),
     onReverseCommand: createReverseCommandHandler(shell),
   });
-  out.write(withNewline(await client.cmd(query[3])));
+  out.write(await client.cmd(query[3]) + "\n"); // as =N prints a rap host's reply
 }
 
 /** `=l`, `=lj` (list the registered sessions), `=ll` (serve `=h` and register), `=l-`. */
@@ -235,9 +253,7 @@ const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map(Object.entries<Subc
   "&": background,
   ":": colon,
   "l": sessions,
-  "g": () => {
-    throw new Error("=g (gdbserver) is not supported");
-  },
+  "g": gdb,
 }));
 
 /** `=…`: the subcommand of the character after `=`, else `=N cmd` / `=cmd`. */
@@ -254,7 +270,7 @@ async function equals(env: CommandEnv<RemoteShell>): Promise<void> {
     state.current = slot;
     return;
   }
-  env.out.write(withNewline(await state.command(slot, command)));
+  env.out.write(await state.printed(slot, command));
 }
 
 /**

@@ -12,7 +12,7 @@ import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../../net
 import { writeAll } from "../../net/write_queue.ts";
 import type { CommandShell } from "../command.ts";
 import { ioSystem } from "../commands/misc.ts";
-import { type ShellOutput, withNewline } from "../output.ts";
+import type { ShellOutput } from "../output.ts";
 import { createReverseCommandHandler, type ShellFactory } from "../peer.ts";
 import { ShellServers } from "./servers.ts";
 import { parseRemoteTarget, type RemoteTarget } from "./target.ts";
@@ -297,6 +297,23 @@ export class RemoteState {
   }
 
   /**
+   * Run `command` on host `slot` and return what radare2 prints for it (`=N cmd`, `==`,
+   * remote mode): the reply and a newline for rap and tcp hosts (radare2's
+   * `r_cons_println`, so a reply ending in a newline is followed by an empty line), the
+   * reply alone for http hosts, nothing for a tcp command radare2 does not send.
+   *
+   * @param slot The host.
+   * @param command The command.
+   * @returns The text to print.
+   */
+  async printed(slot: number, command: string): Promise<string> {
+    const { proto } = this.#host(slot);
+    if (proto === "tcp" && (command.length < 1 || command.length > 16384)) return "";
+    const reply = await this.command(slot, command);
+    return proto === "http" ? reply : reply + "\n";
+  }
+
+  /**
    * Send bytes to host `slot` (`=<`).
    *
    * @param slot The host (`tcp` or `udp`).
@@ -357,7 +374,7 @@ export class RemoteState {
       return;
     }
     const slot = mode === "" ? this.current : Number(mode);
-    out.write(withNewline(await this.command(slot, line)));
+    out.write(await this.printed(slot, line));
   }
 
   /**

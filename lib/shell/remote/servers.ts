@@ -1,12 +1,16 @@
 /**
  * The servers a shell starts: RAP over its files (`=:port` in the foreground, `=&:port` in
- * the background), the plain-TCP command server (`=t port`) and the HTTP endpoint (`=h`).
+ * the background), the plain-TCP command server (`=t port`), the HTTP endpoint (`=h`) and
+ * the GDB remote-protocol server (`=g port [uri]`).
  * Their peers run commands under the shell's `peerPolicy`.
  *
  * @module
  */
 
 import { type HttpEndpoint, serveCommands } from "../../http/endpoint.ts";
+import { GdbServer } from "../../gdb/server.ts";
+import type { GdbServedFile } from "../../gdb/server_session.ts";
+import { isGdbStubLink } from "../../gdb/stub_link.ts";
 import { IoRegistry } from "../../io/registry.ts";
 import { FirstBytesListener } from "../../net/first_bytes.ts";
 import { writeAll } from "../../net/write_queue.ts";
@@ -197,6 +201,61 @@ export class ShellServers {
       try {
         conn.close();
       } catch { /* already closed */ }
+    }
+  }
+
+  /**
+   * `=g port [uri]`: the GDB remote-protocol server over the current file (or `uri`,
+   * opened for the while), in the foreground until interrupted: `gdb -ex 'target remote
+   * 127.0.0.1:PORT'` reads its bytes, and debugs it when it is a `dbg://` or `gdb://`
+   * process. gdb's `monitor CMD` runs CMD under the peers' policy.
+   *
+   * @param port The port (0: any free one).
+   * @param uri A URI to serve instead of the current file.
+   * @param out Where messages go.
+   */
+  async serveGdb(port: number, uri: string | undefined, out: ShellOutput): Promise<void> {
+    const session = this.#shell.session;
+    const fd = uri === undefined
+      ? session.currentFd
+      : await session.open(uri, { write: this.#shell.writable });
+    if (fd === undefined) throw new Error("No file to serve: open one first, or give =g a URI");
+    const desc = session.descriptor(fd);
+    const file: GdbServedFile = {
+      read: (offset, length) => session.read(fd, BigInt(offset), length),
+      ...(desc.writable
+        ? { write: (offset: number, data: Uint8Array) => session.write(fd, BigInt(offset), data) }
+        : {}),
+      ...(isGdbStubLink(desc) ? { link: desc } : {}),
+    };
+    const policy = this.#peerPolicy();
+    let server: GdbServer;
+    try {
+      server = GdbServer.listen({
+        hostname: this.#hostname(),
+        port,
+        file: () => session.get(fd) === desc ? file : undefined,
+        monitor: async (command, signal) => {
+          const reply = new OutputBuffer(undefined, { limit: 1 << 20 });
+          await this.#shell.execute(command, reply, { policy, peer: true, signal });
+          return decoder.decode(reply.bytes());
+        },
+        log: this.#log(out),
+      });
+    } catch (error) {
+      if (uri !== undefined) await session.close(fd);
+      throw error;
+    }
+    const { hostname, port: bound } = server.addr;
+    out.message(
+      `INFO: gdb server listening on ${hostname}:${bound} ` +
+        `(gdb -ex 'target remote ${hostname}:${bound}'; interrupt to stop)`,
+    );
+    try {
+      await Promise.race([server.finished, this.#shell.interrupted()]);
+    } finally {
+      await server.close();
+      if (uri !== undefined) await session.close(fd);
     }
   }
 

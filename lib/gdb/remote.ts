@@ -1,11 +1,11 @@
 /**
  * A client of the GDB remote serial protocol over one TCP connection: acks and
  * retransmission, `QStartNoAckMode`, run-length decoding of replies, and one request at a
- * time. The pure codec is in `_gdb_codec.ts`.
+ * time. The pure codec is in `codec.ts`.
  *
  * @example
  * ```ts
- * import { GdbRemote } from "./_gdb_remote.ts";
+ * import { GdbRemote } from "./remote.ts";
  * console.assert(typeof GdbRemote.connect === "function");
  * ```
  *
@@ -19,14 +19,14 @@ import {
   type GdbWireEvent,
   latin1Bytes,
   latin1Text,
-} from "./_gdb_codec.ts";
+} from "./codec.ts";
 
 /**
  * The connection broke, the peer went silent, or it kept refusing a packet.
  *
  * @example
  * ```ts
- * import { GdbRemoteError } from "./_gdb_remote.ts";
+ * import { GdbRemoteError } from "./remote.ts";
  * const error = new GdbRemoteError("no reply");
  * console.assert(error.name === "GdbRemoteError");
  * ```
@@ -49,7 +49,7 @@ export class GdbRemoteError extends Error {
  *
  * @example
  * ```ts
- * import type { GdbRemoteOptions } from "./_gdb_remote.ts";
+ * import type { GdbRemoteOptions } from "./remote.ts";
  * const options: GdbRemoteOptions = { timeout: 5000 };
  * console.assert(options.timeout === 5000);
  * ```
@@ -67,8 +67,8 @@ export interface GdbRemoteOptions {
  *
  * @example Talk to a stub (here a tiny one answering "OK" to everything)
  * ```ts
- * import { GdbRemote } from "./_gdb_remote.ts";
- * import { encodeGdbPacket, GdbPacketDecoder } from "./_gdb_codec.ts";
+ * import { GdbRemote } from "./remote.ts";
+ * import { encodeGdbPacket, GdbPacketDecoder } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -172,13 +172,69 @@ export class GdbRemote {
       await this.#sendPacket(payload);
       for (;;) {
         const text = latin1Text(await this.#readPacket());
-        if (text.length > 1 && text[0] === "O" && text !== "OK" && /^O[0-9a-fA-F]*$/.test(text)) {
+        if (isOutputPacket(text)) {
           onOutput(text.slice(1));
           continue;
         }
         return text;
       }
     });
+  }
+
+  /**
+   * Send an execution packet (`c`, `s`, `vCont;...`, `C05` ...) and wait for the stop reply
+   * (`T05...`, `S05`, `W00`, `X09` ...) however long the process runs: no timeout. Console
+   * output packets (`O<hex>`) before it go to `onOutput`. When `signal` aborts, the process
+   * is interrupted (a 0x03 byte, as gdb's ^C) and its stop reply is still awaited, within
+   * the timeout, so the connection stays in step.
+   *
+   * @param payload The packet.
+   * @param options `signal` interrupts the process; `onOutput` receives output packets.
+   * @returns The stop reply.
+   * @throws {GdbRemoteError} On a broken connection, or no stop reply after the interrupt.
+   */
+  resume(
+    payload: string | Uint8Array,
+    options: { signal?: AbortSignal; onOutput?: (hex: string) => void } = {},
+  ): Promise<string> {
+    return this.#run(async () => {
+      await this.#sendPacket(payload);
+      const { signal } = options;
+      let deadline: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        if (deadline !== undefined) return;
+        deadline = setTimeout(() => {
+          this.#fail(
+            new GdbRemoteError(`No stop reply within ${this.#timeout} ms of an interrupt`),
+          );
+        }, this.#timeout);
+        this.#write(Uint8Array.of(0x03)).catch(() => {});
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+      try {
+        for (;;) {
+          const text = latin1Text(await this.#readPacket(0));
+          if (isOutputPacket(text)) {
+            options.onOutput?.(text.slice(1));
+            continue;
+          }
+          return text;
+        }
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+        clearTimeout(deadline);
+      }
+    });
+  }
+
+  /**
+   * Interrupt the running process (a 0x03 byte outside any packet, as gdb's ^C): the
+   * pending {@linkcode GdbRemote.resume} then gets its stop reply. Does nothing once closed.
+   */
+  interrupt(): void {
+    if (this.#closed) return;
+    this.#write(Uint8Array.of(0x03)).catch(() => {});
   }
 
   /**
@@ -240,9 +296,10 @@ export class GdbRemote {
     }
   }
 
-  async #readPacket(): Promise<Uint8Array> {
+  /** The next packet, acked; `timeout` 0 waits for ever (the connection may still fail). */
+  async #readPacket(timeout = this.#timeout): Promise<Uint8Array> {
     for (let attempt = 0;; attempt++) {
-      const event = await this.#nextEvent((e) => e.type === "packet");
+      const event = await this.#nextEvent((e) => e.type === "packet", timeout);
       if (event.type !== "packet") continue;
       if (!event.checksumOk) {
         if (this.noAck || attempt + 1 >= this.#retries) {
@@ -267,13 +324,16 @@ export class GdbRemote {
   }
 
   /** The next event accepted by `want` (others are dropped), reading as needed. */
-  async #nextEvent(want: (event: GdbWireEvent) => boolean): Promise<GdbWireEvent> {
+  async #nextEvent(
+    want: (event: GdbWireEvent) => boolean,
+    timeout = this.#timeout,
+  ): Promise<GdbWireEvent> {
     for (;;) {
       while (this.#events.length > 0) {
         const event = this.#events.shift()!;
         if (want(event)) return event;
       }
-      const n = await this.#readWithTimeout();
+      const n = await this.#readWithTimeout(timeout);
       if (n === null) throw this.#fail(new GdbRemoteError("The stub closed the connection"));
       try {
         this.#events.push(...this.#decoder.push(this.#buffer.subarray(0, n)));
@@ -283,13 +343,14 @@ export class GdbRemote {
     }
   }
 
-  async #readWithTimeout(): Promise<number | null> {
+  async #readWithTimeout(ms: number): Promise<number | null> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const read = this.#conn.read(this.#buffer);
     const timeout = new Promise<never>((_, reject) => {
+      if (ms <= 0) return;
       timer = setTimeout(() => {
-        reject(new GdbRemoteError(`No reply from the stub within ${this.#timeout} ms`));
-      }, this.#timeout);
+        reject(new GdbRemoteError(`No reply from the stub within ${ms} ms`));
+      }, ms);
     });
     try {
       return await Promise.race([read, timeout]);
@@ -303,4 +364,9 @@ export class GdbRemote {
       clearTimeout(timer);
     }
   }
+}
+
+/** Whether a reply is console output (`O` + hex), not the final reply (`OK` is not). */
+function isOutputPacket(text: string): boolean {
+  return text.length > 1 && text[0] === "O" && text !== "OK" && /^O[0-9a-fA-F]*$/.test(text);
 }

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { encodeGdbPacket, GdbPacketDecoder } from "./_gdb_codec.ts";
+ * import { encodeGdbPacket, GdbPacketDecoder } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * const wire = encodeGdbPacket("qC");
@@ -30,7 +30,7 @@ const latin1 = new TextDecoder("latin1");
  *
  * @example
  * ```ts
- * import { latin1Bytes } from "./_gdb_codec.ts";
+ * import { latin1Bytes } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...latin1Bytes("m0,4")], [0x6d, 0x30, 0x2c, 0x34]);
@@ -50,7 +50,7 @@ export function latin1Bytes(text: string): Uint8Array {
  *
  * @example
  * ```ts
- * import { latin1Text } from "./_gdb_codec.ts";
+ * import { latin1Text } from "./codec.ts";
  * console.assert(latin1Text(new Uint8Array([0x4f, 0x4b])) === "OK");
  * ```
  */
@@ -66,7 +66,7 @@ export function latin1Text(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { toHex } from "./_gdb_codec.ts";
+ * import { toHex } from "./codec.ts";
  * console.assert(toHex(new Uint8Array([0x7f, 0x45])) === "7f45");
  * ```
  */
@@ -85,7 +85,7 @@ export function toHex(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { fromHex } from "./_gdb_codec.ts";
+ * import { fromHex } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...fromHex("7F454c46")], [0x7f, 0x45, 0x4c, 0x46]);
@@ -109,7 +109,7 @@ export function fromHex(text: string): Uint8Array {
  *
  * @example
  * ```ts
- * import { gdbChecksum } from "./_gdb_codec.ts";
+ * import { gdbChecksum } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(gdbChecksum(new TextEncoder().encode("OK")), 0x9a);
@@ -130,7 +130,7 @@ export function gdbChecksum(payload: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { encodeGdbPacket } from "./_gdb_codec.ts";
+ * import { encodeGdbPacket } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new TextDecoder().decode(encodeGdbPacket("OK")), "$OK#9a");
@@ -157,7 +157,7 @@ export function encodeGdbPacket(payload: string | Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { escapeGdbBinary } from "./_gdb_codec.ts";
+ * import { escapeGdbBinary } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...escapeGdbBinary(new Uint8Array([0x23, 0x41]))], [0x7d, 0x03, 0x41]);
@@ -188,7 +188,7 @@ export function escapeGdbBinary(data: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { escapedLength } from "./_gdb_codec.ts";
+ * import { escapedLength } from "./codec.ts";
  * console.assert(escapedLength(new Uint8Array([0x24, 0x00])) === 3);
  * ```
  */
@@ -207,7 +207,7 @@ export function escapedLength(data: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { unescapeGdbBinary } from "./_gdb_codec.ts";
+ * import { unescapeGdbBinary } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...unescapeGdbBinary(new Uint8Array([0x7d, 0x5d, 0x41]))], [0x7d, 0x41]);
@@ -238,7 +238,7 @@ export function unescapeGdbBinary(data: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeGdbRle, latin1Bytes, latin1Text } from "./_gdb_codec.ts";
+ * import { decodeGdbRle, latin1Bytes, latin1Text } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(latin1Text(decodeGdbRle(latin1Bytes("0* 1"))), "00001");
@@ -273,7 +273,7 @@ export function decodeGdbRle(payload: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeGdbRle, latin1Bytes, latin1Text } from "./_gdb_codec.ts";
+ * import { encodeGdbRle, latin1Bytes, latin1Text } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(latin1Text(encodeGdbRle(latin1Bytes("0000ff"))), "0* ff");
@@ -305,7 +305,7 @@ export function encodeGdbRle(payload: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import type { GdbWireEvent } from "./_gdb_codec.ts";
+ * import type { GdbWireEvent } from "./codec.ts";
  * const ack: GdbWireEvent = { type: "ack" };
  * console.assert(ack.type === "ack");
  * ```
@@ -328,7 +328,7 @@ export type GdbWireEvent =
  *
  * @example
  * ```ts
- * import { GdbPacketDecoder, latin1Bytes } from "./_gdb_codec.ts";
+ * import { GdbPacketDecoder, latin1Bytes } from "./codec.ts";
  * import assert from "node:assert/strict";
  *
  * const decoder = new GdbPacketDecoder();
