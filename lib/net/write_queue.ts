@@ -186,7 +186,10 @@ export class QueuedWriter {
       if (written !== undefined) this.#written.set(chunk, written);
     }
     this.#queued += chunk.length;
-    this.#kick();
+    // A large chunk is a write of its own whether corked or not: start it now. Held back,
+    // the last piece of a READ_AT waited for the next request's first piece to be read.
+    if (chunk.length < SMALL) this.#kick();
+    else this.#start();
   }
 
   /**
