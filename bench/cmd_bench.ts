@@ -21,7 +21,7 @@ if (commands.length === 0) commands.push("px 32M");
 const sample = await Deno.makeTempFile({ suffix: ".bin" });
 try {
   await Deno.writeFile(sample, crypto.getRandomValues(new Uint8Array(65536)));
-  await using server = await startServe({ args: ["malloc://1M", ...serveArgs] });
+  await using server = await startServe({ args: ["-w", "malloc://1M", ...serveArgs] });
   const peer = new URL("../tests/peers/cmd_peer.py", import.meta.url).pathname;
   const output = await new Deno.Command("python3", {
     args: [

@@ -3,10 +3,14 @@
  * the client does what radare2's `r2web://`, `=+ http://` and r2pipe do (one request per
  * connection, the command unencoded, the reply read until the server closes), against a
  * keep-alive client and Deno's `fetch`, and, when `r2` is on PATH, a real radare2's
- * `r2web://`; then the same against radare2's own `=h` as the baseline.
+ * `r2web://`; then the same against radare2's own `=h` as the baseline. Last, with `r2`, the
+ * issue's measure as whole processes in paired runs: `r2 -n -qc 'b 256;p8 256 @@s:0 4096 256'
+ * r2web://H/cmd` against `serve --http-port`, against `rap shell -qc '=h PORT' FILE` and against
+ * `r2 -qc '=h PORT' FILE`, in turn, with medians and the median of the run-by-run ratios.
  *
  * ```sh
  * deno run -A bench/http_bench.ts                       # 200 requests per mode
+ * deno run -A bench/http_bench.ts --paired-only --runs 21   # only the whole-process runs
  * deno run -A bench/http_bench.ts --cli ../main/cli.ts --requests 10   # another checkout
  * ```
  *
@@ -26,6 +30,8 @@ const USAGE = `Usage: deno run -A bench/http_bench.ts [options]
   --timeout MS   how long a request may wait for EOF (default 2000)
   --cli PATH     the cli.ts to run as the server (default this checkout's)
   --no-r2        skip the real radare2 (client runs and its own =h as the baseline)
+  --runs N       paired whole-process r2web:// runs per server (default 11; 0: none)
+  --paired-only  only the paired whole-process runs (needs r2)
   --json         print the results as JSON after the table
   -h, --help     this help
 `;
@@ -199,50 +205,150 @@ async function realR2(r2: string, port: number, runs: number): Promise<Result> {
   const times: number[] = [];
   let wrong = 0;
   for (let run = 0; run < runs; run++) {
-    const started = performance.now();
-    const out = await new Deno.Command(r2, {
-      args: ["-n", "-qc", "b 256;p8 256 @@s:0 4096 256", `r2web://127.0.0.1:${port}/cmd`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    times.push(performance.now() - started);
-    const lines = decoder.decode(out.stdout).trim().split("\n");
-    if (lines.length !== 17) wrong++;
-    else if (lines.some((line, i) => line + "\n" !== expectedHex(i * 256, 256))) wrong++;
+    const { ms, right } = await r2WebRun(r2, port);
+    times.push(ms);
+    if (!right) wrong++;
   }
   return summary(`radare2 r2web://, 17 blocks (runs)`, times, runs, 0, wrong);
 }
 
-/** radare2's own `=h` on `path`, as the baseline; resolves once it answers. */
-async function startR2Http(
-  r2: string,
-  path: string,
+/** A server process on a free port of 127.0.0.1; resolves once it accepts connections. */
+async function startOnPort(
+  command: string,
+  argsFor: (port: number) => string[],
 ): Promise<{ port: number; stop(): Promise<void> }> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
-  const child = new Deno.Command(r2, {
-    args: ["-e", "http.sandbox=false", "-qc", `=h ${port}`, path],
+  const child = new Deno.Command(command, {
+    args: argsFor(port),
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
-  for (let attempt = 0; attempt < 100; attempt++) {
+  let up = false;
+  for (let attempt = 0; attempt < 200 && !up; attempt++) {
     try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      break;
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      up = true;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+  if (!up) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new Error(`${command} ${argsFor(port).join(" ")}: nothing listens on ${port}`);
+  }
   return {
     port,
     async stop() {
-      child.kill("SIGKILL");
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
       await child.status;
+      clearTimeout(timer);
     },
   };
+}
+
+/** radare2's own `=h` on `path`, as the baseline. */
+function startR2Http(r2: string, path: string) {
+  return startOnPort(r2, (port) => ["-e", "http.sandbox=false", "-qc", `=h ${port}`, path]);
+}
+
+/** `rap shell -qc '=h PORT' FILE`: the shell's own `=h`, in the foreground as radare2's. */
+function startShellHttp(cli: string, path: string) {
+  return startOnPort(Deno.execPath(), (port) => [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-env",
+    "--allow-write",
+    cli,
+    "shell",
+    "-qc",
+    `=h ${port}`,
+    path,
+  ]);
+}
+
+/** One whole `r2 -n -qc 'b 256;p8 256 @@s:0 4096 256' r2web://...` run: ms, and right? */
+async function r2WebRun(r2: string, port: number): Promise<{ ms: number; right: boolean }> {
+  const started = performance.now();
+  const out = await new Deno.Command(r2, {
+    args: ["-n", "-qc", "b 256;p8 256 @@s:0 4096 256", `r2web://127.0.0.1:${port}/cmd`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const ms = performance.now() - started;
+  const lines = decoder.decode(out.stdout).trim().split("\n");
+  const right = lines.length === 17 &&
+    lines.every((line, i) => line + "\n" === expectedHex(i * 256, 256));
+  return { ms, right };
+}
+
+/** A whole-process comparison: each target's median and the median of the paired ratios. */
+interface PairedRow {
+  target: string;
+  runs: number;
+  wrong: number;
+  minMs: number;
+  medianMs: number;
+  maxMs: number;
+  ratio: number;
+}
+
+/**
+ * The issue's measure as whole processes, paired: a real radare2's `r2web://` reading 17
+ * blocks, against each target in turn (A B C A B C ...), so a drift of the machine's speed
+ * moves every target alike; the ratio to the last target (radare2's own `=h`) is taken run
+ * by run, and its median printed.
+ */
+async function pairedR2(
+  r2: string,
+  targets: { name: string; port: number }[],
+  runs: number,
+): Promise<PairedRow[]> {
+  const times = targets.map(() => [] as number[]);
+  const wrong = targets.map(() => 0);
+  for (const target of targets) await r2WebRun(r2, target.port); // warm-up
+  for (let run = 0; run < runs; run++) {
+    for (const [i, target] of targets.entries()) {
+      const { ms, right } = await r2WebRun(r2, target.port);
+      times[i].push(ms);
+      if (!right) wrong[i]++;
+    }
+  }
+  const base = times[times.length - 1];
+  return targets.map((target, i) => {
+    const sorted = [...times[i]].sort((a, b) => a - b);
+    return {
+      target: target.name,
+      runs,
+      wrong: wrong[i],
+      minMs: sorted[0],
+      medianMs: median(times[i]),
+      maxMs: sorted[sorted.length - 1],
+      ratio: median(times[i].map((ms, run) => ms / base[run])),
+    };
+  });
+}
+
+function pairedTable(rows: PairedRow[]): string {
+  const ms = (n: number) => n.toFixed(1);
+  return "radare2 6.x `r2 -n -qc 'b 256;p8 256 @@s:0 4096 256' r2web://H/cmd`, whole " +
+    "processes, paired runs\n\n" + markdownTable(
+      ["server", "runs", "wrong", "min ms", "median ms", "max ms", "median ratio to r2 =h"],
+      rows.map((r) => [
+        r.target,
+        String(r.runs),
+        String(r.wrong),
+        ms(r.minMs),
+        ms(r.medianMs),
+        ms(r.maxMs),
+        r.ratio.toFixed(2),
+      ]),
+    ) + "\n";
 }
 
 /** Every client mode against the endpoint on `port`. */
@@ -290,6 +396,8 @@ async function main(): Promise<void> {
       timeout: { type: "string" },
       cli: { type: "string" },
       "no-r2": { type: "boolean" },
+      runs: { type: "string" },
+      "paired-only": { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -303,30 +411,62 @@ async function main(): Promise<void> {
   const r2 = values["no-r2"] ? undefined : await findR2();
   const path = await Deno.makeTempFile({ suffix: ".bin" });
   await Deno.writeFile(path, Uint8Array.from({ length: SIZE }, (_, i) => i & 0xff));
-  const all: Record<string, Result[]> = {};
+  const runs = Number(values.runs ?? 11);
+  const cli = values.cli ?? new URL("../cli.ts", import.meta.url).pathname;
+  const all: Record<string, Result[] | PairedRow[]> = {};
   try {
-    {
-      await using server = await startServe({
+    if (!values["paired-only"]) await perRequest(values.cli, path, requests, timeout, r2, all);
+    if (r2 && runs > 0) {
+      await using rap = await startServe({
         cli: values.cli,
         flags: ["--allow-net=127.0.0.1", "--allow-read", `--allow-write=${path}`],
         args: ["--http-port", "0", path],
       });
-      all.rap = await runModes(server.httpPort, requests, timeout, r2);
-    }
-    console.log(table(`rap serve --http-port (${values.cli ?? "this checkout"})`, all.rap));
-    if (r2) {
+      const shell = await startShellHttp(cli, path);
       const baseline = await startR2Http(r2, path);
       try {
-        all.r2 = await runModes(baseline.port, requests, timeout, r2);
+        all.paired = await pairedR2(r2, [
+          { name: "rap serve --http-port", port: rap.httpPort },
+          { name: "rap shell -qc '=h PORT' FILE", port: shell.port },
+          { name: "r2 -qc '=h PORT' FILE", port: baseline.port },
+        ], runs);
       } finally {
-        await baseline.stop();
+        await Promise.all([shell.stop(), baseline.stop()]);
       }
-      console.log(table(`radare2's own =h (${r2}), the baseline`, all.r2));
+      console.log(pairedTable(all.paired as PairedRow[]));
     }
     if (values.json) console.log(JSON.stringify(all, null, 2));
   } finally {
     await Deno.remove(path);
   }
+}
+
+/** Every client mode against `serve --http-port`, then against radare2's own `=h`. */
+async function perRequest(
+  cli: string | undefined,
+  path: string,
+  requests: number,
+  timeout: number,
+  r2: string | undefined,
+  all: Record<string, Result[] | PairedRow[]>,
+): Promise<void> {
+  {
+    await using server = await startServe({
+      cli,
+      flags: ["--allow-net=127.0.0.1", "--allow-read", `--allow-write=${path}`],
+      args: ["--http-port", "0", path],
+    });
+    all.rap = await runModes(server.httpPort, requests, timeout, r2);
+  }
+  console.log(table(`rap serve --http-port (${cli ?? "this checkout"})`, all.rap));
+  if (!r2) return;
+  const baseline = await startR2Http(r2, path);
+  try {
+    all.r2 = await runModes(baseline.port, requests, timeout, r2);
+  } finally {
+    await baseline.stop();
+  }
+  console.log(table(`radare2's own =h (${r2}), the baseline`, all.r2));
 }
 
 if (import.meta.main) await main();

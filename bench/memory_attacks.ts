@@ -37,7 +37,7 @@ const limit = parseNumber(values.limit!);
 
 /** Run `attack` against a fresh server, killing it when it passes the limit. */
 async function measure(name: string, attack: (port: number) => Promise<string>): Promise<void> {
-  await using server = await startServe({ args: serveFlags });
+  await using server = await startServe({ args: ["-w", ...serveFlags] });
   let killedAt: number | undefined;
   const started = performance.now();
   let watching = true;

@@ -401,6 +401,7 @@ async function main(args: string[]): Promise<number> {
         "--allow-read",
         CLI,
         "serve",
+        "-w",
         "--port",
         "0",
         ...connectionLimitArgs(clientCount + 16),

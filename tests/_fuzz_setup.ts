@@ -405,6 +405,7 @@ export function startFuzzServe(
       `--allow-write=${setup.scratch}`,
     ],
     args: [
+      "-w",
       "malloc://65536",
       "--http-port",
       "0",

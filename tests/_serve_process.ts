@@ -6,6 +6,11 @@
  * @module
  */
 
+/** A log line without the time `serve` puts first (`2026-01-02T03:04:05.678Z [rap] ...`). */
+function unstamped(line: string): string {
+  return line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, "");
+}
+
 /** The CLI entry point. */
 export const CLI_PATH: string = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -152,15 +157,16 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
       const lines = (partial + text).split("\n");
       partial = lines.pop()!;
-      for (const line of lines) {
+      for (const stamped of lines) {
+        const line = unstamped(stamped);
         options.onLog?.(line);
         tail.push(line);
         if (tail.length > keep) tail.shift();
       }
     }
     if (partial) {
-      options.onLog?.(partial);
-      tail.push(partial);
+      options.onLog?.(unstamped(partial));
+      tail.push(unstamped(partial));
     }
   })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -305,4 +311,35 @@ export function connectionLimitArgs(count: number): string[] {
  */
 export function mib(bytes: number | undefined): string {
   return bytes === undefined ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Run `cli.ts` once as a subprocess (no stdin) and collect what it printed.
+ *
+ * @param flags Deno's flags (`--allow-read=...`).
+ * @param args The command line after `cli.ts`.
+ * @param cwd The directory to run in (default this one).
+ * @returns The exit code and both outputs, decoded.
+ *
+ * @example
+ * ```ts
+ * import { runRap } from "./_serve_process.ts";
+ * const { code, stdout } = await runRap([], ["--version"]);
+ * console.assert(code === 0 && stdout.length > 0);
+ * ```
+ */
+export async function runRap(
+  flags: string[],
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, CLI_PATH, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }

@@ -195,7 +195,7 @@ Deno.test("serve --token-file with cat --token-file across processes; cat withou
     assert.deepEqual([...ok.stdout], [1, 2]);
     const refused = await cat([]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /^rap: Cannot open "rap:[^\n]*requires a token[^\n]*\n$/);
+    assert.match(refused.stderr, /^rap cat: Cannot open "rap:[^\n]*requires a token[^\n]*\n$/);
     const { status } = await server.stop();
     assert.equal(status.code, 0);
     assert.match(server.log, /refused: no token in the probe/);

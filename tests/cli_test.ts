@@ -151,9 +151,9 @@ Deno.test("usage mistakes print one line and exit 2", async () => {
 Deno.test("runtime errors print one clear line and exit 1", async () => {
   const out = await run(["--allow-read"], ["cat", "/nonexistent/file"]);
   assert.equal(out.code, 1);
-  assert.equal(out.stderr, 'rap: Cannot open "/nonexistent/file": no such file\n');
+  assert.equal(out.stderr, 'rap cat: Cannot open "/nonexistent/file": no such file\n');
   const scheme = await run([], ["cat", "foo://x"]);
-  assert.equal(scheme.stderr, 'rap: Cannot open "foo://x": no plugin for scheme "foo"\n');
+  assert.equal(scheme.stderr, 'rap cat: Cannot open "foo://x": no plugin for scheme "foo"\n');
 });
 
 Deno.test("--help works for every command", async () => {
@@ -171,7 +171,7 @@ Deno.test("a refused permission names the flag to add", async () => {
     assert.equal(out.code, 1);
     assert.equal(
       out.stderr,
-      'rap: Cannot open "/etc/hostname": read access is not granted (run with --allow-read=/etc/hostname)\n',
+      'rap cat: Cannot open "/etc/hostname": read access is not granted (run with --allow-read=/etc/hostname)\n',
     );
     const net = await run([], ["cat", "rap://127.0.0.1:9//x"]);
     assert.match(net.stderr, /net access is not granted \(run with --allow-net=127\.0\.0\.1:9\)/);
@@ -227,7 +227,10 @@ Deno.test("serve --http-port answers GET /cmd/ with the shell's output, under th
 Deno.test("serve --allow-cmd with an unknown capability is a usage error", async () => {
   const out = await run([], ["serve", "--allow-cmd", "bogus"]);
   assert.equal(out.code, 2);
-  assert.match(out.stderr, /^rap: --allow-cmd: Unknown command capability "bogus"/);
+  assert.match(
+    out.stderr,
+    /^rap serve: --allow-cmd: Unknown command capability "bogus".*\(see rap serve --help\)\n$/,
+  );
 });
 
 Deno.test("--plugin loads an extra plugin for cat, plugins and shell", async () => {

@@ -30,7 +30,7 @@ async function runCmds(
 ): Promise<{ results: CmdResult[]; peakRss: number; log: string }> {
   const path = await sampleFile(256 * 1024);
   try {
-    await using server = await startServe({ args: ["malloc://1M", ...serveArgs] });
+    await using server = await startServe({ args: ["-w", "malloc://1M", ...serveArgs] });
     const result = await runPeer("cmd_peer.py", [
       "cmds",
       "127.0.0.1",

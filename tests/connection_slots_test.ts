@@ -236,7 +236,7 @@ Deno.test("serve takes --max-per-address, --max-pending and --first-request-time
     assert.equal(out.code, 2, flag);
     assert.match(
       new TextDecoder().decode(out.stderr),
-      new RegExp(`^rap: ${flag} must be at least 1`),
+      new RegExp(`^rap serve: ${flag} must be at least 1, got 0 \\(see rap serve --help\\)\\n$`),
     );
   }
 });

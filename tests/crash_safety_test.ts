@@ -205,6 +205,7 @@ Deno.test("writes a RAP server acknowledged are in the file after the client clo
     for (let round = 0; round < 3; round++) {
       const server = await startServe({
         flags: ["--allow-net=127.0.0.1", `--allow-read=${dir}`, `--allow-write=${dir}`],
+        args: ["-w"],
       });
       const data = random.bytes(256 * 1024);
       const client = await RapClient.connect({ hostname: "127.0.0.1", port: server.port });
@@ -232,6 +233,7 @@ Deno.test("a gzip:// file written over RAP is old or new and whole when the serv
     for (let round = 1; round <= 4; round++) {
       const server = await startServe({
         flags: ["--allow-net=127.0.0.1", `--allow-read=${dir}`, `--allow-write=${dir}`],
+        args: ["-w"],
       });
       const client = await RapClient.connect({ hostname: "127.0.0.1", port: server.port });
       await client.open(`gzip://${path}`, 6);

@@ -107,6 +107,7 @@ Deno.test("SIGTERM closes the files clients left open: a gzip:// written over RA
     await Deno.writeFile(path, await gzipFile(generation(1, size)));
     const server = await startServe({
       flags: ["--allow-net=127.0.0.1", `--allow-read=${dir}`, `--allow-write=${dir}`],
+      args: ["-w"],
     });
     const client = await RapClient.connect({ hostname: "127.0.0.1", port: server.port });
     try {

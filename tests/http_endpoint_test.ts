@@ -34,7 +34,7 @@ Deno.test("POST /cmd takes the command from the body, not decoded", async () => 
 Deno.test("other paths and methods answer like radare2's =h", async () => {
   await using http = await serveHttp({ port: 0, log: () => {} });
   const base = `http://127.0.0.1:${http.addr.port}`;
-  const get = await fetch(`${base}/index.html`);
+  const get = await fetch(`${base}/favicon.ico`); // (/ and /index.html are the page)
   assert.equal([get.status, await get.text()].join(" "), "404 File not found\n");
   const post = await fetch(`${base}/up/x`, { method: "POST", body: "x" });
   assert.equal([post.status, await post.text()].join(" "), "403 403 Forbidden\n");

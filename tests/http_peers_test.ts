@@ -408,7 +408,7 @@ Deno.test("a busy --http-port: serve exits 1 with one line naming it, and no Lis
   assert.equal(out.stdout, "");
   assert.equal(
     out.stderr,
-    `rap: Cannot listen on 127.0.0.1:${port} (--http-port): the address is already in use: ` +
+    `rap serve: Cannot listen on 127.0.0.1:${port} (--http-port): the address is already in use: ` +
       `pick another --http-port\n`,
   );
 });
@@ -426,7 +426,7 @@ Deno.test("an --http-port outside --allow-net: serve exits 1 naming the address 
   assert.equal(out.stdout, "");
   assert.equal(
     out.stderr,
-    `rap: Cannot listen on 127.0.0.1:${httpPort} (--http-port): not allowed by the deno ` +
+    `rap serve: Cannot listen on 127.0.0.1:${httpPort} (--http-port): not allowed by the deno ` +
       `permissions: add --allow-net=127.0.0.1:${httpPort} to the deno command\n`,
   );
 });
@@ -438,6 +438,6 @@ Deno.test("a busy --port: serve exits 1 naming it", async () => {
   assert.equal(out.stdout, "");
   assert.match(
     out.stderr,
-    new RegExp(`^rap: Cannot listen on 127\\.0\\.0\\.1:${busy.addr.port} \\(--port\\)`),
+    new RegExp(`^rap serve: Cannot listen on 127\\.0\\.0\\.1:${busy.addr.port} \\(--port\\)`),
   );
 });

@@ -286,7 +286,10 @@ Deno.test("serve with a default URI that cannot be opened fails at start, in one
   }).output();
   assert.equal(out.code, 1);
   assert.equal(new TextDecoder().decode(out.stdout), "");
-  assert.match(new TextDecoder().decode(out.stderr), /^rap: Cannot open "malloc:\/\/0": .*\n$/);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /^rap serve: Cannot open "malloc:\/\/0": .*\n$/,
+  );
 });
 
 Deno.test("--fsync syncs every acknowledged write (plain, extended, streamed) before its reply; off, none", async () => {
@@ -410,6 +413,9 @@ Deno.test("serve takes every limit flag; a limit that triggers logs its flag; ba
       stdin: "null",
     }).output();
     assert.equal(out.code, 2, `${flag} ${value}`);
-    assert.match(new TextDecoder().decode(out.stderr), new RegExp(`^rap: ${flag}`));
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      new RegExp(`^rap serve: ${flag} (expects whole milliseconds|must be at least 1)`),
+    );
   }
 });

@@ -74,7 +74,7 @@ async function assertRefused(
   const sample = await sampleFile(256 * 1024);
   try {
     const log = logWatch();
-    await using server = await startServe({ args, onLog: log.onLog });
+    await using server = await startServe({ args: ["-w", ...args], onLog: log.onLog });
     await using checker = startPeer("rap_peer.py", [
       "check",
       "127.0.0.1",
@@ -174,7 +174,7 @@ Deno.test({
   async fn() {
     const log = logWatch();
     await using server = await startServe({
-      args: ["--max-memory", "2G"],
+      args: ["-w", "--max-memory", "2G"],
       onLog: log.onLog,
     });
     await using filler = startFiller(server.port, 4, "malloc://1G");
@@ -212,7 +212,7 @@ Deno.test({
     const httpPort = freePort();
     await using server = await startServe({
       flags: [`--allow-net=127.0.0.1`, "--allow-read"],
-      args: ["--max-memory", "1536M", "--http-port", String(httpPort), "--allow-cmd", "open"],
+      args: ["-w", "--max-memory", "1536M", "--http-port", String(httpPort), "--allow-cmd", "open"],
     });
     await using filler = startFiller(server.port, 1, "malloc://1G");
     const filled = await filler.waitFor("filled");
@@ -248,7 +248,7 @@ Deno.test({
       await Deno.writeFile(bomb, sharedStreamZip(await deflateZeros(2 ** 30)));
       await using server = await startServe({
         wrap: ["systemd-run", "--scope", "--quiet", "-p", "MemoryMax=1G", "--"],
-        args: ["--max-memory", "512M"],
+        args: ["-w", "--max-memory", "512M"],
       });
       await runPeer("mem_peer.py", ["open", "127.0.0.1", server.port, `zipall://${bomb}`]);
       await using filler = startFiller(server.port, 4, "malloc://256M", [

@@ -91,7 +91,8 @@ async function race(
 ): Promise<RaceCounts> {
   const flags = ["--allow-net=127.0.0.1", `--allow-read=${setup.scope}`];
   if (options.write) flags.push(`--allow-write=${setup.scope}`);
-  await using server = await startServe({ flags });
+  // -w: the server honours the clients' W, so only the permission scope stops the writes.
+  await using server = await startServe({ flags, args: options.write ? ["-w"] : [] });
   const port = server.port;
   await using racer = startPeer("path_racer.py", [
     "swap",

@@ -55,7 +55,8 @@ async function scopedServer(): Promise<Scope> {
   const port = freePort();
   const server = await startServe({
     flags: [`--allow-read=${dir}`, `--allow-net=127.0.0.1:${port}`],
-    args: ["--port", String(port)],
+    // Writable (-w): what refuses writes here is the permission scope (no --allow-write).
+    args: ["-w", "--port", String(port)],
     keepLines: 100_000,
   });
   let log: string | undefined;

@@ -2,6 +2,7 @@ import { encodePacket, RapClient, RapServer } from "../mod.ts";
 import assert from "node:assert/strict";
 import { HAS_OPENSSL, makeCertificates } from "./_certificates.ts";
 import {
+  CommandPolicy,
   createShellCommandHandler,
   OutputBuffer,
   parseRemoteTarget,
@@ -297,11 +298,11 @@ Deno.test("=t port serves commands over plain TCP; =+ tcp:// and =t host:port cm
   await serving;
 });
 
-Deno.test("=h starts the HTTP endpoint, =+ http:// talks to it, =h- stops it", async () => {
+Deno.test("=h& starts the HTTP endpoint in the background, =+ http:// talks to it, =h- stops it", async () => {
   await using server = new Shell();
   await server.session.open("hex://f00d");
   const out = watchingOutput();
-  await server.execute("=h 0", out);
+  await server.execute("=h& 0", out);
   const port = portOf(await out.waitFor("http server listening"));
   assert.match(await server.run("=h 0"), /already running/);
   await using client = new Shell();
@@ -312,6 +313,47 @@ Deno.test("=h starts the HTTP endpoint, =+ http:// talks to it, =h- stops it", a
   await server.run("=h-");
   assert.equal(await server.run("=h-"), "INFO: the http server is not running\n");
   assert.match(await client.run("=0 ?e x"), /^ERROR: /);
+});
+
+Deno.test("=h serves in the foreground until interrupted, as r2 -qc '=h PORT' does", async () => {
+  await using server = new Shell();
+  await server.session.open("hex://f00dcafe");
+  const out = watchingOutput();
+  const serving = server.execute("=h 0; ?e after", out);
+  const line = await out.waitFor("http server listening");
+  assert.match(line, /interrupt or =h- to stop/);
+  const port = portOf(line);
+  let returned = false;
+  serving.then(() => returned = true);
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/cmd/p8%204`);
+    assert.equal(await res.text(), "f00dcafe\n");
+  }
+  assert.equal(returned, false); // still serving: the next command has not run
+  server.interrupt();
+  await serving;
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+  assert.equal(server.remote.servers.http, undefined);
+});
+
+Deno.test("a client's =h- stops a foreground =h once its reply is out", async () => {
+  await using server = new Shell({ peerPolicy: CommandPolicy.RESTRICTED.with("remote") });
+  await server.session.open("hex://41");
+  const out = watchingOutput();
+  const serving = server.execute("=h 0", out);
+  const port = portOf(await out.waitFor("http server listening"));
+  const res = await fetch(`http://127.0.0.1:${port}/cmd/=h-`);
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  await serving;
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+});
+
+Deno.test("=h? says which form blocks", async () => {
+  await using shell = new Shell();
+  const help = await shell.run("=h?");
+  assert.match(help, /=h \[port\] +serve HTTP .* in the foreground/);
+  assert.match(help, /=h& \[port\] +the same in the background/);
 });
 
 Deno.test("a reverse CMD from the server runs in the local shell, restricted", async () => {

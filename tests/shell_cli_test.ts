@@ -84,10 +84,10 @@ Deno.test("rap shell -i runs a script; -w opens writable; errors go to stderr", 
 Deno.test("rap shell exits 2 on usage errors and 1 when the URI cannot be opened", async () => {
   const usage = await runCli(["-x"]);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /^rap shell: unknown option "-x"\nUsage: rap shell/);
+  assert.match(usage.stderr, /^rap shell: unknown option "-x" \(see rap shell --help\)\n$/);
   const missing = await runCli(["-c"]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /option -c needs a value/);
+  assert.match(missing.stderr, /^rap shell: -c needs a value \(see rap shell --help\)\n$/);
   const two = await runCli(["a", "b"]);
   assert.equal(two.code, 2);
   const open = await runCli(["-q", "/nonexistent/file"]);
@@ -167,4 +167,36 @@ Deno.test("^C stops a foreground =:port server and the shell goes on", {
   ]);
   assert.equal(status.code, 0);
   assert.equal(stdout, "back\n");
+});
+
+Deno.test("rap shell -qc '=h 0' keeps serving until SIGTERM, as r2 -qc '=h PORT' FILE", {
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, "shell", "-qc", "=h 0", "hex://7f454c46"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = child.stderr.getReader();
+  let log = "";
+  const listening = /listening on http:\/\/127\.0\.0\.1:(\d+)\//;
+  while (!listening.test(log)) {
+    const { value, done } = await stderr.read();
+    if (done) throw new Error(`the shell ended early: ${log}`);
+    log += decoder.decode(value);
+  }
+  const port = Number(listening.exec(log)![1]);
+  // =h has not returned (so -q has not quit): it answers until the signal.
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/cmd/p8%204`);
+    assert.equal(await res.text(), "7f454c46\n");
+  }
+  child.kill("SIGTERM");
+  const drain = (async () => {
+    while (!(await stderr.read()).done) { /* discard */ }
+  })();
+  const [status] = await Promise.all([child.status, child.stdout.cancel(), drain]);
+  assert.equal(status.code, 0);
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
 });

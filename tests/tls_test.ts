@@ -216,7 +216,7 @@ Deno.test(
       assert.equal(untrusted.code, 1);
       assert.match(
         untrusted.stderr,
-        /^rap: Cannot open "raps:.*TLS handshake failed.*--ca FILE\)\n$/,
+        /^rap cat: Cannot open "raps:.*TLS handshake failed.*--ca FILE\)\n$/,
       );
       const { status } = await server.stop();
       assert.equal(status.code, 0);
@@ -233,7 +233,10 @@ Deno.test(
       const uri = `raps://127.0.0.1:${server.addr.port}//hex://41`;
       const refused = await runCli(["--allow-net=127.0.0.1"], ["cat", "--insecure", uri]);
       assert.equal(refused.code, 2);
-      assert.equal(refused.stderr, `rap: --insecure: ${INSECURE_TLS_HINT}\n`);
+      assert.equal(
+        refused.stderr,
+        `rap cat: --insecure: ${INSECURE_TLS_HINT} (see rap cat --help)\n`,
+      );
       // The finding: Deno's runtime flag applies to Deno.connectTls, for the hosts it names.
       const unsafe = await runCli(
         ["--allow-net=127.0.0.1", "--unsafely-ignore-certificate-errors=127.0.0.1"],

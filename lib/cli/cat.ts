@@ -1,13 +1,16 @@
 /**
- * `rap cat URI [--offset N] [--size N]`: the bytes of any URI on standard output.
+ * `rap cat URI [--offset N] [--size N]`: the bytes of any URI on standard output, with a
+ * progress line on standard error when it is a terminal (and standard output is not); a
+ * reader that goes away (`| head -c 10`) ends it quietly.
  *
  * @module
  */
 
-import { readTokenFile } from "../net/auth.ts";
-import { INSECURE_TLS_HINT, loadCaCerts } from "../net/tls.ts";
+import { INSECURE_TLS_HINT } from "../net/tls.ts";
+import { Progress, wantsProgress } from "./progress.ts";
 import type { IoDescriptor } from "../io/types.ts";
-import { type CliPlugins, registryWith } from "./registry.ts";
+import { type CliPlugins, registryWith, useClientCredentials } from "./registry.ts";
+import { writeStdout } from "./stdout.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 
 /**
@@ -22,7 +25,8 @@ import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 export const CAT_USAGE = `Usage: rap cat URI [--offset N] [--size N]
 
 Write the bytes of URI (any plugin, including rap://host:port//path and
-raps://host:port//path) to stdout.
+raps://host:port//path) to stdout. On a terminal, standard error shows the progress
+when stdout is a file or a pipe.
 
 Options:
   --offset N            start at N (r2 numbers: 0x100, 4K ...)
@@ -41,9 +45,10 @@ Options:
  * @param plugins The plugins the CLI was given.
  * @returns The exit code.
  * @throws {UsageError} For a usage mistake.
+ * @throws {StdoutClosed} When standard output is closed by its reader.
  */
 export async function cat(args: string[], plugins: CliPlugins): Promise<number> {
-  const { values, positionals } = parseFlags("cat", args, {
+  const { values, positionals } = parseFlags(args, {
     offset: { type: "string" },
     size: { type: "string" },
     plugin: { type: "string", multiple: true },
@@ -57,27 +62,31 @@ export async function cat(args: string[], plugins: CliPlugins): Promise<number> 
     return 0;
   }
   if (values.insecure) throw new UsageError(`--insecure: ${INSECURE_TLS_HINT}`);
-  if (positionals.length !== 1) throw new UsageError("cat: expected one URI");
-  const offset = numberFlag("--offset", values.offset, 0);
-  const size = values.size === undefined ? undefined : numberFlag("--size", values.size, 0);
-  const registry = await registryWith(plugins, values.plugin);
-  if (values.ca !== undefined || values["token-file"] !== undefined) {
-    const caCerts: string[] = [];
-    for (const file of values.ca ?? []) caCerts.push(...await loadCaCerts(file));
-    const token = values["token-file"] === undefined
-      ? undefined
-      : await readTokenFile(values["token-file"]);
-    if (!plugins.rap) {
-      throw new Error("This command line has no rap:// plugin for --ca/--token-file");
-    }
-    registry.register(plugins.rap({ caCerts, token }));
+  if (positionals.length !== 1) {
+    throw new UsageError(`expected one URI, got ${positionals.length}`);
   }
+  const offset = numberFlag("--offset", values.offset, 0, 0, "SIZE");
+  const size = values.size === undefined
+    ? undefined
+    : numberFlag("--size", values.size, 0, 0, "SIZE");
+  const registry = await registryWith(plugins, values.plugin);
+  await useClientCredentials(registry, plugins, values.ca, values["token-file"]);
   await using desc = await registry.open(positionals[0]);
   const end = size !== undefined ? offset + size : await desc.size();
   if (!Number.isFinite(end)) {
-    throw new UsageError(`cat: "${positionals[0]}" has no end; give --size`);
+    throw new UsageError(`"${positionals[0]}" has no end; give --size`);
   }
-  await copyRange(desc, offset, end, writeAll);
+  const progress = wantsProgress() ? new Progress({ total: end - offset }) : undefined;
+  let written = 0;
+  try {
+    await copyRange(desc, offset, end, async (bytes) => {
+      await writeStdout(bytes);
+      written += bytes.length;
+      progress?.update(written);
+    });
+  } finally {
+    progress?.clear();
+  }
   return 0;
 }
 
@@ -88,12 +97,6 @@ export async function cat(args: string[], plugins: CliPlugins): Promise<number> 
 const CAT_STEP = 4 << 20;
 /** Reads in flight when the descriptor reads into buffers (`readInto`): 8 MiB, reused. */
 const CAT_DEPTH = 2;
-
-/** Write all of `bytes` to stdout. */
-async function writeAll(bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) done += await Deno.stdout.write(bytes.subarray(done));
-}
 
 /**
  * Copy `[offset, end)` of `desc` to `write`, in order. A descriptor that reads into the

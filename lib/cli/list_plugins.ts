@@ -41,7 +41,7 @@ function capabilities(plugin: IoPlugin): string {
  * @throws {UsageError} For a usage mistake.
  */
 export async function listPlugins(args: string[], plugins: CliPlugins): Promise<number> {
-  const { values, positionals } = parseFlags("plugins", args, {
+  const { values, positionals } = parseFlags(args, {
     json: { type: "boolean" },
     plugin: { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
@@ -50,7 +50,7 @@ export async function listPlugins(args: string[], plugins: CliPlugins): Promise<
     console.log(PLUGINS_USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError("plugins: takes no arguments");
+  if (positionals.length > 0) throw new UsageError("takes no arguments");
   const list = await (await registryWith(plugins, values.plugin)).list();
   if (values.json) {
     console.log(JSON.stringify(

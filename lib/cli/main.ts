@@ -1,17 +1,21 @@
 /**
- * The `rap` command line: picks the subcommand (`serve`, `cat`, `plugins`, `shell`), and
- * turns what it throws into one line and an exit code (2 for a usage mistake, 1 for a
- * runtime error).
+ * The `rap` command line: picks the subcommand (`serve`, `cat`, `cert`, `plugins`,
+ * `shell`), and turns what it throws into one line and an exit code: 2 for a usage mistake
+ * (`rap cat: unknown option "--bogus" (see rap cat --help)`), 1 for a runtime error
+ * (`rap cat: Cannot open "x": no such file`), 0 when standard output was closed by its
+ * reader (`rap cat F | head -c 10`), as coreutils do.
  *
  * @module
  */
 
 import { VERSION } from "../version.ts";
 import { cat } from "./cat.ts";
+import { cert } from "./cert.ts";
 import { listPlugins } from "./list_plugins.ts";
 import type { CliPlugins } from "./registry.ts";
 import { serve } from "./serve.ts";
-import { UsageError } from "./usage.ts";
+import { StdoutClosed } from "./stdout.ts";
+import { errorLine, UsageError, usageLine } from "./usage.ts";
 
 /**
  * The help of `rap` itself.
@@ -29,6 +33,7 @@ Usage: rap <command> [options]
 Commands:
   serve [URI]     serve RAP (and optionally HTTP) on 127.0.0.1:9999
   cat URI         write the bytes of any URI to stdout
+  cert DIR        make a CA and a server certificate for --cert/--key and --ca
   plugins         list the IO plugins (like r2 -L)
   shell [URI]     r2-style command shell with the = remote commands
 
@@ -42,6 +47,7 @@ type Subcommand = (args: string[], plugins: CliPlugins) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Subcommand>> = {
   serve,
   cat,
+  cert: (args) => cert(args),
   plugins: listPlugins,
   shell: async (args, plugins) => {
     const { shellMain } = await import("./shell.ts");
@@ -83,10 +89,19 @@ export async function runCli(args: string[], plugins: CliPlugins): Promise<numbe
       return 0;
     }
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (!run) throw new UsageError(`unknown command "${command}" (try "rap --help")`);
+    if (!run) {
+      console.error(usageLine(undefined, `unknown command "${command}"`));
+      return 2;
+    }
     return await run(rest, plugins);
   } catch (error) {
-    console.error(`rap: ${(error as Error).message}`);
-    return error instanceof UsageError ? 2 : 1;
+    if (error instanceof StdoutClosed) return 0;
+    const name = Object.hasOwn(COMMANDS, command) ? command : undefined;
+    if (error instanceof UsageError) {
+      console.error(usageLine(name, error.message));
+      return 2;
+    }
+    console.error(errorLine(name, (error as Error).message));
+    return 1;
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { readTokenFile } from "../net/auth.ts";
+import { loadCaCerts } from "../net/tls.ts";
 import type { PluginTable } from "../io/registry.ts";
 import { IoRegistry } from "../io/registry.ts";
 import type { IoPlugin } from "../io/types.ts";
@@ -60,4 +62,62 @@ export async function registryWith(
     for (const specifier of specifiers) registry.register(await loadPlugin(specifier));
   }
   return registry;
+}
+
+/**
+ * What `--ca FILE` (repeatable) and `--token-file FILE` give a client: the CAs to trust for
+ * `raps://` and the token to send.
+ *
+ * @example
+ * ```ts
+ * import type { ClientCredentials } from "@rap/cli/cli";
+ * const none: ClientCredentials = { caCerts: [] };
+ * console.assert(none.token === undefined);
+ * ```
+ */
+export interface ClientCredentials {
+  /** CA certificates (PEM), trusted besides the system's. */
+  caCerts: string[];
+  /** The token of a server started with `--token-file`. */
+  token?: string;
+}
+
+/**
+ * Read `--ca` and `--token-file`, and register a `rap://`/`raps://` plugin that uses them
+ * (when either is given).
+ *
+ * @param registry Where to register the plugin.
+ * @param plugins The CLI's plugins (their `rap` maker).
+ * @param caFiles The `--ca` files.
+ * @param tokenFile The `--token-file` file.
+ * @returns What was read (empty when neither flag is given).
+ * @throws {TypeError} If a file cannot be read or holds no certificate.
+ *
+ * @example
+ * ```ts
+ * import { registryWith, useClientCredentials } from "@rap/cli/cli";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = await registryWith({ table: {} }, []);
+ * assert.deepEqual(await useClientCredentials(registry, { table: {} }, undefined, undefined), {
+ *   caCerts: [],
+ * });
+ * ```
+ */
+export async function useClientCredentials(
+  registry: IoRegistry,
+  plugins: CliPlugins,
+  caFiles: readonly string[] | undefined,
+  tokenFile: string | undefined,
+): Promise<ClientCredentials> {
+  const credentials: ClientCredentials = { caCerts: [] };
+  for (const file of caFiles ?? []) credentials.caCerts.push(...await loadCaCerts(file));
+  if (tokenFile !== undefined) credentials.token = await readTokenFile(tokenFile);
+  if (caFiles?.length || tokenFile !== undefined) {
+    if (!plugins.rap) {
+      throw new Error("This command line has no rap:// plugin for --ca/--token-file");
+    }
+    registry.register(plugins.rap(credentials));
+  }
+  return credentials;
 }

@@ -1,16 +1,21 @@
 /**
  * `rap serve [URI] [options]`: a RAP server (and radare2's `=h` HTTP endpoint with
  * `--http-port`) until SIGINT or SIGTERM. Every listener is bound before any is announced.
+ * As radare2 opens a file read-only unless `-w`, the server is read-only unless `-w`: the
+ * default URI and every file clients open (an OPEN asking for W is opened read-only, and
+ * its writes are refused).
  *
  * @module
  */
 
-import type { AddressFilter } from "../net/address_filter.ts";
 import type { PinnedSession } from "../io/pinned_session.ts";
+import type { AddressFilter } from "../net/address_filter.ts";
+import { CERTIFICATE_ADVICE, serverCertificateProblem } from "../net/certificate.ts";
 import { listenWarning } from "../net/listen_warning.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
 import type { RapServer } from "../server/server.ts";
 import type { HttpEndpoint } from "../shell/http.ts";
+import { createLogger, type LogFormat } from "./log.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
 import { limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
 import type { ServeGdb } from "./serve_gdb.ts";
@@ -28,22 +33,26 @@ import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 export const SERVE_USAGE = `Usage: rap serve [URI] [options]
 
 Serve RAP: each connection gets its own session. URI, if given, is opened once at start
-and shared by the clients that read or send commands before any OPEN.
+and shared by the clients that read or send commands before any OPEN (r2 rap://H:P/).
+Read-only unless -w, as radare2: the URI and every file clients open.
 
 Options:
-  --host H              address to bind (default 127.0.0.1; others get a warning without TLS)
+  --host H              address to bind (default 127.0.0.1; others warn without TLS)
   --port P              port (default ${SERVER_DEFAULTS.port}; 0 picks a free port)
-  --read-only           open everything read-only, refuse writes
+  -w, --writable        open URI writable, and honour the W of clients' OPENs (deno needs
+                        --allow-write of the files)
+  --read-only           read-only (the default; cannot be combined with -w)
+  --log-format F        text (default: each line with its time) or json (one object a line)
   --allow-cmd CAPS      widen what clients' commands may do: open, fs, remote, system, all
                         (comma-separated, repeatable; default: only the session's own files)
   --http-port N         also serve radare2's =h HTTP endpoint (GET /cmd/..., POST /cmd) on
-                        this port, under the same TLS, token, --allow-from, --read-only and
-                        --allow-cmd as RAP; its clients share one session (seek, files) in
+                        this port, under the same TLS, token, --allow-from, -w and --allow-cmd
+                        as RAP; its clients share one session (seek, files) in
                         which the served URI is pinned: o-* cannot close it
   --gdb-port N          also serve URI to gdb (target remote HOST:N) over the GDB remote
                         protocol: its bytes, and when URI is a dbg:// or gdb:// process its
                         registers, execution and breakpoints; under --host, --allow-from,
-                        --read-only and --allow-cmd (gdb's monitor CMD); no TLS, no token
+                        -w and --allow-cmd (gdb's monitor CMD); no TLS, no token
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
 
 Security:
@@ -65,7 +74,9 @@ ${limitsHelp()}
 const FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
+  writable: { type: "boolean", short: "w" },
   "read-only": { type: "boolean" },
+  "log-format": { type: "string" },
   fsync: { type: "boolean" },
   cert: { type: "string" },
   key: { type: "string" },
@@ -81,7 +92,7 @@ const FLAGS = {
 
 /** A port flag's value: 0 to 65535. */
 function portFlag(flag: string, text: string | undefined, fallback: number): number {
-  const port = numberFlag(flag, text, fallback);
+  const port = numberFlag(flag, text, fallback, 0, "N");
   if (port > 65535) throw new UsageError(`${flag} must be 0 to 65535, got ${port}`);
   return port;
 }
@@ -96,7 +107,7 @@ function portFlag(flag: string, text: string | undefined, fallback: number): num
  * @throws {UsageError} For a usage mistake.
  */
 export async function serve(args: string[], plugins: CliPlugins): Promise<number> {
-  const { values, positionals } = parseFlags("serve", args, FLAGS);
+  const { values, positionals } = parseFlags(args, FLAGS);
   if (values.help) {
     console.log(SERVE_USAGE);
     return 0;
@@ -117,9 +128,20 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     serveHttp,
     startGdbServer,
   } = await import("./_serve_modules.ts");
+  if (positionals.length > 1) {
+    throw new UsageError(`expected at most one URI, got ${positionals.length}`);
+  }
   if (values.key !== undefined && values.cert === undefined) {
     throw new UsageError("--key needs --cert");
   }
+  if (values.writable && values["read-only"]) {
+    throw new UsageError("-w (--writable) and --read-only cannot be combined");
+  }
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format expects text or json, got "${format}"`);
+  }
+  const log = createLogger({ format: format as LogFormat });
   let allowFrom: AddressFilter | undefined;
   if (values["allow-from"] !== undefined) {
     try {
@@ -138,7 +160,6 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
   const httpPort = values["http-port"] === undefined
     ? undefined
     : portFlag("--http-port", values["http-port"], 0);
-  if (positionals.length > 1) throw new UsageError(`serve: expected at most one URI`);
   const gdbPort = values["gdb-port"] === undefined
     ? undefined
     : portFlag("--gdb-port", values["gdb-port"], 0);
@@ -156,11 +177,15 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
   const tls = values.cert === undefined
     ? undefined
     : await loadCertificate(values.cert, values.key);
+  const problem = tls === undefined ? undefined : await serverCertificateProblem(tls.cert);
+  if (problem !== undefined) {
+    log(`[rap] warning: clients will refuse "${values.cert}": ${problem}; ${CERTIFICATE_ADVICE}`);
+  }
   const token = values["token-file"] === undefined
     ? undefined
     : await readTokenFile(values["token-file"]);
   const defaultUri = positionals[0];
-  const readOnly = values["read-only"] ?? false;
+  const readOnly = !values.writable;
   // Opened once, before listening: a URI that cannot be opened fails here, and every
   // client shares it (one buffer for `serve malloc://64M`, whatever the number of clients).
   const shared = defaultUri === undefined
@@ -195,6 +220,7 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
         fsync: values.fsync ?? false,
         registry,
         commandHandler: createShellCommandHandler({ policy }),
+        log,
       }), "--port");
   } catch (error) {
     await shared?.close();
@@ -227,6 +253,7 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
         commandTimeout: limits.commandTimeout,
         shutdownTimeout: limits.shutdownTimeout,
         backlog: limits.backlog,
+        log,
       });
     } catch (error) {
       await server.close();
@@ -261,7 +288,15 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
       throw error;
     }
   }
-  return await untilStopped({ server, http, httpSession, gdb, shared, tls: tls !== undefined });
+  return await untilStopped({
+    server,
+    http,
+    httpSession,
+    gdb,
+    shared,
+    tls: tls !== undefined,
+    log,
+  });
 }
 
 /** Announce the listeners, then serve until a signal or a failure; clean up. */
@@ -272,15 +307,16 @@ async function untilStopped(running: {
   gdb: ServeGdb | undefined;
   shared: { close(): Promise<void> } | undefined;
   tls: boolean;
+  log: (line: string) => void;
 }): Promise<number> {
-  const { server, http, httpSession, gdb, shared, tls } = running;
+  const { server, http, httpSession, gdb, shared, tls, log } = running;
   const closeAll = () => {
     server.close();
     http?.shutdown();
     gdb?.server.close();
   };
   const stop = () => {
-    console.error("[rap] shutting down");
+    log("[rap] shutting down");
     closeAll();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];

@@ -275,6 +275,7 @@ export function parseLimits(
       typeof given === "string" ? given : undefined,
       flag.default,
       flag.min,
+      flag.value,
     );
   }
   return limits;

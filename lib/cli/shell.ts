@@ -14,8 +14,9 @@ import { LineEditor } from "../shell/line_editor.ts";
 import { LineReader } from "../shell/line_reader.ts";
 import type { ShellOutput } from "../shell/output.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
-import { type CliPlugins, registryWith } from "./registry.ts";
-import { UsageError } from "./usage.ts";
+import { type CliPlugins, registryWith, useClientCredentials } from "./registry.ts";
+import { StdoutClosed, writeStdout } from "./stdout.ts";
+import { errorLine, UsageError, usageLine } from "./usage.ts";
 
 /**
  * Usage of the `shell` subcommand.
@@ -39,6 +40,10 @@ Options:
   --allow-cmd CAPS   what peers of servers started here (=:port, =h ...) may run:
                      open, fs, remote, system, all (default: only their own files)
   --host H           address those servers bind (default 127.0.0.1)
+  --ca FILE          trust this CA (PEM) for raps:// (o raps://, =+ raps://), besides the
+                     system's (repeatable)
+  --token-file FILE  the token of servers started with --token-file (o rap://, =+ rap://,
+                     =:host:port)
   --plugin PATH_OR_URL  load an extra IO plugin (repeatable)
   -h, --help         this help
 
@@ -78,6 +83,11 @@ export interface ShellCliIo {
   isTerminal: boolean;
   /** Install the interrupt (^C) handler while a command runs (default: SIGINT). */
   onInterrupt?: (handler: () => void) => () => void;
+  /**
+   * Install the termination handler while a command runs (default: SIGTERM): the command
+   * stops as on ^C (a foreground `=h`, `=:port` closes its server) and the shell quits.
+   */
+  onTerminate?: (handler: () => void) => () => void;
 }
 
 interface ShellArgs {
@@ -88,6 +98,8 @@ interface ShellArgs {
   scripts: string[];
   allowCmd: string[];
   plugins: string[];
+  ca: string[];
+  tokenFile?: string;
   host?: string;
   help: boolean;
 }
@@ -104,6 +116,7 @@ function parseShellArgs(args: string[]): ShellArgs {
     scripts: [],
     allowCmd: [],
     plugins: [],
+    ca: [],
     help: false,
   };
   const positionals: string[] = [];
@@ -111,7 +124,7 @@ function parseShellArgs(args: string[]): ShellArgs {
     const arg = args[i];
     const value = (flag: string, inline?: string): string => {
       if (inline !== undefined && inline !== "") return inline;
-      if (i + 1 >= args.length) throw new UsageError(`option ${flag} needs a value`);
+      if (i + 1 >= args.length) throw new UsageError(`${flag} needs a value`);
       return args[++i];
     };
     if (arg === "--") {
@@ -126,6 +139,8 @@ function parseShellArgs(args: string[]): ShellArgs {
       else if (name === "--allow-cmd") out.allowCmd.push(value(name, inline));
       else if (name === "--host") out.host = value(name, inline);
       else if (name === "--plugin") out.plugins.push(value(name, inline));
+      else if (name === "--ca") out.ca.push(value(name, inline));
+      else if (name === "--token-file") out.tokenFile = value(name, inline);
       else if (name === "--write") out.write = true;
       else throw new UsageError(`unknown option "${name}"`);
       continue;
@@ -159,10 +174,9 @@ function parseShellArgs(args: string[]): ShellArgs {
 const encoder = new TextEncoder();
 
 function defaultIo(): ShellCliIo {
-  const write = (file: { write(p: Uint8Array): Promise<number> }) => async (bytes: Uint8Array) => {
-    let done = 0;
-    while (done < bytes.length) done += await file.write(bytes.subarray(done));
-  };
+  // A reader that went away (rap shell -qc 'px 1M' F | head) ends the shell quietly.
+  const write = (file: { write(p: Uint8Array): Promise<number> }) => (bytes: Uint8Array) =>
+    writeStdout(bytes, file);
   return {
     stdin: Deno.stdin.readable,
     readRaw: (p) => Deno.stdin.read(p),
@@ -170,15 +184,19 @@ function defaultIo(): ShellCliIo {
     stdout: write(Deno.stdout),
     stderr: write(Deno.stderr),
     isTerminal: Deno.stdin.isTerminal(),
-    onInterrupt: (handler) => {
-      try {
-        Deno.addSignalListener("SIGINT", handler);
-      } catch {
-        return () => {};
-      }
-      return () => Deno.removeSignalListener("SIGINT", handler);
-    },
+    onInterrupt: (handler) => onSignal("SIGINT", handler),
+    onTerminate: (handler) => onSignal("SIGTERM", handler),
   };
+}
+
+/** Listen for a signal; returns what removes the listener (nothing, where there is none). */
+function onSignal(signal: Deno.Signal, handler: () => void): () => void {
+  try {
+    Deno.addSignalListener(signal, handler);
+  } catch {
+    return () => {}; // no such signal here (SIGTERM on Windows)
+  }
+  return () => Deno.removeSignalListener(signal, handler);
 }
 
 /**
@@ -212,7 +230,7 @@ export async function shellMain(
   plugins?: CliPlugins,
 ): Promise<number> {
   const io = streams ?? defaultIo();
-  const errorLine = (line: string) => io.stderr(encoder.encode(line + "\n"));
+  const printError = (line: string) => io.stderr(encoder.encode(line + "\n"));
   let options: ShellArgs;
   let peerPolicy;
   try {
@@ -220,8 +238,7 @@ export async function shellMain(
     peerPolicy = parseCommandPolicy(options.allowCmd);
   } catch (error) {
     if (!(error instanceof UsageError) && !(error instanceof SyntaxError)) throw error;
-    await errorLine(`rap shell: ${error.message}`);
-    await io.stderr(encoder.encode(SHELL_USAGE));
+    await printError(usageLine("shell", error.message));
     return 2;
   }
   if (options.help) {
@@ -229,15 +246,22 @@ export async function shellMain(
     return 0;
   }
 
-  // Output is written in order: stdout and stderr writes are chained.
+  // Output is written in order: stdout and stderr writes are chained. When the reader of
+  // stdout goes away, the command running stops and the shell ends quietly (exit 0).
   let chain = Promise.resolve();
+  const closed = new AbortController();
   const out: ShellOutput = {
     write(data) {
       const bytes = typeof data === "string" ? encoder.encode(data) : data.slice();
-      chain = chain.then(() => io.stdout(bytes));
+      chain = chain.then(() => closed.signal.aborted ? undefined : io.stdout(bytes)).catch(
+        (error) => {
+          if (!(error instanceof StdoutClosed)) throw error;
+          closed.abort(error);
+        },
+      );
     },
     message(line) {
-      chain = chain.then(() => errorLine(line));
+      chain = chain.then(() => printError(line));
     },
   };
 
@@ -248,7 +272,7 @@ export async function shellMain(
     if (io.isTerminal && io.readRaw) {
       editor ??= new LineEditor({
         read: io.readRaw,
-        write: (text) => void io.stdout(encoder.encode(text)),
+        write: (text) => void io.stdout(encoder.encode(text)).catch(() => closed.abort()),
         setRaw: io.setRaw ?? (() => {}),
       });
       return await editor.readLine(prompt);
@@ -258,13 +282,14 @@ export async function shellMain(
   };
 
   let registry;
+  let credentials;
   try {
-    registry = await registryWith(
-      plugins ?? { table: installedPluginTable() },
-      options.plugins,
-    );
+    const cliPlugins = plugins ?? { table: installedPluginTable() };
+    registry = await registryWith(cliPlugins, options.plugins);
+    // o rap:// and o raps:// use them through the registry, =+ and =:host:port directly.
+    credentials = await useClientCredentials(registry, cliPlugins, options.ca, options.tokenFile);
   } catch (error) {
-    await errorLine(`rap shell: ${(error as Error).message}`);
+    await printError(errorLine("shell", (error as Error).message));
     return 1;
   }
   await using session = new IoSession({ registry });
@@ -276,14 +301,21 @@ export async function shellMain(
     readLine,
     peerPolicy,
     hostname: options.host,
+    caCerts: credentials.caCerts,
+    token: credentials.token,
     log: (line) => out.message(line),
   });
   const run = async (line: string) => {
-    const remove = io.onInterrupt?.(() => shell.interrupt()) ?? (() => {});
+    const removeInterrupt = io.onInterrupt?.(() => shell.interrupt()) ?? (() => {});
+    const removeTerminate = io.onTerminate?.(() => {
+      shell.quitRequested = true;
+      shell.interrupt();
+    }) ?? (() => {});
     try {
-      await shell.execute(line, out);
+      await shell.execute(line, out, { signal: closed.signal });
     } finally {
-      remove();
+      removeInterrupt();
+      removeTerminate();
       await chain;
     }
   };
@@ -294,7 +326,7 @@ export async function shellMain(
         await shell.session.open(options.uri, { write: options.write });
       } catch (error) {
         if (!(error instanceof IoError)) throw error;
-        await errorLine(`rap shell: ${error.message}`);
+        await printError(errorLine("shell", error.message));
         return 1;
       }
     }
@@ -303,25 +335,29 @@ export async function shellMain(
       try {
         text = await Deno.readTextFile(script);
       } catch (error) {
-        await errorLine(`rap shell: Cannot read script "${script}": ${(error as Error).message}`);
+        const reason = (error as Error).message;
+        await printError(errorLine("shell", `Cannot read script "${script}": ${reason}`));
         return 1;
       }
       for (const line of text.split(/\r?\n/)) {
-        if (shell.quitRequested) break;
+        if (shell.quitRequested || closed.signal.aborted) break;
         await run(line);
       }
     }
     for (const command of options.commands) {
-      if (shell.quitRequested) break;
+      if (shell.quitRequested || closed.signal.aborted) break;
       await run(command);
     }
     if (options.quit) return 0;
-    while (!shell.quitRequested) {
+    while (!shell.quitRequested && !closed.signal.aborted) {
       const line = await readLine(shell.prompt());
       if (line === null) break;
       await run(line);
     }
     return 0;
+  } catch (error) {
+    if (closed.signal.aborted) return 0;
+    throw error;
   } finally {
     await stdinLines?.cancel();
     await chain;

@@ -35,6 +35,11 @@ export function formatAddr(addr: Deno.Addr): string {
   return `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
 }
 
+/** The path of a request target: an absolute-form target (`GET http://host/cmd/x`) is its path. */
+export function requestPath(target: string): string {
+  return target.replace(/^https?:\/\/[^/]*/i, "");
+}
+
 /** A request target as shown in a log line: control bytes escaped, cut to a length. */
 export function logPath(target: string, max = LOGGED_PATH): string {
   // deno-lint-ignore no-control-regex

@@ -203,11 +203,13 @@ export class HttpConnection {
       );
     };
     let framing;
+    let authorized = true;
     try {
       framing = bodyFraming(head);
       if (this.#server.tokens !== undefined && head.method !== "OPTIONS") {
         const refusal = await this.#checkToken(head);
-        if (refusal !== undefined) {
+        authorized = refusal === undefined;
+        if (refusal !== undefined && !o.publicRequest?.(head)) {
           this.#server.log(
             `${this.#server.label} ${this.peer}: refused, ${refusal} (--token-file)`,
           );
@@ -255,6 +257,7 @@ export class HttpConnection {
         body,
         peer: this.conn.remoteAddr as Deno.NetAddr,
         secure: o.tls !== undefined,
+        authorized,
       });
     } catch (error) {
       this.#server.log(

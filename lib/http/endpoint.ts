@@ -5,7 +5,8 @@
  * `=+ http://host:port/cmd/`, `r2 -C http://host:port/cmd/` and r2pipe work against it.
  *
  * As radare2: only `%XX` escapes are decoded (`+` stays a plus), raw spaces are accepted,
- * and there is no query string (`/cmd/?V` runs `?V`).
+ * and there is no query string (`/cmd/?V` runs `?V`). `GET /` is a page for browsers (a hex
+ * view and a console over the same routes, `page/`).
  *
  * @module
  */
@@ -13,6 +14,8 @@
 import type { HttpServerOptions } from "./options.ts";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./exchange.ts";
 import { HttpServer } from "./server.ts";
+import { pageFile, pageResponse } from "./page/mod.ts";
+import { requestPath } from "./_support.ts";
 
 /**
  * What a {@linkcode CommandRunner} knows about the request whose command it runs.
@@ -175,10 +178,12 @@ export function capHttpOutput(output: string | Uint8Array, max: number): Uint8Ar
   return out;
 }
 
+/** `Sec-Fetch-Site` values of a request another site's page made. */
+const CROSS_SITE = new Set(["cross-site", "same-site"]);
+
 /** The command a request carries, or a response for a request that carries none. */
 function route(request: HttpRequest): { command: string } | HttpResponse {
-  // An absolute-form target (`GET http://host/cmd/x`) is served as its path.
-  const path = request.target.replace(/^https?:\/\/[^/]*/i, "");
+  const path = requestPath(request.target);
   switch (request.method) {
     case "OPTIONS":
       return { status: 200 };
@@ -201,9 +206,12 @@ function route(request: HttpRequest): { command: string } | HttpResponse {
  * |---|---|
  * | `GET /cmd/<cmd>` | 200 `text/plain`, the output of `cmd` (`%XX` decoded) |
  * | `POST /cmd` (body = command) | the same |
+ * | `GET /`, `/index.html` | the page: a hex view at the seek (`s`, `px`) and a console |
+ * | `GET /page.js`, `/page.css` | the page's script and style sheet |
  * | `OPTIONS *` | 200, empty |
  * | any other `GET` | 404 `File not found` |
  * | any other `POST` | 403 `403 Forbidden` |
+ * | `/cmd` with `Sec-Fetch-Site: cross-site` or `same-site` | 403 (another site's page sent it) |
  * | other methods | 404 `Invalid protocol` |
  * | a command still running after `commandTimeout` | 503, one line |
  *
@@ -232,11 +240,10 @@ export function commandRoutes(
 ): HttpHandler {
   const limit = options.commandTimeout ?? 5000;
   const maxOutput = options.maxOutput ?? HTTP_MAX_OUTPUT;
-  return async (request) => {
-    const routed = route(request);
-    if (!("command" in routed)) return routed;
+  /** Run one command of `request`; `undefined` when it ran out of time (then logged). */
+  const runOne = async (command: string, request: HttpRequest) => {
     const controller = new AbortController();
-    const running = options.run(routed.command, {
+    const running = options.run(command, {
       peer: request.peer,
       method: request.method,
       secure: request.secure,
@@ -254,15 +261,36 @@ export function commandRoutes(
     } finally {
       clearTimeout(timer);
     }
-    if (output === undefined) {
-      controller.abort(new Error(`The command timed out (--cmd-timeout)`));
+    if (output !== undefined) return capHttpOutput(output, maxOutput);
+    controller.abort(new Error(`The command timed out (--cmd-timeout)`));
+    const peer = `${request.peer.hostname}:${request.peer.port}`;
+    log(
+      `${options.label ?? "[http]"} ${peer}: command timed out after ${limit} ms (--cmd-timeout)`,
+    );
+    return undefined;
+  };
+  return async (request) => {
+    const file = pageFile(request);
+    if (file !== undefined) {
+      return await pageResponse(file, request, async (command) => {
+        const output = await runOne(command, request);
+        return output === undefined ? undefined : decoder.decode(output);
+      });
+    }
+    const routed = route(request);
+    if (!("command" in routed)) return routed;
+    if (CROSS_SITE.has(request.headers.get("sec-fetch-site") ?? "")) {
+      // A browser says another site's page sent it (a blind <img src> or form POST): no
+      // radare2 client sends the header, and the page's own requests are same-origin.
       const peer = `${request.peer.hostname}:${request.peer.port}`;
-      log(
-        `${options.label ?? "[http]"} ${peer}: command timed out after ${limit} ms (--cmd-timeout)`,
-      );
+      log(`${options.label ?? "[http]"} ${peer}: refused, a cross-site browser request`);
+      return { status: 403, body: "403 Forbidden: a cross-site request\n" };
+    }
+    const output = await runOne(routed.command, request);
+    if (output === undefined) {
       return { status: 503, body: `Command timed out after ${limit} ms (--cmd-timeout)\n` };
     }
-    return { status: 200, body: capHttpOutput(output, maxOutput), contentType: "text/plain" };
+    return { status: 200, body: output, contentType: "text/plain" };
   };
 }
 
@@ -291,7 +319,10 @@ export function commandRoutes(
  */
 export function serveCommands(options: CommandEndpointOptions): HttpEndpoint {
   const log = options.log ?? ((line: string) => console.error(line));
-  const server = HttpServer.listen({ ...options, log }, commandRoutes(options, log));
+  const server = HttpServer.listen(
+    { ...options, log, publicRequest: (head) => pageFile(head) !== undefined },
+    commandRoutes(options, log),
+  );
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {

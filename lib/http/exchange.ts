@@ -24,6 +24,12 @@ export interface HttpRequest extends HttpRequestHead {
   peer: Deno.NetAddr;
   /** Whether it came over TLS. */
   secure: boolean;
+  /**
+   * `false` when the server requires a token that this request did not carry (or carried
+   * wrong): only requests the server lets through without one (`publicRequest`, the page's
+   * files) reach a handler so. Absent or `true` otherwise.
+   */
+  authorized?: boolean;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import type { AddressFilter } from "../net/address_filter.ts";
+import type { HttpRequestHead } from "./request.ts";
 import type { TlsCertificate } from "../net/tls.ts";
 
 /**
@@ -51,6 +52,11 @@ export interface HttpServerOptions {
    * with `WWW-Authenticate: Bearer` and nothing runs. Compared in constant time, never logged.
    */
   token?: string;
+  /**
+   * Requests handed to the handler even without the token, with `authorized: false` (the
+   * page and its static files, which show no data then). Default: none.
+   */
+  publicRequest?: (head: HttpRequestHead) => boolean;
   /** Accept only clients whose address is in this filter (others are closed at accept). */
   allowFrom?: AddressFilter;
   /** Most connections open at once; more get 503 and are closed (default 128). */

@@ -62,7 +62,7 @@ export class BadFdError extends IoError {
 }
 
 /**
- * A write to a file opened read-only, or to a session that is read-only (`--read-only`).
+ * A write to a file opened read-only, or to a session that is read-only (`rap serve` without `-w`).
  *
  * @example
  * ```ts
@@ -79,7 +79,7 @@ export class ReadOnlyError extends IoError {
    * Create it.
    *
    * @param uri The file, or `""` for the session itself.
-   * @param message Why (`opened read-only`, `the server is read-only (--read-only)`).
+   * @param message Why (`opened read-only`, `The server is read-only (rap serve -w makes it writable)`).
    */
   constructor(uri: string, message: string) {
     super(uri, message);

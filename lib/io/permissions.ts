@@ -4,17 +4,22 @@
  * @module
  */
 
-import { PermissionDeniedError } from "./errors.ts";
+import { IoError, PermissionDeniedError } from "./errors.ts";
 import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 
 /**
- * Check that every permission is granted. When a permission is in the "prompt" state and
- * standard input is a terminal, Deno asks the user; otherwise anything short of "granted"
- * is a refusal.
+ * Check that every permission is granted. When a permission is in the "prompt" state,
+ * standard input is a terminal and `options.prompt` is not false, Deno asks the user;
+ * otherwise anything short of "granted" is a refusal. A remote client's open never asks
+ * (the prompt would stop the whole server, and its answer is not the client's to give).
  *
  * @param uri The URI being opened (for the error message).
  * @param permissions What opening it needs.
+ * @param options `create`: the file may be made (a missing file is then no error);
+ *   `prompt: false`: never ask.
  * @throws {PermissionDeniedError} Naming every missing permission and its flag.
+ * @throws {IoError} "no such file" when write access to the file is missing and the file
+ *   does not exist.
  *
  * @example
  * ```ts
@@ -26,10 +31,15 @@ import { allAccessError, isAllAccessRefusal } from "./all_access.ts";
 export async function checkPermissions(
   uri: string,
   permissions: readonly Deno.PermissionDescriptor[],
+  options: { create?: boolean; prompt?: boolean } = {},
 ): Promise<void> {
+  const prompt = options.prompt ?? true;
+  const first = permissions.find((p) => p.name === "read" || p.name === "write");
   const missing: Deno.PermissionDescriptor[] = [];
   for (const permission of permissions) {
-    if (!await granted(permission)) {
+    if (!await granted(permission, prompt)) {
+      // A file that is not there is better told than the write access it would need.
+      if (!options.create) await refuseMissing(uri, permission, first);
       missing.push(permission);
       continue;
     }
@@ -39,15 +49,35 @@ export async function checkPermissions(
       const path = permission.path.toString();
       const real = await resolveRealPath(path).catch(() => path);
       const resolved = { name: permission.name, path: real };
-      if (real !== path && !await granted(resolved)) missing.push(resolved);
+      if (real !== path && !await granted(resolved, prompt)) missing.push(resolved);
     }
   }
   if (missing.length > 0) throw new PermissionDeniedError(uri, missing);
 }
 
-async function granted(permission: Deno.PermissionDescriptor): Promise<boolean> {
+/**
+ * Throw "no such file" when the write refused is of the URI's own file and it does not
+ * exist (looking needs only read access, which was granted first).
+ */
+async function refuseMissing(
+  uri: string,
+  permission: Deno.PermissionDescriptor,
+  first: Deno.PermissionDescriptor | undefined,
+): Promise<void> {
+  if (permission.name !== "write" || !permission.path || first?.name !== "read") return;
+  if (first.path?.toString() !== permission.path.toString()) return;
+  try {
+    await Deno.lstat(permission.path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new IoError(uri, `Cannot open "${uri}": no such file`, { cause: error });
+    }
+  }
+}
+
+async function granted(permission: Deno.PermissionDescriptor, prompt: boolean): Promise<boolean> {
   let status = await Deno.permissions.query(permission);
-  if (status.state === "prompt" && Deno.stdin.isTerminal()) {
+  if (status.state === "prompt" && prompt && Deno.stdin.isTerminal()) {
     status = await Deno.permissions.request(permission);
   }
   return status.state === "granted";

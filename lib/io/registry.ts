@@ -161,7 +161,7 @@ export class IoRegistry {
   async open(uri: string, options: OpenOptions = {}): Promise<IoDescriptor> {
     const plugin = await this.resolve(uri);
     const needs = plugin.permissions(uri, options);
-    await checkPermissions(uri, needs);
+    await checkPermissions(uri, needs, { create: options.create, prompt: !options.remote });
     return await withPermissionErrors(uri, needs, () => plugin.open(uri, options));
   }
 
@@ -177,7 +177,7 @@ export class IoRegistry {
     const plugin = await this.resolve(uri);
     if (!plugin.openMany) return [await this.open(uri, options)];
     const needs = plugin.permissions(uri, options);
-    await checkPermissions(uri, needs);
+    await checkPermissions(uri, needs, { create: options.create, prompt: !options.remote });
     return await withPermissionErrors(uri, needs, () => plugin.openMany!(uri, options));
   }
 }

@@ -46,7 +46,7 @@ export interface IoSessionOptions {
   memoryBudget?: MemoryBudget;
   /**
    * Open everything read-only and refuse every write ({@linkcode ReadOnlyError}), as a
-   * server started with `--read-only` (default false).
+   * server started without `-w` (default false).
    */
   readOnly?: boolean;
 }
@@ -335,7 +335,9 @@ export class IoSession extends FileTable {
    */
   writable(fd: number): IoDescriptor {
     const desc = this.descriptor(fd);
-    if (this.readOnly) throw new ReadOnlyError("", "The server is read-only (--read-only)");
+    if (this.readOnly) {
+      throw new ReadOnlyError("", "The server is read-only (rap serve -w makes it writable)");
+    }
     if (!desc.writable) {
       throw new ReadOnlyError(desc.uri, `Cannot write to "${desc.uri}": opened read-only`);
     }

@@ -64,6 +64,12 @@ export function bindListener<T>(
   flag?: string,
 ): T {
   try {
+    // Asked first, so that a terminal gets no permission prompt (it would swallow what
+    // the user types next): a refusal names the flag instead.
+    const wanted = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    if (Deno.permissions.querySync({ name: "net", host: wanted }).state !== "granted") {
+      throw new Deno.errors.NotCapable(`Requires net access to "${wanted}"`);
+    }
     return listen();
   } catch (error) {
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;

@@ -12,6 +12,7 @@
  */
 
 import { RapConnectionError } from "../protocol/errors.ts";
+import { CERTIFICATE_ADVICE } from "./certificate.ts";
 
 /**
  * A server's certificate chain and private key, in PEM.
@@ -177,9 +178,43 @@ export async function loadCaCerts(path: string): Promise<string[]> {
   return certs;
 }
 
-/** Whether a TLS failure is the peer's certificate being refused. */
-function isCertificateError(message: string): boolean {
-  return /certificate|UnknownIssuer|NotValidForName|Expired|BadSignature/i.test(message);
+/**
+ * What to tell the user about a TLS handshake failure: rustls's reason (e.g.
+ * `invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))`) as a sentence that
+ * says what to do, or `undefined` when it is not about the server's certificate.
+ *
+ * @param message The handshake error's message.
+ * @param hostname The host connected to (named when the certificate does not name it).
+ * @returns The sentence, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { certificateHint } from "./tls.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ca = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
+ * assert.match(certificateHint(ca, "127.0.0.1")!, /is a CA certificate.*rap cert DIR/);
+ * assert.match(certificateHint("invalid peer certificate: UnknownIssuer", "h")!, /--ca FILE/);
+ * assert.equal(certificateHint("connection reset", "h"), undefined);
+ * ```
+ */
+export function certificateHint(message: string, hostname: string): string | undefined {
+  if (/CaUsedAsEndEntity/.test(message)) {
+    return "the server's certificate is a CA certificate (CA:TRUE, as a lone " +
+      "`openssl req -x509` makes), which TLS clients refuse as a server's own: " +
+      CERTIFICATE_ADVICE;
+  }
+  if (/NotValidForName/.test(message)) {
+    return `the server's certificate does not name "${hostname}" in its subjectAltName: ` +
+      `connect with a name it has, or ${CERTIFICATE_ADVICE} (rap cert --host ${hostname})`;
+  }
+  if (/Expired|NotValidYet/.test(message)) {
+    return "the server's certificate is out of its validity period (or a clock is wrong)";
+  }
+  if (/certificate|UnknownIssuer|BadSignature/i.test(message)) {
+    return "the server's certificate is not trusted: give its CA with --ca FILE";
+  }
+  return undefined;
 }
 
 /**
@@ -240,9 +275,8 @@ export async function connectTls(
       conn.close();
     } catch { /* already closed */ }
     const message = (error as Error).message;
-    const hint = isCertificateError(message)
-      ? ` (the server's certificate is not trusted: give its CA with --ca FILE)`
-      : "";
+    const advice = certificateHint(message, hostname);
+    const hint = advice === undefined ? "" : ` (${advice})`;
     throw new RapConnectionError(
       `Cannot connect to ${where}: TLS handshake failed: ${message}${hint}`,
       { cause: error },

@@ -65,6 +65,8 @@ export class Connection implements ConnectionContext {
   closeReason: string | undefined;
   /** A reverse CMD is waiting for the client's reply. */
   reversing = false;
+  /** A refused write of a read-only server was logged (once per connection). */
+  readOnlyLogged = false;
   /** Ends the current wait for the client (at shutdown). */
   #interrupt: ((stop: typeof STOP) => void) | undefined;
   /** Bytes arrived during the current wait. */

@@ -60,6 +60,8 @@ export interface ConnectionContext {
   authenticated: boolean;
   /** A reverse CMD is waiting for the client's reply. */
   readonly reversing: boolean;
+  /** A refused write of a read-only server was logged (once per connection). */
+  readOnlyLogged: boolean;
   /** Why a timer closed the connection, if one did (logged instead of the error). */
   closeReason: string | undefined;
   /** Log a line about this connection. */

@@ -138,6 +138,10 @@ function releasingOnClose(desc: IoDescriptor, release: () => void): IoDescriptor
  */
 export async function namesProcessStdin(paths: readonly string[]): Promise<boolean> {
   for (const path of paths) {
+    // Looked up only with read access granted: Deno would otherwise prompt on the server's
+    // terminal (and stop the whole server until someone answers).
+    const access = await Deno.permissions.query({ name: "read", path });
+    if (access.state !== "granted") continue;
     try {
       if (isProcessStdin(await Deno.stat(path))) return true;
     } catch {

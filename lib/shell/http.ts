@@ -39,6 +39,7 @@ export interface HttpOptions
  * |---|---|
  * | `GET /cmd/<cmd>` | 200 `text/plain`, the output of `cmd` (`%XX` decoded, raw spaces kept) |
  * | `POST /cmd` (body = command) | the same |
+ * | `GET /`, `/index.html` | the page: a hex view at the seek and a console (`/page.js`, `/page.css`) |
  * | `OPTIONS *` | 200, empty |
  * | any other `GET` | 404 `File not found` |
  * | any other `POST` | 403 `403 Forbidden` |

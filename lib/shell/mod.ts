@@ -41,6 +41,7 @@ export * from "./pace.ts";
 export * from "./parse.ts";
 export * from "./peer.ts";
 export * from "./policy.ts";
+export * from "./remote/dial.ts";
 export * from "./remote/dispatch.ts";
 export * from "./remote/hosts.ts";
 export * from "./remote/servers.ts";

@@ -41,6 +41,16 @@ export interface ShellOptions {
   /** CA certificates (PEM) trusted for `raps://` connections, besides the system's. */
   caCerts?: string[];
   /**
+   * The token sent to RAP servers started with `--token-file` (`=+ rap://`, `=:host:port`;
+   * `rap shell --token-file FILE`).
+   */
+  token?: string;
+  /**
+   * The `=h` endpoint whose requests this shell runs: `=h-` here stops it (once the reply
+   * is sent), as `=h-` sent to radare2's own `=h` does.
+   */
+  endpoint?: { stop(): void };
+  /**
    * What peers of the servers started from the shell (`=:port`, `=&:port`, `=t port`,
    * `=h`) may run (default {@linkcode CommandPolicy.RESTRICTED}).
    */

@@ -184,8 +184,10 @@ export interface HttpCommandRunnerOptions {
   sessionFactory?: () => Promise<IoSession>;
   /** What requests may run (default {@linkcode CommandPolicy.RESTRICTED}). */
   policy?: CommandPolicy;
-  /** Open files writable (as a RAP server that is not `--read-only`; default false). */
+  /** Open files writable (as a RAP server started with `-w`; default false). */
   writable?: boolean;
+  /** The endpoint the runner serves, stopped by an `=h-` it runs (`ShellOptions.endpoint`). */
+  endpoint?: { stop(): void };
 }
 
 /**
@@ -230,6 +232,7 @@ export function httpCommandRunnerWith(
         peer: true,
         ownSeek: true,
         writable: options.writable ?? false,
+        endpoint: options.endpoint,
         log: () => {},
       });
     })();

@@ -3,6 +3,10 @@
  * `$TMPDIR/r2/<pid>.pid`, holding `<uri>#<file>` with the uri `r2web://HOST:PORT/cmd`, so
  * other shells can list the running sessions and reach them with `=+ http://`.
  *
+ * Every permission is asked first (`Deno.permissions.querySync`), never requested: on a
+ * terminal, Deno's prompts would swallow the commands typed next. Without the flags
+ * ({@linkcode sessionFlags}) the session is not registered, with one line that names them.
+ *
  * @module
  */
 
@@ -39,14 +43,51 @@ export interface SessionRecord {
  */
 export function sessionDir(): string {
   let tmp: string | undefined;
-  try {
-    tmp = Deno.env.get("TMPDIR");
-  } catch { /* no --allow-env=TMPDIR: the default */ }
+  if (granted({ name: "env", variable: "TMPDIR" })) tmp = Deno.env.get("TMPDIR");
   return `${(tmp || "/tmp").replace(/\/+$/, "")}/r2`;
+}
+
+/** Whether a permission is granted (asked without a prompt). */
+function granted(permission: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(permission).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The deno flags the session files of `dir` need (`=h` registers, `=l` lists).
+ *
+ * @param dir The folder (default {@linkcode sessionDir}).
+ * @returns The flags, e.g. `--allow-read=/tmp/r2 --allow-write=/tmp/r2 --allow-env=TMPDIR`.
+ *
+ * @example
+ * ```ts
+ * import { sessionFlags } from "@rap/cli/shell";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   sessionFlags("/tmp/r2"),
+ *   "--allow-read=/tmp/r2 --allow-write=/tmp/r2 --allow-env=TMPDIR",
+ * );
+ * ```
+ */
+export function sessionFlags(dir: string = sessionDir()): string {
+  return `--allow-read=${dir} --allow-write=${dir} --allow-env=TMPDIR`;
+}
+
+/** Refuse, without a prompt, an access to the session files that is not granted. */
+function check(name: "read" | "write", dir: string, what: string): void {
+  if (!granted({ name, path: dir })) {
+    throw new Deno.errors.NotCapable(`${what} ${dir} needs deno's ${sessionFlags(dir)}`);
+  }
 }
 
 function alive(pid: number): boolean {
   if (pid === Deno.pid) return true;
+  // Without /proc (or its permission) a session cannot be proven dead: keep it.
+  if (!granted({ name: "read", path: `/proc/${pid}` })) return true;
   try {
     Deno.statSync(`/proc/${pid}`);
     return true;
@@ -85,6 +126,7 @@ export async function registerSession(
   file: string,
   dir: string = sessionDir(),
 ): Promise<string> {
+  check("write", dir, "writing");
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/${Deno.pid}.pid`;
   await Deno.writeTextFile(path, `${uri}#${file}`);
@@ -103,6 +145,7 @@ export async function registerSession(
  * ```
  */
 export async function unregisterSession(dir: string = sessionDir()): Promise<void> {
+  if (!granted({ name: "write", path: dir })) return;
   await Deno.remove(`${dir}/${Deno.pid}.pid`).catch(() => {});
 }
 
@@ -123,6 +166,8 @@ export async function unregisterSession(dir: string = sessionDir()): Promise<voi
  */
 export async function listSessions(dir: string = sessionDir()): Promise<SessionRecord[]> {
   const out: SessionRecord[] = [];
+  check("read", dir, "reading");
+  const prune = granted({ name: "write", path: dir });
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(dir));
@@ -136,7 +181,7 @@ export async function listSessions(dir: string = sessionDir()): Promise<SessionR
     const pid = Number(m[1]);
     const path = `${dir}/${entry.name}`;
     if (!alive(pid)) {
-      await Deno.remove(path).catch(() => {});
+      if (prune) await Deno.remove(path).catch(() => {});
       continue;
     }
     const text = await Deno.readTextFile(path).catch(() => "");

@@ -109,8 +109,11 @@ export async function write(c: Connection, packet: Packet<"write">): Promise<voi
     try {
       written = await session.writeAt(session.seek, packet.data);
     } catch (error) {
-      // A read-only server answers 0, as radare2's does, without a word.
+      // A read-only server answers 0, as radare2's does (its reply has no room for a
+      // reason); the log says why, once per connection.
       if (error instanceof ReadOnlyError && session.readOnly) {
+        if (!c.readOnlyLogged) c.log(`WRITE refused: ${error.message}`);
+        c.readOnlyLogged = true;
         return reply32(writer, WRITE_REPLY, 0);
       }
       // radare2's reply has no room for a reason: 0 written (an error reply once the

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { RapClient } from "../../client/client.ts";
 import type { CommandEnv, CommandSpec } from "../command.ts";
 import { ioSystem } from "../commands/misc.ts";
 import { OutputBuffer, withNewline } from "../output.ts";
@@ -17,6 +16,7 @@ import { createReverseCommandHandler } from "../peer.ts";
 import { CommandPolicy } from "../policy.ts";
 import { reversePrompt } from "../reverse_prompt.ts";
 import { formatSessions, listSessions } from "../sessions.ts";
+import { dialRap, explainRefusal, type RapDial } from "./dial.ts";
 import { MAX_HOSTS, type RemoteShell, type RemoteState } from "./hosts.ts";
 import { parseHostPort } from "./target.ts";
 
@@ -39,8 +39,11 @@ const HELP = `Usage: =[:!+-=hH] [...]  # connect with other instances of r2 or r
 | =r host:port, =R ...    reverse prompt: let host:port type commands here (=R retries)
 | =t port                 plain-TCP command server, in the foreground
 | =t [host:]port cmd      send cmd to a =t server and print the reply
-| =h [port]               start the HTTP endpoint in the background (default port 9090)
-| =h-                     stop the HTTP endpoint
+| =h [port]               serve HTTP (the /cmd endpoint and a page at /) in the foreground,
+|                         as r2 -qc '=h 9090' FILE: until ^C/SIGINT, SIGTERM or =h- (default 9090)
+| =h& [port]              the same in the background (the next commands run at once)
+| =H [port], =H& [port]   the same; prints the page's URL (no browser is launched)
+| =h-, =h--               stop the HTTP endpoint (also from one of its clients)
 | =g port [uri]           GDB remote-protocol server over the current file (or uri)
 | =l, =lj                 list the sessions registered by =h ($TMPDIR/r2/PID.pid)
 | =ll, =l-                serve =h on a free port and register it / stop it
@@ -143,14 +146,20 @@ async function bang(env: CommandEnv<RemoteShell>, rest: string): Promise<void> {
   await ioSystem({ ...env, name: "=!", args: env.args.slice(1) });
 }
 
-/** `=h [port]`, `=h-`: the HTTP endpoint. */
+/** `=h [port]` (foreground), `=h& [port]` (background), `=h-`: the HTTP endpoint. */
 async function http(env: CommandEnv<RemoteShell>, rest: string): Promise<void> {
   if (rest === "-" || rest === "--") return await stopHttp(env);
   if (rest === "?") return env.out.write(HELP);
+  const background = rest.startsWith("&");
   const arg = rest.replace(/^&/, "").trim();
   const port = arg === "" ? 9090 : Number(arg);
-  if (!/^\d*$/.test(arg) || port > 65535) throw new SyntaxError("Usage: =h [port], =h-");
-  await env.shell.remote.servers.startHttp(port, env.out);
+  if (!/^\d*$/.test(arg) || port > 65535) {
+    throw new SyntaxError(`Invalid port "${arg}" (usage: =h [port], =h& [port], =h-)`);
+  }
+  const { servers } = env.shell.remote;
+  // A peer's =h (RAP CMD, HTTP) cannot hold its request open: it is always in the background.
+  if (background || env.shell.activePeer) await servers.startHttp(port, env.out);
+  else await servers.serveHttp(port, env.out);
 }
 
 /** `=t port` (serve), `=t [host:]port cmd` (one command to a `=t` server). */
@@ -204,12 +213,21 @@ async function colon({ shell, out }: CommandEnv<RemoteShell>, rest: string): Pro
   // help: "=:host:port cmd" (radare2's code falls through to "=cmd").
   const query = /^(\[[^\]]*\]|[^:\s]*):(\d+)\s+([\s\S]+)$/.exec(rest);
   if (!query) throw new SyntaxError("Usage: =:port (serve), =:host:port cmd");
-  await using client = await RapClient.connect({
+  const dial: RapDial = {
     hostname: query[1].replace(/^\[(.*)\]$/, "$1") || "localhost",
     port: Number(query[2]),
+    tls: false,
+    credentials: shell.options,
     onReverseCommand: createReverseCommandHandler(shell),
-  });
-  out.write(await client.cmd(query[3]) + "\n"); // as =N prints a rap host's reply
+  };
+  await using client = await dialRap(dial);
+  let output: string;
+  try {
+    output = await client.cmd(query[3]);
+  } catch (error) {
+    throw await explainRefusal(error, dial);
+  }
+  out.write(output + "\n"); // as =N prints a rap host's reply
 }
 
 /** `=l`, `=lj` (list the registered sessions), `=ll` (serve `=h` and register), `=l-`. */

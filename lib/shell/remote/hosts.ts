@@ -7,13 +7,14 @@
  * @module
  */
 
-import { RapClient } from "../../client/client.ts";
+import type { RapClient } from "../../client/client.ts";
 import { ownListeningAddress, refuseOwnConnection, selfDialing } from "../../net/own_addresses.ts";
 import { writeAll } from "../../net/write_queue.ts";
 import type { CommandShell } from "../command.ts";
 import { ioSystem } from "../commands/misc.ts";
 import type { ShellOutput } from "../output.ts";
 import { createReverseCommandHandler, type ShellFactory } from "../peer.ts";
+import { dialRap, explainRefusal, type RapDial } from "./dial.ts";
 import { ShellServers } from "./servers.ts";
 import { parseRemoteTarget, type RemoteTarget } from "./target.ts";
 
@@ -149,6 +150,8 @@ export class RemoteState {
   readonly servers: ShellServers;
   readonly #shell: CommandShell;
   readonly #slots: (RemoteHost | undefined)[] = [];
+  /** How each RAP host was dialled: a later refusal can then say it was the token. */
+  readonly #dials = new WeakMap<RapClient, RapDial>();
   #nextFd = 3;
 
   /**
@@ -227,16 +230,21 @@ export class RemoteState {
     return index;
   }
 
-  /** Connect to a `rap://` or `raps://` host, and OPEN its file if it names one. */
+  /**
+   * Connect to a `rap://` or `raps://` host (with the shell's CAs and token), and OPEN its
+   * file if it names one.
+   */
   async #connectRap(target: RemoteTarget, peer: boolean, out: ShellOutput): Promise<RapClient> {
-    // raps:// verifies the server's certificate (system roots plus the shell's caCerts).
-    const client = await RapClient.connect({
+    const dial: RapDial = {
       hostname: target.host,
       port: target.port,
+      tls: target.proto === "raps",
+      credentials: this.#shell.options,
       onReverseCommand: createReverseCommandHandler(this.#shell),
       onConnect: peer ? refuseOwnConnection : undefined,
-      tls: target.proto === "raps" ? { caCerts: this.#shell.options.caCerts } : undefined,
-    });
+    };
+    const client = await dialRap(dial);
+    this.#dials.set(client, dial);
     if (target.file !== "") {
       try {
         // radare2's =+ always sends OPEN with permission 0.
@@ -244,7 +252,7 @@ export class RemoteState {
         out.message(`INFO: opened as fd = ${fd}`);
       } catch (error) {
         await client.close();
-        throw error;
+        throw await explainRefusal(error, dial);
       }
     }
     return client;
@@ -274,7 +282,11 @@ export class RemoteState {
             `The connection to ${host.host}:${host.port} is closed (remove it with =-${slot})`,
           );
         }
-        return await host.client.cmd(command.trim());
+        const client = host.client;
+        return await client.cmd(command.trim()).catch(async (error) => {
+          // A token server closes a connection at its first request without the token.
+          throw await explainRefusal(error, this.#dials.get(client)!);
+        });
       }
       case "tcp": {
         if (command.length < 1 || command.length > 16384) return "";

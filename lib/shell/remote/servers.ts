@@ -1,7 +1,8 @@
 /**
  * The servers a shell starts: RAP over its files (`=:port` in the foreground, `=&:port` in
- * the background), the plain-TCP command server (`=t port`), the HTTP endpoint (`=h`) and
- * the GDB remote-protocol server (`=g port [uri]`).
+ * the background), the plain-TCP command server (`=t port`), the HTTP endpoint (`=h port`
+ * in the foreground, `=h& port` in the background) and the GDB remote-protocol server
+ * (`=g port [uri]`).
  * Their peers run commands under the shell's `peerPolicy`.
  *
  * @module
@@ -260,19 +261,39 @@ export class ShellServers {
   }
 
   /**
-   * `=h [port]`: start the HTTP endpoint in the background.
+   * `=h [port]`, `=H [port]`: serve the HTTP endpoint in the foreground, as radare2 does
+   * (`r2 -qc '=h 9090' FILE` serves until stopped): until interrupted (^C, SIGINT), until
+   * `=h-` (from one of its own clients), or until the shell closes (SIGTERM in `rap shell`).
    *
    * @param port The port (0: any free one).
    * @param out Where messages go.
+   */
+  async serveHttp(port: number, out: ShellOutput): Promise<void> {
+    const endpoint = await this.startHttp(port, out, "interrupt or =h- to stop");
+    try {
+      await Promise.race([endpoint.finished, this.#shell.interrupted()]);
+    } finally {
+      if (this.#http === endpoint) await this.stopHttp();
+    }
+  }
+
+  /**
+   * `=h& [port]`: start the HTTP endpoint in the background (`=h-` stops it).
+   *
+   * @param port The port (0: any free one).
+   * @param out Where messages go.
+   * @param how How it stops, for the message (default: `=h- to stop`).
    * @returns The listening endpoint.
    */
-  async startHttp(port: number, out: ShellOutput): Promise<HttpEndpoint> {
+  async startHttp(port: number, out: ShellOutput, how = "=h- to stop"): Promise<HttpEndpoint> {
     if (this.#http) throw new Error("http server is already running (stop it with =h-)");
     // The runner's shell shares the console's session (as radare2's =h shares its core),
-    // with a seek of its own; lib/http/ knows nothing of the shell.
+    // with a seek of its own; lib/http/ knows nothing of the shell. Its =h- stops this
+    // endpoint once the reply is out.
     const runner = httpCommandRunnerWith(this.#spawn, {
       session: this.#shell.session,
       policy: this.#peerPolicy(),
+      endpoint: { stop: () => void this.stopHttp() },
     });
     const endpoint = serveCommands({
       hostname: this.#hostname(),
@@ -291,20 +312,26 @@ export class ShellServers {
       this.#shell.session.current?.uri ?? "",
     ).catch((error) => out.message(`WARN: session not registered for =l: ${error.message}`));
     out.message(
-      `INFO: http server listening on ${url}/ (r2 -C ${url}/cmd/, r2 r2web://${hostname}:${bound}/cmd/)`,
+      `INFO: http server listening on ${url}/ (the page; r2 -C ${url}/cmd/, ` +
+        `r2 r2web://${hostname}:${bound}/cmd/; ${how})`,
     );
     return endpoint;
   }
 
   /**
-   * `=h-`: stop the HTTP endpoint.
+   * `=h-`: stop the HTTP endpoint (in a shell that runs the requests of one, that one, once
+   * the reply is out).
    *
    * @returns Whether it was running.
    */
   async stopHttp(): Promise<boolean> {
     const http = this.#http;
     this.#http = undefined;
-    if (!http) return false;
+    if (!http) {
+      const owner = this.#shell.options.endpoint;
+      owner?.stop();
+      return owner !== undefined;
+    }
     await unregisterSession();
     await http.shutdown();
     return true;
