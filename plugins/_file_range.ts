@@ -33,14 +33,48 @@ export async function readAt(
   length: number,
 ): Promise<Uint8Array> {
   const out = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
+  const filled = await readFileInto(file, offset, out);
+  return filled === length ? out : out.subarray(0, filled);
+}
+
+/**
+ * Read up to `into.length` bytes at `offset` into `into` (short only at the end of the
+ * file). The seek is synchronous (an `lseek` never waits for the disk), so that a read
+ * costs the one hop to Deno's blocking-IO thread that the read itself needs. (Reads of
+ * 4 KiB made at once, `readSync`, were slower for a lock-step client: 1.4–2× its time.)
+ *
+ * @param file The open file.
+ * @param offset Where to read.
+ * @param into The destination.
+ * @returns How many bytes were read into `into`.
+ *
+ * @example
+ * ```ts
+ * import { readFileInto } from "./_file_range.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abcdef");
+ * using file = await Deno.open(path);
+ * const into = new Uint8Array(4);
+ * assert.equal(await readFileInto(file, 3, into), 3);
+ * assert.equal(new TextDecoder().decode(into.subarray(0, 3)), "def");
+ * await Deno.remove(path);
+ * ```
+ */
+export async function readFileInto(
+  file: Deno.FsFile,
+  offset: number,
+  into: Uint8Array,
+): Promise<number> {
+  file.seekSync(offset, Deno.SeekMode.Start);
   let filled = 0;
-  while (filled < length) {
-    const n = await file.read(out.subarray(filled));
+  while (filled < into.length) {
+    const n = await file.read(into.subarray(filled));
     if (n === null || n === 0) break;
     filled += n;
   }
-  return filled === length ? out : out.subarray(0, filled);
+  return filled;
 }
 
 /**

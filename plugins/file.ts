@@ -21,7 +21,7 @@ import { openInScope } from "../lib/io/open_file.ts";
 import { definePlugin, DescriptorBase, filePermissions } from "../lib/io/plugin_base.ts";
 import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
-import { readAt } from "./_file_range.ts";
+import { readAt, readFileInto } from "./_file_range.ts";
 import { openFailure } from "./_open_error.ts";
 
 function pathOf(uri: string): string {
@@ -68,7 +68,10 @@ export class FileDescriptor extends DescriptorBase {
    * @returns The size in bytes.
    */
   size(): Promise<number> {
-    return this.serial(async () => (await this.#file.stat()).size);
+    // fstat of an open file waits for no disk: done at once, not on Deno's blocking-IO
+    // thread. radare2 clients ask for the size (SEEK END) around their reads; a lock-step
+    // loop of SEEK END and READ took 0.5–0.9× the time it took with the async stat.
+    return this.serial(() => Promise.resolve(this.#file.statSync().size));
   }
 
   /**
@@ -89,6 +92,23 @@ export class FileDescriptor extends DescriptorBase {
         if (code === "EINVAL" && offset >= (await this.#file.stat()).size) {
           return new Uint8Array(0);
         }
+        throw this.failure(error, "read", offset);
+      }
+    });
+  }
+
+  /**
+   * Read up to `into.length` bytes at `offset` into `into`.
+   *
+   * @param offset Where to start.
+   * @param into The destination.
+   * @returns How many bytes were read (short at end of file).
+   */
+  readInto(offset: number, into: Uint8Array): Promise<number> {
+    return this.serial(async () => {
+      try {
+        return await readFileInto(this.#file, offset, into);
+      } catch (error) {
         throw this.failure(error, "read", offset);
       }
     });

@@ -2,7 +2,7 @@
  * `rap://HOST:PORT//ABS/PATH`, `rap://HOST:PORT/REL/PATH`, `rap://HOST:PORT` — a file on a
  * remote RAP server (radare2's or ours), through {@linkcode RapClient}; `raps://` is the
  * same over TLS. The client probes for the rap extensions (`docs/protocol.md`): with our
- * server, reads and writes go in pieces of up to 1 MiB carrying the file's fd and offset;
+ * server, reads and writes go in pieces of up to 4 MiB carrying the file's fd and offset;
  * a radare2 server answers the probe with an empty string and is used with plain 4 KiB
  * RAP requests.
  *
@@ -174,6 +174,22 @@ class RapDescriptor extends DescriptorBase {
       () => this.#client.read(offset, n, this.#fd),
       this.#client,
     );
+  }
+
+  /**
+   * Read into the caller's buffer: the payload is received straight into it. Calls under
+   * way together are pipelined on the one connection.
+   *
+   * @param offset Where to start.
+   * @param into The destination.
+   * @returns How many bytes were read (short only at the end of the file).
+   */
+  async readInto(offset: number, into: Uint8Array): Promise<number> {
+    const n = Math.max(0, Math.min(into.length, (await this.size()) - offset));
+    if (n === 0) return 0;
+    const part = n === into.length ? into : into.subarray(0, n);
+    await ioFailure(this.uri, "read", () => this.#client.readInto(offset, part, this.#fd));
+    return n;
   }
 
   override async write(offset: number, data: Uint8Array): Promise<number> {

@@ -8,6 +8,7 @@
 
 import { INSECURE_TLS_HINT } from "../net/tls.ts";
 import { Progress, wantsProgress } from "./progress.ts";
+import type { IoDescriptor } from "../io/types.ts";
 import { type CliPlugins, registryWith, useClientCredentials } from "./registry.ts";
 import { writeStdout } from "./stdout.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
@@ -36,9 +37,6 @@ Options:
   --insecure            refused: Deno cannot skip certificate checks per connection; run
                         deno with --unsafely-ignore-certificate-errors=HOST instead
 `;
-
-/** The most bytes one read asks for. */
-const STEP = 1 << 20;
 
 /**
  * Run `cat`.
@@ -79,16 +77,85 @@ export async function cat(args: string[], plugins: CliPlugins): Promise<number> 
     throw new UsageError(`"${positionals[0]}" has no end; give --size`);
   }
   const progress = wantsProgress() ? new Progress({ total: end - offset }) : undefined;
+  let written = 0;
   try {
-    for (let at = offset; at < end;) {
-      const bytes = await desc.read(at, Math.min(STEP, end - at));
-      if (bytes.length === 0) break;
+    await copyRange(desc, offset, end, async (bytes) => {
       await writeStdout(bytes);
-      at += bytes.length;
-      progress?.update(at - offset);
-    }
+      written += bytes.length;
+      progress?.update(written);
+    });
   } finally {
     progress?.clear();
   }
   return 0;
+}
+
+/**
+ * Bytes per read of `cat`: one extended READ_AT of 4 MiB on `rap://` (fewer requests and
+ * wake-ups than 1 MiB ones: 0.76× the wall time in paired runs, docs/benchmarks.md).
+ */
+const CAT_STEP = 4 << 20;
+/** Reads in flight when the descriptor reads into buffers (`readInto`): 8 MiB, reused. */
+const CAT_DEPTH = 2;
+
+/**
+ * Copy `[offset, end)` of `desc` to `write`, in order. A descriptor that reads into the
+ * caller's buffers (`readInto`, e.g. `rap://` and files) gets {@linkcode CAT_DEPTH} reads
+ * in flight, each into one of as many reused buffers, written out straight from them (no
+ * copy, no garbage); any other gets one read ahead of the write.
+ */
+async function copyRange(
+  desc: IoDescriptor,
+  offset: number,
+  end: number,
+  write: (bytes: Uint8Array) => Promise<void>,
+): Promise<void> {
+  let next = offset;
+  const take = () => {
+    const n = Math.min(CAT_STEP, end - next);
+    const at = next;
+    next += n;
+    return { at, n };
+  };
+  if (desc.readInto === undefined) {
+    const readNext = () => {
+      const { at, n } = take();
+      return n > 0 ? desc.read(at, n) : undefined;
+    };
+    let pending = readNext();
+    while (pending !== undefined) {
+      const bytes = await pending;
+      if (bytes.length === 0) return;
+      pending = readNext(); // the next read runs while this one is written
+      try {
+        await write(bytes);
+      } catch (error) {
+        await pending?.catch(() => {});
+        throw error;
+      }
+    }
+    return;
+  }
+  const readInto = desc.readInto.bind(desc);
+  const inflight: { bytes: Uint8Array; asked: number; read: Promise<number> }[] = [];
+  const issue = (buffer: Uint8Array) => {
+    const { at, n } = take();
+    if (n === 0) return;
+    const bytes = n === buffer.length ? buffer : buffer.subarray(0, n);
+    inflight.push({ bytes, asked: n, read: readInto(at, bytes) });
+  };
+  for (let i = 0; i < CAT_DEPTH && next < end; i++) issue(new Uint8Array(CAT_STEP));
+  try {
+    for (let head = inflight.shift(); head !== undefined; head = inflight.shift()) {
+      const got = await head.read;
+      if (got > 0) {
+        await write(got === head.bytes.length ? head.bytes : head.bytes.subarray(0, got));
+      }
+      if (got < head.asked) return; // the end of the data
+      issue(new Uint8Array(head.bytes.buffer));
+    }
+  } finally {
+    // Reads still in flight (after a short read or a failure) settle before the close.
+    await Promise.allSettled(inflight.map((r) => r.read));
+  }
 }

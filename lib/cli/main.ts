@@ -12,7 +12,6 @@ import { VERSION } from "../version.ts";
 import { cat } from "./cat.ts";
 import { cert } from "./cert.ts";
 import { listPlugins } from "./list_plugins.ts";
-import { proxy } from "./proxy.ts";
 import type { CliPlugins } from "./registry.ts";
 import { serve } from "./serve.ts";
 import { StdoutClosed } from "./stdout.ts";
@@ -51,7 +50,11 @@ const COMMANDS: Readonly<Record<string, Subcommand>> = {
   cat,
   cert: (args) => cert(args),
   plugins: listPlugins,
-  proxy,
+  // Loaded when it runs: the server it builds on is not needed by cat and the others.
+  proxy: async (args, plugins) => {
+    const { proxy } = await import("./proxy.ts");
+    return await proxy(args, plugins);
+  },
   shell: async (args, plugins) => {
     const { shellMain } = await import("./shell.ts");
     return await shellMain(args, undefined, plugins);

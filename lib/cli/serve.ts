@@ -8,23 +8,15 @@
  * @module
  */
 
-import { BorrowedDescriptor } from "../io/borrowed_descriptor.ts";
-import { MemoryBudget } from "../io/memory_budget.ts";
-import { PinnedSession } from "../io/pinned_session.ts";
-import { readTokenFile } from "../net/auth.ts";
-import { bindListener } from "../net/listen_error.ts";
+import type { PinnedSession } from "../io/pinned_session.ts";
 import { CERTIFICATE_ADVICE, serverCertificateProblem } from "../net/certificate.ts";
-import { loadCertificate } from "../net/tls.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
-import { RemoteRegistry } from "../server/remote_registry.ts";
-import { RapServer } from "../server/server.ts";
-import { createShellCommandHandler } from "../shell/handler.ts";
-import { type HttpEndpoint, serveHttp } from "../shell/http.ts";
-import { parseCommandPolicy } from "../shell/policy.ts";
+import type { RapServer } from "../server/server.ts";
+import type { HttpEndpoint } from "../shell/http.ts";
 import { createLogger, type LogFormat } from "./log.ts";
 import { type CliPlugins, registryWith } from "./registry.ts";
 import { allowFromFlag, limitsHelp, parseLimits, SERVE_LIMIT_FLAGS } from "./serve_flags.ts";
-import { type ServeGdb, startGdbServer } from "./serve_gdb.ts";
+import type { ServeGdb } from "./serve_gdb.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
 import { untilStopped } from "./_until_stopped.ts";
 
@@ -119,6 +111,21 @@ export async function serve(args: string[], plugins: CliPlugins): Promise<number
     console.log(SERVE_USAGE);
     return 0;
   }
+  // Loaded here, not with the module: `rap cat` and `rap --help` do not start a server.
+  const {
+    BorrowedDescriptor,
+    MemoryBudget,
+    PinnedSession,
+    RapServer,
+    RemoteRegistry,
+    bindListener,
+    createShellCommandHandler,
+    loadCertificate,
+    parseCommandPolicy,
+    readTokenFile,
+    serveHttp,
+    startGdbServer,
+  } = await import("./_serve_modules.ts");
   if (positionals.length > 1) {
     throw new UsageError(`expected at most one URI, got ${positionals.length}`);
   }

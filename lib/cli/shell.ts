@@ -14,7 +14,6 @@ import { LineEditor } from "../shell/line_editor.ts";
 import { LineReader } from "../shell/line_reader.ts";
 import type { ShellOutput } from "../shell/output.ts";
 import { parseCommandPolicy } from "../shell/policy.ts";
-import { Shell } from "../shell/shell.ts";
 import { type CliPlugins, registryWith, useClientCredentials } from "./registry.ts";
 import { StdoutClosed, writeStdout } from "./stdout.ts";
 import { errorLine, UsageError, usageLine } from "./usage.ts";
@@ -294,6 +293,8 @@ export async function shellMain(
     return 1;
   }
   await using session = new IoSession({ registry });
+  // Loaded here, not with the module: `rap cat` needs none of the shell.
+  const { Shell } = await import("../shell/shell.ts");
   await using shell = new Shell({
     session,
     writable: options.write,

@@ -44,7 +44,7 @@ export interface RapClientOptions {
   onReverseCommand?: (command: string) => Promise<string | null> | string | null;
   /**
    * Largest READ/WRITE payload per request. Plain RAP: default 4096 (radare2's limit).
-   * With extensions: at most the server's `maxdata`; default 1 MiB.
+   * With extensions: at most the server's `maxdata`; default 4 MiB.
    */
   maxPayload?: number;
   /**
@@ -367,7 +367,7 @@ export class RapClient implements AsyncDisposable {
   /**
    * Read `into.length` bytes at `offset` straight into `into`. The read is split into
    * pieces of the peer's payload limit (4096 for plain RAP, each with its SEEK; up to
-   * 1 MiB with the extensions, each carrying its offset) and a window of pieces is kept in
+   * 4 MiB with the extensions, each carrying its offset) and a window of pieces is kept in
    * flight. Payloads are received into `into` without an extra copy where possible. Bytes
    * past the end of the data are 0xff, as radare2 pads.
    *

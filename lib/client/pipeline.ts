@@ -18,8 +18,12 @@ import type { RapReply } from "../protocol/packets.ts";
 import { Fifo, handled } from "./_support.ts";
 import type { RapTransport } from "./transport.ts";
 
-/** Preferred extended request size and bytes in flight per call. */
-const EXT_CHUNK = 1024 * 1024;
+/**
+ * Preferred extended request size and bytes in flight per call. 4 MiB requests (two in
+ * flight) took 0.76× the wall time of 1 MiB ones (eight in flight) for a whole `rap cat`
+ * (docs/benchmarks.md); the server still streams them in 1 MiB pieces.
+ */
+const EXT_CHUNK = 4 * 1024 * 1024;
 const EXT_INFLIGHT = 8 * 1024 * 1024;
 /** Requests in flight for plain RAP (SEEK+READ pairs count two): 128 pieces of 4 KiB. */
 const PLAIN_WINDOW = 256;
@@ -63,7 +67,7 @@ export interface PipelinePlan {
 
 /**
  * The piece size and window of a client's reads and writes: plain RAP, 4096-byte pieces
- * and 256 requests in flight (128 pieces); with the extensions, pieces of up to 1 MiB
+ * and 256 requests in flight (128 pieces); with the extensions, pieces of up to 4 MiB
  * (never over the negotiated `maxData`) and 8 MiB in flight.
  *
  * @param extMaxData The negotiated extensions' `maxData`, or `undefined` on plain RAP.
@@ -76,7 +80,7 @@ export interface PipelinePlan {
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(pipelineShape(undefined, {}), { step: 4096, window: 256 });
- * assert.deepEqual(pipelineShape(8 << 20, {}), { step: 1 << 20, window: 8 });
+ * assert.deepEqual(pipelineShape(8 << 20, {}), { step: 4 << 20, window: 2 });
  * assert.deepEqual(pipelineShape(4096, { window: 3 }), { step: 4096, window: 3 });
  * ```
  */

@@ -32,6 +32,8 @@ export class BorrowedDescriptor implements IoDescriptor {
   readonly writable: boolean;
   /** The inner descriptor's plugin commands, when it has them. */
   readonly system?: (command: string, options?: SystemOptions) => Promise<string>;
+  /** The inner descriptor's `readInto`, when it has one. */
+  readonly readInto?: (offset: number, into: Uint8Array) => Promise<number>;
   readonly #inner: IoDescriptor;
 
   /**
@@ -45,6 +47,7 @@ export class BorrowedDescriptor implements IoDescriptor {
     this.plugin = inner.plugin;
     this.writable = inner.writable;
     if (inner.system) this.system = (command, options) => inner.system!(command, options);
+    if (inner.readInto) this.readInto = (offset, into) => inner.readInto!(offset, into);
   }
 
   /**

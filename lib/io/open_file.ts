@@ -19,7 +19,6 @@
  * @module
  */
 
-import { fstatSync } from "node:fs";
 import { IoError } from "./errors.ts";
 import { checkPermissions } from "./permissions.ts";
 import { resolveTarget, sameFile, stillAt } from "./_scope_check.ts";
@@ -128,13 +127,21 @@ export function scopeIsEverything(write: boolean): boolean {
  */
 export function stdinIdentity(): { dev: number; ino: number } | undefined {
   try {
-    const info = fstatSync(0);
+    const info = nodeFs().fstatSync(0);
     // /dev/null (device 1:3) has nothing to read: no reason to refuse it to anyone.
     if (info.isCharacterDevice() && info.rdev === DEV_NULL) return undefined;
     return { dev: info.dev, ino: info.ino };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Node's `fs`, loaded on first use: only a server asks about its stdin, and loading Node's
+ * compatibility layer costs every process (`rap cat` too) some 40 ms at start-up.
+ */
+function nodeFs(): typeof import("node:fs") {
+  return process.getBuiltinModule("node:fs") as typeof import("node:fs");
 }
 
 /** The device number of /dev/null on Linux (major 1, minor 3). */

@@ -261,6 +261,42 @@ export class IoSession extends FileTable {
   }
 
   /**
+   * Read up to `into.length` bytes of a file at `offset` into `into`, under the rules of
+   * {@linkcode IoSession.read}: straight into it when the descriptor can (`readInto`),
+   * else read and copied.
+   *
+   * @param fd The fd, or `CURRENT_FD` for the current file.
+   * @param offset The 64-bit offset.
+   * @param into The destination.
+   * @returns How many bytes were read into `into`: fewer only at the end of the data.
+   * @throws {BadFdError} When there is no such file.
+   * @throws {OffsetError} When the offset is past what the IO layer addresses.
+   *
+   * @example
+   * ```ts
+   * import { IoSession } from "@rap/cli";
+   * import assert from "node:assert/strict";
+   *
+   * await using session = new IoSession();
+   * const fd = await session.open("hex://00112233");
+   * const into = new Uint8Array(8);
+   * assert.equal(await session.readInto(fd, 2n, into), 2);
+   * assert.deepEqual([...into.subarray(0, 2)], [0x22, 0x33]);
+   * ```
+   */
+  async readInto(fd: number, offset: bigint, into: Uint8Array): Promise<number> {
+    const desc = this.descriptor(fd);
+    if (offset > MAX_SAFE) throw new OffsetError(desc.uri, offset);
+    if (into.length === 0) return 0;
+    if (desc.readInto !== undefined) {
+      return Math.min(into.length, await desc.readInto(Number(offset), into));
+    }
+    const bytes = await this.read(fd, offset, into.length);
+    into.set(bytes);
+    return bytes.length;
+  }
+
+  /**
    * Write `data` to a file at `offset`, with every rule of the session: not in a read-only
    * session, not to a file opened read-only, not past the addressable offsets, and within
    * the memory limits.

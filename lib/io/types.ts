@@ -155,6 +155,17 @@ export interface IoDescriptor extends AsyncDisposable {
    */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**
+   * Read up to `into.length` bytes at `offset` into the caller's buffer (a bulk reader such
+   * as `rap cat` reuses a few buffers instead of allocating one per read). Several calls
+   * may be under way at once, each with its own buffer; they complete as their bytes come.
+   * Absent: use {@linkcode IoDescriptor.read}.
+   *
+   * @param offset Where to start.
+   * @param into The destination.
+   * @returns The bytes read into `into` from its start; fewer only at the end of the data.
+   */
+  readInto?(offset: number, into: Uint8Array): Promise<number>;
+  /**
    * Write `data` at `offset`.
    *
    * @param offset Where to start.

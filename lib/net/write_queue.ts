@@ -117,6 +117,8 @@ export class QueuedWriter {
   /** A written batch buffer kept for reuse. */
   #spare: Uint8Array | undefined;
   readonly #batches = new WeakSet<ArrayBufferLike>();
+  /** Callbacks of large chunks whose writers want to know when they are written. */
+  readonly #written = new Map<Uint8Array, () => void>();
   #queued = 0;
   #running = false;
   #corked = false;
@@ -149,20 +151,45 @@ export class QueuedWriter {
 
   /**
    * Queue bytes. A small chunk is copied at once; a large one (16 KiB or more) is kept as
-   * a view until written: do not change it meanwhile.
+   * a view until written: do not change it meanwhile. `written`, if given, is called once
+   * the chunk is no longer needed (copied, or on the wire), so that its buffer can be used
+   * again; it is not called when the writer fails (the buffer is then left to the GC).
    *
    * @param chunk The bytes.
+   * @param written Called when the writer is done with `chunk`.
+   *
+   * @example Reuse a buffer once it is written
+   * ```ts
+   * import { QueuedWriter } from "@rap/cli";
+   * import assert from "node:assert/strict";
+   *
+   * let sent = 0;
+   * const writer = new QueuedWriter({ write: (p) => Promise.resolve((sent += p.length, p.length)) });
+   * let free = false;
+   * writer.write(new Uint8Array(64 * 1024), () => free = true);
+   * await writer.flush();
+   * assert.ok(free);
+   * assert.equal(sent, 64 * 1024);
+   * ```
    */
-  write(chunk: Uint8Array): void {
-    if (this.#error !== undefined || chunk.length === 0) return;
+  write(chunk: Uint8Array, written?: () => void): void {
+    if (this.#error !== undefined || chunk.length === 0) {
+      if (chunk.length === 0) written?.();
+      return;
+    }
     if (chunk.length < SMALL) {
       this.#append(chunk.length).set(chunk);
+      written?.();
     } else {
       this.#seal();
       this.#chunks.push(chunk);
+      if (written !== undefined) this.#written.set(chunk, written);
     }
     this.#queued += chunk.length;
-    this.#kick();
+    // A large chunk is a write of its own whether corked or not: start it now. Held back,
+    // the last piece of a READ_AT waited for the next request's first piece to be read.
+    if (chunk.length < SMALL) this.#kick();
+    else this.#start();
   }
 
   /**
@@ -310,6 +337,13 @@ export class QueuedWriter {
         let done = 0;
         while (done < data.length) done += await this.#sink.write(data.subarray(done));
         this.#queued -= data.length;
+        if (this.#written.size > 0) {
+          const written = this.#written.get(data);
+          if (written !== undefined) {
+            this.#written.delete(data);
+            written();
+          }
+        }
         if (data.byteOffset === 0 && this.#batches.has(data.buffer)) {
           const buffer = new Uint8Array(data.buffer);
           if (this.#spare === undefined || this.#spare.length < buffer.length) this.#spare = buffer;
@@ -333,6 +367,7 @@ export class QueuedWriter {
     this.#error = error;
     this.#chunks = [];
     this.#head = 0;
+    this.#written.clear();
     this.#batch = this.#spare = undefined;
     this.#batchLength = 0;
     this.#queued = 0;

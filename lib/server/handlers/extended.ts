@@ -12,7 +12,7 @@ import type { PacketHeader } from "../../protocol/decode.ts";
 import { encodePacket } from "../../protocol/encode.ts";
 import type { RapPacket } from "../../protocol/packets.ts";
 import { memoryView } from "../../io/memory_descriptor.ts";
-import { SERVER_BUFFERS } from "../buffers.ts";
+import { PIECE_BUFFERS, SERVER_BUFFERS } from "../buffers.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
 import { ConnectionLostError } from "../../io/errors.ts";
 import { errorReply, RequestError, wireCode } from "../wire_errors.ts";
@@ -74,13 +74,78 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
     c.views = true;
     return;
   }
+  const desc = session.descriptor(fd);
+  if (desc.readInto === undefined) return await readAtCopies(c, fd, offset, length);
+  // Read into pooled buffers, each sent from and given back once written: no allocation,
+  // no copy, no garbage per piece.
+  const give = (bytes: Uint8Array) => () => PIECE_BUFFERS.give(bytes);
+  const firstLength = Math.min(length, piece);
+  let buffer = PIECE_BUFFERS.take();
+  let got: number;
+  try {
+    got = await session.readInto(fd, offset, buffer.subarray(0, firstLength));
+  } catch (error) {
+    PIECE_BUFFERS.give(buffer);
+    throw error;
+  }
+  const total = await replyLength(c, fd, offset, length, got, firstLength);
+  reply32(writer, READ_AT_REPLY, total);
+  writer.write(buffer.subarray(0, Math.min(got, total)), give(buffer));
+  let done = Math.min(got, total);
+  while (done < total) {
+    if (writer.queued > SERVER_BUFFERS.highWaterMark) await writer.ready();
+    const n = Math.min(piece, total - done);
+    buffer = PIECE_BUFFERS.take();
+    const data = buffer.subarray(0, n);
+    let filled = 0;
+    try {
+      filled = await session.readInto(fd, offset + BigInt(done), data);
+    } catch (error) {
+      readFailed(c, fd, error);
+    }
+    // The header promised `total` bytes: pad what the plugin did not deliver.
+    if (filled < n) data.fill(0xff, filled);
+    writer.write(data, give(buffer));
+    done += n;
+  }
+}
+
+/**
+ * The length a READ_AT reply announces, once its first piece is read: what the first read
+ * gave, or, when it was full and more was asked, as much as the file has.
+ */
+async function replyLength(
+  c: Connection,
+  fd: number,
+  offset: bigint,
+  length: number,
+  got: number,
+  firstLength: number,
+): Promise<number> {
+  if (got < firstLength || length <= firstLength) return got;
+  const size = await c.session.descriptor(fd).size().catch(() => Infinity);
+  return Math.max(got, Math.min(length, size - Number(offset)));
+}
+
+/** Log a failed read of a piece after the reply's header went out (the piece is padded). */
+function readFailed(c: Connection, fd: number, error: unknown): void {
+  // An upstream that went away (rap proxy) ends this connection, with the reason logged.
+  if (error instanceof ConnectionLostError) throw error;
+  c.log(`read of ${c.session.get(fd)?.uri ?? "the file"} failed: ${(error as Error).message}`);
+}
+
+/** READ_AT of a descriptor that reads only into buffers of its own (`read`). */
+async function readAtCopies(
+  c: Connection,
+  fd: number,
+  offset: bigint,
+  length: number,
+): Promise<void> {
+  const { session, writer } = c;
+  const piece = SERVER_BUFFERS.piece;
   const firstLength = Math.min(length, piece);
   const first = await session.read(fd, offset, firstLength);
-  let total = first.length;
-  if (first.length === firstLength && length > piece) {
-    const size = await session.descriptor(fd).size().catch(() => Infinity);
-    total = Math.max(first.length, Math.min(length, size - Number(offset)));
-  }
+  const total = await replyLength(c, fd, offset, length, first.length, firstLength);
   reply32(writer, READ_AT_REPLY, total);
   writer.write(first.length > total ? first.subarray(0, total) : first);
   let done = Math.min(first.length, total);
@@ -91,8 +156,7 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
     try {
       data = await session.read(fd, offset + BigInt(done), n);
     } catch (error) {
-      if (error instanceof ConnectionLostError) throw error;
-      c.log(`read of ${session.get(fd)?.uri ?? "the file"} failed: ${(error as Error).message}`);
+      readFailed(c, fd, error);
       data = new Uint8Array(0);
     }
     if (data.length < n) {
