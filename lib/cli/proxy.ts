@@ -9,12 +9,8 @@
  */
 
 import { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "../client/file_caches.ts";
-import { readTokenFile } from "../net/auth.ts";
-import { bindListener } from "../net/listen_error.ts";
 import { loadCaCerts } from "../net/tls.ts";
 import { SERVER_DEFAULTS } from "../server/options.ts";
-import { RapServer } from "../server/server.ts";
-import { upstreamBase, upstreamCommands, UpstreamRegistry } from "./_upstream.ts";
 import { untilStopped } from "./_until_stopped.ts";
 import type { CliPlugins } from "./registry.ts";
 import {
@@ -128,6 +124,9 @@ export async function proxy(args: string[], plugins: CliPlugins): Promise<number
   if (positionals.length !== 1) {
     throw new UsageError("expected one UPSTREAM (rap://HOST:PORT or raps://HOST:PORT)");
   }
+  // The server and the upstream's pieces load when proxy runs, not with the command line.
+  const { bindListener, RapServer, readTokenFile } = await import("./_serve_modules.ts");
+  const { upstreamBase, upstreamCommands, UpstreamRegistry } = await import("./_upstream.ts");
   let base: string;
   try {
     base = upstreamBase(positionals[0]);
