@@ -13,22 +13,19 @@
  * @module
  */
 
-import { fromHex, latin1Text, toHex, unescapeGdbBinary } from "../lib/gdb/codec.ts";
+import { fromHex, toHex } from "../lib/gdb/codec.ts";
 import {
-  findRegister,
   formatRegisters,
   formatRegistersJson,
   hexValue,
-  parseTargetXml,
   readRegisters,
-  registerHex,
-  type RegisterLayout,
-  writeRegister,
 } from "../lib/gdb/registers.ts";
 import type { GdbRemote } from "../lib/gdb/remote.ts";
 import { parseStopReply, signalName, type StopReply } from "../lib/gdb/stop.ts";
 import { IoError } from "../lib/io/errors.ts";
-import { concatBytes } from "../lib/protocol/bytes.ts";
+import { BreakpointTable, parseAddress } from "./_gdb_breakpoints.ts";
+import { readStubFile } from "./_gdb_stub_file.ts";
+import { readXfer, TargetRegisters } from "./_gdb_target_registers.ts";
 import { formatMaps, parseMaps } from "./_proc_mem.ts";
 
 /** The help of the debugger commands. */
@@ -47,10 +44,6 @@ export const DEBUG_HELP: string = [
   " dk               kill the process",
 ].join("\n") + "\n";
 
-/** Largest target description accepted, includes and all. */
-const MAX_DESCRIPTION = 1 << 20;
-/** Deepest `xi:include` nesting followed. */
-const MAX_INCLUDE_DEPTH = 8;
 /** Most steps one `ds N` takes. */
 const MAX_STEPS = 1_000_000;
 
@@ -68,21 +61,6 @@ export interface DebugTarget {
   readonly packetSize: number;
 }
 
-/** Parse an address: hex (`0x...`) or decimal. */
-function parseAddress(text: string, uri: string): number {
-  const t = text.trim();
-  const value = /^0x[0-9a-f]+$/i.test(t) ? parseInt(t, 16) : /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!Number.isSafeInteger(value)) throw new IoError(uri, `Invalid address "${text}"`);
-  return value;
-}
-
-/** Parse a register value: hex, decimal, or negative decimal. */
-function parseValue(text: string, uri: string): bigint {
-  const t = text.trim();
-  if (!/^(0x[0-9a-f]+|-?\d+)$/i.test(t)) throw new IoError(uri, `Invalid value "${text}"`);
-  return BigInt(t);
-}
-
 /**
  * The debugger of one stub connection: its register layout (read once), its breakpoints,
  * and whether the process has ended.
@@ -96,10 +74,8 @@ function parseValue(text: string, uri: string): bigint {
 export class GdbDebugger {
   readonly #remote: GdbRemote;
   readonly #target: DebugTarget;
-  #layout: RegisterLayout | undefined;
-  readonly #breakpoints = new Set<number>();
-  /** Every address with a breakpoint in the stub: the user's and `dso`'s temporary ones. */
-  readonly #inserted = new Set<number>();
+  readonly #registers: TargetRegisters;
+  readonly #breakpoints: BreakpointTable;
   /** Whether the stub has `vCont` with steps (asked once). */
   #vCont: boolean | undefined;
   /** The thread that stopped last (`p1a.1a`), which `ds` steps. */
@@ -118,6 +94,12 @@ export class GdbDebugger {
   constructor(remote: GdbRemote, target: DebugTarget) {
     this.#remote = remote;
     this.#target = target;
+    this.#registers = new TargetRegisters(remote, target);
+    this.#breakpoints = new BreakpointTable(
+      remote,
+      target.uri,
+      async () => (await this.#registers.layout().catch(() => undefined))?.architecture ?? "",
+    );
   }
 
   /**
@@ -139,9 +121,11 @@ export class GdbDebugger {
     }
     switch (word) {
       case "dr":
-        return arg === "" ? formatRegisters(...await this.#registers()) : await this.#register(arg);
+        return arg === ""
+          ? formatRegisters(...await this.#registers.values())
+          : await this.#registers.command(arg);
       case "drj":
-        return formatRegistersJson(...await this.#registers());
+        return formatRegistersJson(...await this.#registers.values());
       case "ds":
         return await this.#step(arg, false, signal);
       case "dso":
@@ -149,11 +133,14 @@ export class GdbDebugger {
       case "dc":
         return this.#describe(await this.#resume("c", signal));
       case "db":
-        return arg === "" ? this.#listBreakpoints() : await this.#addBreakpoint(arg);
+        return arg === "" ? this.#breakpoints.list() : await this.#addBreakpoint(arg);
       case "db-":
-        return await this.#removeBreakpoints(arg);
+        await this.#breakpoints.delete(arg, this.ended === undefined);
+        return "";
       case "dm":
-        return formatMaps(parseMaps(await this.#readStubFile(`/proc/${this.#pid()}/maps`)));
+        return formatMaps(
+          parseMaps(await readStubFile(this.#remote, this.#target, `/proc/${this.#pid()}/maps`)),
+        );
       default: // dk
         return await this.kill();
     }
@@ -168,110 +155,6 @@ export class GdbDebugger {
       throw new IoError(this.#target.uri, `The stub of "${this.#target.uri}" gives no process id`);
     }
     return this.#target.pid;
-  }
-
-  /** The layout, read once from the stub's target description. */
-  async layout(): Promise<RegisterLayout> {
-    if (this.#layout) return this.#layout;
-    const xml = await this.#description("target.xml", 0, { total: 0 });
-    if (xml === undefined) {
-      throw new IoError(
-        this.#target.uri,
-        `The stub of "${this.#target.uri}" gives no target description ` +
-          `(qXfer:features:read): its registers are unknown`,
-      );
-    }
-    this.#layout = parseTargetXml(xml);
-    return this.#layout;
-  }
-
-  /** One annex of the description, with its `xi:include`s inlined. */
-  async #description(
-    annex: string,
-    depth: number,
-    budget: { total: number },
-  ): Promise<string | undefined> {
-    const text = await this.#xfer("features", annex);
-    if (text === undefined) return undefined;
-    budget.total += text.length;
-    if (budget.total > MAX_DESCRIPTION || depth >= MAX_INCLUDE_DEPTH) {
-      throw new IoError(this.#target.uri, `The stub's target description is too large`);
-    }
-    let out = "";
-    let last = 0;
-    for (const m of text.matchAll(/<xi:include\s+href="([^"]+)"\s*\/>/g)) {
-      out += text.slice(last, m.index) +
-        ((await this.#description(m[1], depth + 1, budget)) ?? "")
-          .replace(/<\?xml[^>]*\?>|<!DOCTYPE[^>]*>/g, "");
-      last = m.index! + m[0].length;
-    }
-    return out + text.slice(last);
-  }
-
-  /** A `qXfer:OBJECT:read:ANNEX` object, or `undefined` when the stub has none. */
-  async #xfer(object: string, annex: string): Promise<string | undefined> {
-    let out = "";
-    const chunk = Math.max(64, this.#target.packetSize - 8).toString(16);
-    for (;;) {
-      const reply = await this.#remote.request(
-        `qXfer:${object}:read:${annex}:${out.length.toString(16)},${chunk}`,
-      );
-      const kind = reply[0];
-      if (kind !== 0x6d && kind !== 0x6c) return undefined; // not m/l: E or unsupported
-      out += latin1Text(unescapeGdbBinary(reply.subarray(1)));
-      if (kind === 0x6c || out.length > MAX_DESCRIPTION) return out;
-    }
-  }
-
-  async #registers(): Promise<[RegisterLayout, Map<number, bigint>]> {
-    const layout = await this.layout();
-    const g = await this.#remote.requestText("g");
-    if (!/^[0-9a-fA-Fx]*$/.test(g) || g === "") {
-      throw new IoError(this.#target.uri, `Cannot read the registers: the stub answered "${g}"`);
-    }
-    return [layout, readRegisters(layout, g)];
-  }
-
-  /** `dr NAME` or `dr NAME=VALUE`. */
-  async #register(arg: string): Promise<string> {
-    const [name, value] = arg.split("=", 2).map((s) => s.trim());
-    const layout = await this.layout();
-    const register = findRegister(layout, name);
-    if (!register) throw new IoError(this.#target.uri, `Unknown register "${name}"`);
-    if (value === undefined) {
-      const [, values] = await this.#registers();
-      const current = values.get(register.regnum);
-      if (current === undefined) {
-        throw new IoError(this.#target.uri, `Register "${name}" is not available`);
-      }
-      return `${hexValue(current)}\n`;
-    }
-    if (!this.#target.writable) {
-      throw new IoError(
-        this.#target.uri,
-        `Cannot set "${name}": "${this.#target.uri}" is opened read-only (open it with -w)`,
-      );
-    }
-    const v = parseValue(value, this.#target.uri);
-    const bytes = Math.ceil(register.bitsize / 8);
-    let reply = await this.#remote.requestText(
-      `P${register.regnum.toString(16)}=${registerHex(v, bytes)}`,
-    );
-    if (reply === "") {
-      const g = await this.#remote.requestText("g");
-      reply = await this.#remote.requestText(`G${writeRegister(g, register, v)}`);
-    }
-    if (reply !== "OK") {
-      throw new IoError(this.#target.uri, `Cannot set "${name}": the stub answered ${reply}`);
-    }
-    return "";
-  }
-
-  /** The program counter now. */
-  async #pc(): Promise<number | undefined> {
-    const [layout, values] = await this.#registers();
-    const pc = layout.pc ? values.get(layout.pc.regnum) : undefined;
-    return pc === undefined ? undefined : Number(pc);
   }
 
   /**
@@ -306,14 +189,14 @@ export class GdbDebugger {
    * gdb does: the stub would stop on it again at once.
    */
   async #resume(packet: "s" | "c", signal?: AbortSignal): Promise<StopReply> {
-    const pc = this.#inserted.size > 0 ? await this.#pc() : undefined;
-    if (pc !== undefined && this.#inserted.has(pc)) {
-      await this.#remove(pc);
+    const pc = this.#breakpoints.anyInserted ? await this.#registers.pc() : undefined;
+    if (pc !== undefined && this.#breakpoints.isInserted(pc)) {
+      await this.#breakpoints.remove(pc);
       let stepped: StopReply;
       try {
         stepped = await this.#resumeOnce("s", signal);
       } finally {
-        if (this.ended === undefined) await this.#insert(pc);
+        if (this.ended === undefined) await this.#breakpoints.insert(pc);
       }
       if (packet === "s" || stepped.kind !== "signal" || stepped.signal !== 5) return stepped;
     }
@@ -347,9 +230,9 @@ export class GdbDebugger {
     if (this.ended !== undefined) return `(${this.#target.pid}) Process ${this.ended}\n`;
     if (stop.kind === "none") return "No thread left to resume\n";
     if (stop.kind !== "signal") return `Stopped: ${stop.raw}\n`;
-    const pc = await this.#pc();
+    const pc = await this.#registers.pc();
     const at = pc === undefined ? "" : ` at ${hexValue(BigInt(pc))}`;
-    if (stop.signal === 5 && pc !== undefined && this.#breakpoints.has(pc)) {
+    if (stop.signal === 5 && pc !== undefined && this.#breakpoints.isUser(pc)) {
       return `hit breakpoint at: ${hexValue(BigInt(pc))}\n`;
     }
     if (stop.signal === 2) return `interrupted${at}\n`;
@@ -377,11 +260,11 @@ export class GdbDebugger {
    * that return address at the same stack depth.
    */
   async #stepOver(signal?: AbortSignal): Promise<StopReply> {
-    const [layout, before] = await this.#registers();
+    const [layout, before] = await this.#registers.values();
     const { pc, sp, pointerSize } = layout;
     const stop = await this.#resume("s", signal);
     if (!pc || !sp || this.ended !== undefined || stop.kind !== "signal") return stop;
-    const [, after] = await this.#registers();
+    const [, after] = await this.#registers.values();
     const [pc0, sp0, sp1] = [before.get(pc.regnum), before.get(sp.regnum), after.get(sp.regnum)];
     if (pc0 === undefined || sp0 === undefined || sp1 !== sp0 - BigInt(pointerSize)) return stop;
     const word = await this.#readMemory(Number(sp1), pointerSize);
@@ -392,18 +275,20 @@ export class GdbDebugger {
     ).get(pc.regnum);
     if (ret === undefined || ret <= pc0 || ret > pc0 + 16n) return stop;
     // Run to the return address, at the depth we started from (recursion stops deeper).
-    const had = this.#inserted.has(Number(ret));
-    if (!had) await this.#insert(Number(ret));
+    const had = this.#breakpoints.isInserted(Number(ret));
+    if (!had) await this.#breakpoints.insert(Number(ret));
     try {
       for (;;) {
         const next = await this.#resume("c", signal);
         if (this.ended !== undefined || next.kind !== "signal" || next.signal !== 5) return next;
-        const [, now] = await this.#registers();
+        const [, now] = await this.#registers.values();
         if (now.get(pc.regnum) !== ret) return next; // another breakpoint
         if ((now.get(sp.regnum) ?? 0n) >= sp0) return next;
       }
     } finally {
-      if (!had && this.ended === undefined) await this.#remove(Number(ret)).catch(() => {});
+      if (!had && this.ended === undefined) {
+        await this.#breakpoints.remove(Number(ret)).catch(() => {});
+      }
     }
   }
 
@@ -412,63 +297,11 @@ export class GdbDebugger {
     return /^([0-9a-fA-F]{2})+$/.test(reply) ? fromHex(reply) : undefined;
   }
 
-  /** The breakpoint kind of `Z0`: the size of the breakpoint instruction. */
-  async #kind(): Promise<number> {
-    const arch = (await this.layout().catch(() => undefined))?.architecture ?? "";
-    return /^(aarch64|arm|riscv|powerpc|rs6000|mips|sparc|loongarch)/.test(arch) ? 4 : 1;
-  }
-
-  async #insert(address: number): Promise<void> {
-    const reply = await this.#remote.requestText(
-      `Z0,${address.toString(16)},${(await this.#kind()).toString(16)}`,
-    );
-    if (reply === "") {
-      throw new IoError(
-        this.#target.uri,
-        `The stub of "${this.#target.uri}" has no breakpoints (Z0)`,
-      );
-    }
-    if (reply !== "OK") {
-      throw new IoError(
-        this.#target.uri,
-        `Cannot set a breakpoint at ${hexValue(BigInt(address))}: the stub answered ${reply}`,
-      );
-    }
-    this.#inserted.add(address);
-  }
-
-  async #remove(address: number): Promise<void> {
-    this.#inserted.delete(address);
-    await this.#remote.requestText(
-      `z0,${address.toString(16)},${(await this.#kind()).toString(16)}`,
-    );
-  }
-
   async #addBreakpoint(arg: string): Promise<string> {
     const address = parseAddress(arg, this.#target.uri);
     if (this.ended !== undefined) throw this.#gone();
-    if (!this.#breakpoints.has(address)) await this.#insert(address);
-    this.#breakpoints.add(address);
+    await this.#breakpoints.add(address);
     return "";
-  }
-
-  async #removeBreakpoints(arg: string): Promise<string> {
-    const all = arg === "*";
-    const targets = all ? [...this.#breakpoints] : [parseAddress(arg, this.#target.uri)];
-    for (const address of targets) {
-      if (!this.#breakpoints.delete(address)) {
-        throw new IoError(this.#target.uri, `No breakpoint at ${hexValue(BigInt(address))}`);
-      }
-      if (this.ended === undefined) await this.#remove(address);
-    }
-    return "";
-  }
-
-  #listBreakpoints(): string {
-    const size = 1;
-    return [...this.#breakpoints].sort((a, b) => a - b).map((a) =>
-      `${hexValue(BigInt(a))} - ${hexValue(BigInt(a + size))} ${size} --x sw break enabled valid\n`
-    ).join("");
   }
 
   /** `dp`: the process, as radare2's `dp` lists it. */
@@ -476,47 +309,10 @@ export class GdbDebugger {
     const pid = this.#target.pid;
     if (this.ended !== undefined) return `- ${pid} ${this.ended}\n`;
     const annex = this.#target.multiprocess && pid > 0 ? pid.toString(16) : "";
-    const path = await this.#xfer("exec-file", annex).catch(() => undefined);
-    return `* ${pid} s${path ? " " + path : ""}\n`;
-  }
-
-  /** A file on the stub's host, read with `vFile:open`/`pread`/`close`. */
-  async #readStubFile(path: string): Promise<string> {
-    const open = await this.#remote.requestText(
-      `vFile:open:${toHex(new TextEncoder().encode(path))},0,0`,
+    const path = await readXfer(this.#remote, this.#target.packetSize, "exec-file", annex).catch(
+      () => undefined,
     );
-    const fd = /^F([0-9a-fA-F]+)$/.exec(open)?.[1];
-    if (fd === undefined) {
-      throw new IoError(
-        this.#target.uri,
-        open === ""
-          ? `The stub of "${this.#target.uri}" cannot read its host's files (vFile): no maps`
-          : `Cannot read ${path} through the stub (${open})`,
-      );
-    }
-    const parts: Uint8Array[] = [];
-    let offset = 0;
-    const count = Math.max(64, Math.floor((this.#target.packetSize - 16) / 2));
-    try {
-      for (let i = 0; i < 4096; i++) {
-        const reply = await this.#remote.request(
-          `vFile:pread:${fd},${count.toString(16)},${offset.toString(16)}`,
-        );
-        const semi = reply.indexOf(0x3b);
-        const head = latin1Text(semi < 0 ? reply : reply.subarray(0, semi));
-        const n = /^F([0-9a-fA-F]+)$/.exec(head);
-        if (!n) {
-          throw new IoError(this.#target.uri, `Cannot read ${path} through the stub (${head})`);
-        }
-        if (parseInt(n[1], 16) === 0) break;
-        const data = unescapeGdbBinary(reply.subarray(semi + 1));
-        parts.push(data);
-        offset += data.length;
-      }
-    } finally {
-      await this.#remote.requestText(`vFile:close:${fd}`).catch(() => {});
-    }
-    return new TextDecoder().decode(concatBytes(parts));
+    return `* ${pid} s${path ? " " + path : ""}\n`;
   }
 
   /**

@@ -37,15 +37,14 @@
 import { IoError } from "../lib/io/errors.ts";
 import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
 import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
-import { escapeGdbBinary, fromHex, latin1Bytes, latin1Text, toHex } from "../lib/gdb/codec.ts";
 import { GdbRemote, GdbRemoteError } from "../lib/gdb/remote.ts";
 import type { GdbStubLink } from "../lib/gdb/stub_link.ts";
 import type { SystemOptions } from "../lib/io/types.ts";
 import { DEBUG_HELP, GdbDebugger } from "./_gdb_debug.ts";
+import { StubMemory } from "./_gdb_memory.ts";
+import { runStubMonitor } from "./_gdb_monitor.ts";
 import { connectFailure } from "./_open_error.ts";
 
-/** Granularity of the retry after an error reply to a memory read. */
-const PAGE_SIZE = 4096;
 /** The packet size assumed when the stub does not say (gdb's own default). */
 const DEFAULT_PACKET_SIZE = 400;
 /** The smallest packet size `pktsz` accepts. */
@@ -124,15 +123,6 @@ function netHost({ hostname, port }: GdbTarget): string {
   return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
-/** An `Exx` or `E.text` error reply (never valid hex data: odd length or a dot). */
-function isErrorReply(reply: string): boolean {
-  return reply.startsWith("E") && (reply.length % 2 === 1 || reply[1] === ".");
-}
-
-function hexAddress(address: number): string {
-  return `0x${address.toString(16)}`;
-}
-
 /**
  * How {@linkcode GdbDescriptor.connect} sets a descriptor up for another plugin (`dbg://`).
  *
@@ -172,9 +162,8 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
   stubFeatures: readonly string[] = [];
   readonly #remote: GdbRemote;
   readonly #debugger: GdbDebugger;
+  readonly #memory: StubMemory;
   readonly #afterRelease: (() => Promise<void>) | undefined;
-  /** `X` support: unknown until the first write. */
-  #binaryWrites: boolean | undefined;
 
   private constructor(
     uri: string,
@@ -185,6 +174,7 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
     super(uri, options.plugin ?? "gdb", writable);
     this.#remote = remote;
     this.#debugger = new GdbDebugger(remote, this);
+    this.#memory = new StubMemory(remote, this);
     this.#afterRelease = options.afterRelease;
   }
 
@@ -279,33 +269,6 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
     return Promise.resolve(Infinity);
   }
 
-  /** Bytes of memory per `m` request, so the hex reply fits a packet. */
-  get #maxRead(): number {
-    return Math.max(16, Math.floor((this.packetSize - 4) / 2));
-  }
-
-  /** Bytes of data per `X`/`M` request, so even fully escaped data fits a packet. */
-  get #maxWrite(): number {
-    return Math.max(8, Math.floor((this.packetSize - 40) / 2));
-  }
-
-  /** One `m` request: the bytes, or `undefined` on an error reply. */
-  async #readMemory(address: number, length: number): Promise<Uint8Array | undefined> {
-    const reply = await this.#remote.requestText(`m${address.toString(16)},${length.toString(16)}`);
-    if (reply === "" || isErrorReply(reply)) return undefined;
-    try {
-      return fromHex(reply);
-    } catch (error) {
-      throw new IoError(
-        this.uri,
-        `Cannot read "${this.uri}" at ${hexAddress(address)}: malformed reply "${
-          reply.slice(0, 40)
-        }"`,
-        { cause: error },
-      );
-    }
-  }
-
   /**
    * Read memory. Unreadable pages come back as 0xff, so the result always has `length`
    * bytes.
@@ -316,31 +279,14 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
    */
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.checkOpen();
-    const out = new Uint8Array(Math.max(0, length)).fill(0xff);
-    if (this.#debugger.ended !== undefined) return out; // the process is gone: no memory
-    let pos = 0;
+    if (this.#debugger.ended !== undefined) {
+      return new Uint8Array(Math.max(0, length)).fill(0xff); // the process is gone: no memory
+    }
     try {
-      while (pos < out.length) {
-        const address = offset + pos;
-        const n = Math.min(this.#maxRead, out.length - pos);
-        let data = await this.#readMemory(address, n);
-        const toPage = PAGE_SIZE - (address % PAGE_SIZE);
-        if ((!data || data.length === 0) && n > toPage) {
-          // The error may come from a later page: retry up to the page boundary alone.
-          data = await this.#readMemory(address, toPage);
-        }
-        if (data && data.length > 0) {
-          const k = Math.min(data.length, out.length - pos);
-          out.set(data.subarray(0, k), pos);
-          pos += k;
-        } else {
-          pos += Math.min(toPage, out.length - pos); // unreadable page: stays 0xff
-        }
-      }
+      return await this.#memory.read(offset, length);
     } catch (error) {
       throw this.failure(error, "read");
     }
-    return out;
   }
 
   /**
@@ -354,44 +300,11 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
   override async write(offset: number, data: Uint8Array): Promise<number> {
     this.checkWritable();
     try {
-      for (let pos = 0; pos < data.length; pos += this.#maxWrite) {
-        const chunk = data.subarray(pos, pos + this.#maxWrite);
-        await this.#writeMemory(offset + pos, chunk);
-      }
+      await this.#memory.write(offset, data);
     } catch (error) {
       throw this.failure(error, "write to");
     }
     return data.length;
-  }
-
-  async #writeMemory(address: number, chunk: Uint8Array): Promise<void> {
-    const head = `${address.toString(16)},${chunk.length.toString(16)}:`;
-    let reply: string;
-    if (this.#binaryWrites !== false) {
-      const header = latin1Bytes(`X${head}`);
-      const body = escapeGdbBinary(chunk);
-      const packet = new Uint8Array(header.length + body.length);
-      packet.set(header);
-      packet.set(body, header.length);
-      reply = latin1Text(await this.#remote.request(packet));
-      if (reply === "" && this.#binaryWrites === undefined) {
-        this.#binaryWrites = false; // X unsupported: use M from now on
-      } else {
-        this.#binaryWrites = true;
-      }
-    }
-    if (this.#binaryWrites === false) {
-      reply = await this.#remote.requestText(`M${head}${toHex(chunk)}`);
-    }
-    if (reply! !== "OK") {
-      const answer = reply! === ""
-        ? "memory writes are not supported"
-        : `the stub answered ${reply!}`;
-      throw new IoError(
-        this.uri,
-        `Cannot write ${chunk.length} bytes at ${hexAddress(address)} of "${this.uri}": ${answer}`,
-      );
-    }
   }
 
   /**
@@ -428,31 +341,12 @@ export class GdbDescriptor extends DescriptorBase implements GdbStubLink {
           return "";
         }
         case "monitor":
-          return await this.#monitor(arg === "" ? "help" : arg);
+          return await runStubMonitor(this.#remote, this.uri, arg === "" ? "help" : arg);
       }
     } catch (error) {
       throw this.failure(error, "run a command on");
     }
     throw new IoError(this.uri, `Unknown gdb command "${word}" (try "?")`);
-  }
-
-  async #monitor(command: string): Promise<string> {
-    let output = "";
-    const reply = await this.#remote.requestWithOutput(
-      `qRcmd,${toHex(new TextEncoder().encode(command))}`,
-      (hex) => output += new TextDecoder().decode(fromHex(hex)),
-    );
-    if (reply === "") {
-      throw new IoError(this.uri, `The stub of "${this.uri}" has no monitor commands`);
-    }
-    if (reply !== "OK") {
-      // Some stubs answer with the output hex-encoded in place of OK.
-      if (/^[0-9a-fA-F]+$/.test(reply) && reply.length % 2 === 0) {
-        return output + new TextDecoder().decode(fromHex(reply));
-      }
-      throw new IoError(this.uri, `monitor ${command}: the stub answered ${reply}`);
-    }
-    return output;
   }
 
   /**
