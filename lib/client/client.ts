@@ -6,22 +6,23 @@
  *
  * This file holds the operations (connect, negotiate, open, seek, size, read, write, cmd,
  * close); the connection's requests and replies are {@linkcode RapTransport}'s
- * (`transport.ts`), and reads and writes go through the one pipelined loop of
- * `pipeline.ts`.
+ * (`transport.ts`), CMDs are sent by `command.ts`, and reads and writes go through
+ * `file_transfers.ts` (the block caches, then the one pipelined loop of `pipeline.ts`).
  *
  * @module
  */
 
-import { CURRENT_FD, EXT_VERSION, Perm, RAP_CMD_MAX, Whence } from "../protocol/constants.ts";
+import { CURRENT_FD, EXT_VERSION, Perm, Whence } from "../protocol/constants.ts";
 import { RapConnectionError, RapRemoteError } from "../protocol/errors.ts";
 import { formatProbe, parseOffer } from "../protocol/extensions.ts";
 import type { TlsClientOptions } from "../net/tls.ts";
+import { sendCommand } from "./command.ts";
 import { dial } from "./connect.ts";
-import { FileCaches, type RapCacheOptions } from "./file_caches.ts";
+import type { RapCacheOptions } from "./file_caches.ts";
+import { FileTransfers } from "./file_transfers.ts";
+import { RapTransport } from "./transport.ts";
 
 export { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "./file_caches.ts";
-import { pipelineShape, readPieces, splitRange, writePieces } from "./pipeline.ts";
-import { RapTransport } from "./transport.ts";
 
 /**
  * Options of {@linkcode RapClient.connect}.
@@ -164,13 +165,11 @@ export class RapClient implements AsyncDisposable {
   /** `host:port` of the server, for messages. */
   readonly peer: string;
   readonly #transport: RapTransport;
-  readonly #options: RapClientOptions;
+  readonly #transfers: FileTransfers;
   #ext: RapExtensions | undefined;
   #currentFd: number | undefined;
-  readonly #caches: FileCaches | undefined;
 
   private constructor(conn: Deno.Conn, options: RapClientOptions) {
-    this.#options = options;
     this.peer = `${options.hostname}:${options.port}`;
     this.#transport = new RapTransport(conn, {
       peer: this.peer,
@@ -179,11 +178,7 @@ export class RapClient implements AsyncDisposable {
       maxData: options.maxPayload,
       tls: Boolean(options.tls),
     });
-    if (options.cache !== undefined) {
-      this.#caches = new FileCaches(options.cache, async (fd, offset, into) => {
-        await this.#pipelined(readPieces, offset, into, fd);
-      });
-    }
+    this.#transfers = new FileTransfers(this.#transport, options, () => this.#ext?.maxData);
   }
 
   /**
@@ -245,12 +240,12 @@ export class RapClient implements AsyncDisposable {
    * ```
    */
   get cacheCapacity(): number {
-    return this.#caches?.capacity ?? 0;
+    return this.#transfers.capacity;
   }
 
   /** The block caches' counters: blocks found, blocks fetched, fetch requests. */
   get cacheStats(): { hits: number; misses: number; fetches: number } {
-    return this.#caches?.stats ?? { hits: 0, misses: 0, fetches: 0 };
+    return this.#transfers.stats;
   }
 
   /** Whether the connection is still usable. */
@@ -279,7 +274,7 @@ export class RapClient implements AsyncDisposable {
     const probe = formatProbe({ version: EXT_VERSION, params });
     const timeout = options.probeTimeout ?? 5000;
     let refused: string | undefined;
-    await this.#command(probe, (output) => {
+    await sendCommand(this.#transport, probe, (output) => {
       const answer = readOffer(output, options.maxData, this.peer);
       refused = answer.refused;
       if (answer.ext === undefined) return;
@@ -321,7 +316,7 @@ export class RapClient implements AsyncDisposable {
     }
     this.#currentFd = reply.fd;
     // Plain RAP reads the current file: another file now.
-    this.#caches?.forget(this.#ext === undefined ? CURRENT_FD : reply.fd);
+    this.#transfers.forget(this.#ext === undefined ? CURRENT_FD : reply.fd);
     return reply.fd;
   }
 
@@ -379,8 +374,7 @@ export class RapClient implements AsyncDisposable {
   async readInto(offset: number | bigint, into: Uint8Array, fd?: number): Promise<Uint8Array> {
     const target = this.#fdFor(fd);
     if (into.length === 0) return into;
-    if (this.#caches !== undefined && await this.#caches.read(target, offset, into)) return into;
-    await this.#pipelined(readPieces, offset, into, target);
+    await this.#transfers.read(target, offset, into);
     return into;
   }
 
@@ -398,16 +392,7 @@ export class RapClient implements AsyncDisposable {
   async write(offset: number | bigint, data: Uint8Array, fd?: number): Promise<number> {
     const target = this.#fdFor(fd);
     if (data.length === 0) return 0;
-    if (this.#caches === undefined) return await this.#pipelined(writePieces, offset, data, target);
-    let written;
-    try {
-      written = await this.#pipelined(writePieces, offset, data, target);
-    } catch (error) {
-      this.#caches.forget(target); // some pieces may have landed
-      throw error;
-    }
-    this.#caches.wrote(target, offset, data);
-    return written;
+    return await this.#transfers.write(target, offset, data);
   }
 
   /**
@@ -420,7 +405,7 @@ export class RapClient implements AsyncDisposable {
    */
   async cmd(command: string): Promise<string> {
     let output: string | null = null;
-    await this.#command(command, (text) => output = text);
+    await sendCommand(this.#transport, command, (text) => output = text);
     return output ?? "";
   }
 
@@ -434,7 +419,7 @@ export class RapClient implements AsyncDisposable {
   async closeFile(fd: number): Promise<number> {
     const result = (await this.#transport.request({ type: "close", fd }, "close_reply")).result;
     if (result === 0 && fd === this.#currentFd) this.#currentFd = undefined;
-    this.#caches?.forget(this.#ext === undefined ? CURRENT_FD : fd);
+    this.#transfers.forget(this.#ext === undefined ? CURRENT_FD : fd);
     return result;
   }
 
@@ -446,48 +431,6 @@ export class RapClient implements AsyncDisposable {
   /** Same as {@linkcode RapClient.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  /**
-   * Send a CMD alone on the wire; `onReply` runs before any other request may follow it.
-   * With `timeout`, stop waiting after that long (the reply, if it comes, is still
-   * matched to this CMD).
-   */
-  async #command(
-    command: string,
-    onReply: (output: string | null) => void,
-    timeout?: number,
-  ): Promise<void> {
-    const size = new TextEncoder().encode(command).length + 1;
-    if (size > RAP_CMD_MAX) {
-      throw new RangeError(
-        `Command is ${size} bytes with its NUL; a RAP server takes at most ${RAP_CMD_MAX}`,
-      );
-    }
-    await this.#transport.sendAlone(
-      { type: "cmd", command },
-      "cmd_reply",
-      (reply) => onReply(reply.output),
-      timeout,
-    );
-  }
-
-  /**
-   * One read or write through the pipeline, after a CMD running first (so that its piece
-   * size and window follow the extensions negotiated by then).
-   */
-  #pipelined(
-    run: typeof readPieces,
-    offset: number | bigint,
-    bytes: Uint8Array,
-    fd: number,
-  ): Promise<number> {
-    if (this.#transport.alone) {
-      return this.#transport.turn().then(() => this.#pipelined(run, offset, bytes, fd));
-    }
-    const { step, window } = pipelineShape(this.#ext?.maxData, this.#options);
-    const plan = { fd: this.#ext === undefined ? undefined : fd, window };
-    return run(this.#transport, plan, splitRange(BigInt(offset), bytes, step));
   }
 
   /** The fd to put in an extended request, or a refusal on plain RAP. */

@@ -3,15 +3,20 @@
  * current one, the seek and the block size. Unlike radare2, which shares one state between
  * every client, each RAP connection gets its own session.
  *
+ * The fds are a `FileTable`'s (`file_table.ts`), URIs are opened by a `SessionOpener`
+ * (`session_opener.ts`) and the RAM the files hold is counted by `SessionMemory`
+ * (`session_memory.ts`).
+ *
  * @module
  */
 
 import { CURRENT_FD, UT64_MAX } from "../protocol/constants.ts";
 export type { OpenFile } from "./file_table.ts";
-import { OffsetError, ReadOnlyError, TooManyFilesError } from "./errors.ts";
+import { OffsetError, ReadOnlyError } from "./errors.ts";
 import type { MemoryBudget } from "./memory_budget.ts";
 import { IoRegistry } from "./registry.ts";
-import { type OpenClaim, SessionMemory } from "./session_memory.ts";
+import { SessionMemory } from "./session_memory.ts";
+import { SessionOpener } from "./session_opener.ts";
 import { FileTable } from "./file_table.ts";
 import type { IoDescriptor, OpenOptions } from "./types.ts";
 
@@ -78,8 +83,8 @@ export class IoSession extends FileTable {
   blockSize = 256;
   /** Whether everything is opened read-only and writes are refused. */
   readonly readOnly: boolean;
-  readonly #maxOpenFiles: number;
   readonly #memory: SessionMemory;
+  readonly #opener: SessionOpener;
 
   /**
    * Create it.
@@ -90,12 +95,15 @@ export class IoSession extends FileTable {
     super();
     this.registry = options.registry ?? new IoRegistry();
     this.readOnly = options.readOnly ?? false;
-    this.#maxOpenFiles = options.maxOpenFiles ?? 64;
     this.#memory = new SessionMemory(
       options.maxMemory ?? Infinity,
       options.memoryBudget,
       () => this.descriptors(),
     );
+    this.#opener = new SessionOpener(this.registry, this.#memory, {
+      maxOpenFiles: options.maxOpenFiles ?? 64,
+      readOnly: this.readOnly,
+    }, { count: () => this.count, place: (descriptor) => this.place(descriptor) });
   }
 
   /**
@@ -113,7 +121,7 @@ export class IoSession extends FileTable {
    * @throws {IoError} When the open fails.
    */
   async open(uri: string, options: OpenOptions = {}): Promise<number> {
-    return (await this.#opening(uri, options, false))[0];
+    return (await this.#opener.open(uri, options, false))[0];
   }
 
   /**
@@ -124,61 +132,7 @@ export class IoSession extends FileTable {
    * @returns Their fds, in order.
    */
   openMany(uri: string, options: OpenOptions = {}): Promise<number[]> {
-    return this.#opening(uri, options, true);
-  }
-
-  async #opening(uri: string, options: OpenOptions, many: boolean): Promise<number[]> {
-    this.#checkRoom(uri, 1);
-    const claim = this.#memory.claim(uri);
-    const withBudget = this.#withBudget(options, claim);
-    let descriptors: IoDescriptor[];
-    try {
-      descriptors = many
-        ? await this.registry.openMany(uri, withBudget)
-        : [await this.registry.open(uri, withBudget)];
-    } catch (error) {
-      claim.cancel();
-      // Like radare2's r_core_file_open: when a single open fails, a plugin that opens
-      // several files at once (apk://, zipall://, arall:// ...) gets its chance.
-      const plugin = many ? undefined : await this.registry.resolve(uri).catch(() => undefined);
-      if (!plugin?.openMany) throw error;
-      try {
-        descriptors = await this.registry.openMany(uri, withBudget);
-      } catch (manyError) {
-        claim.cancel();
-        throw manyError;
-      }
-      if (descriptors.length === 0) throw error;
-    }
-    return await this.#admit(uri, descriptors, claim);
-  }
-
-  #withBudget(options: OpenOptions, claim: OpenClaim): OpenOptions {
-    return {
-      ...options,
-      write: (options.write ?? false) && !this.readOnly,
-      memoryBudget: claim,
-      maxFiles: Math.min(options.maxFiles ?? Infinity, this.#maxOpenFiles - this.count),
-    };
-  }
-
-  /**
-   * Keep newly opened files only while the session stays within its file and memory
-   * limits: what they hold replaces what the open claimed.
-   */
-  async #admit(uri: string, descriptors: IoDescriptor[], claim: OpenClaim): Promise<number[]> {
-    let usages: number[];
-    try {
-      if (this.count + descriptors.length > this.#maxOpenFiles) {
-        claim.cancel();
-        throw new TooManyFilesError(uri, this.#maxOpenFiles);
-      }
-      usages = this.#memory.admit(uri, descriptors, claim);
-    } catch (error) {
-      for (const d of descriptors) await d.close().catch(() => {});
-      throw error;
-    }
-    return descriptors.map((d, i) => this.#insert(d, usages[i]));
+    return this.#opener.open(uri, options, true);
   }
 
   /**
@@ -201,12 +155,6 @@ export class IoSession extends FileTable {
     this.#memory.checkWrite(desc);
   }
 
-  #checkRoom(uri: string, count: number): void {
-    if (this.count + count > this.#maxOpenFiles) {
-      throw new TooManyFilesError(uri, this.#maxOpenFiles);
-    }
-  }
-
   /**
    * Add an already open descriptor; it becomes the current one. The RAM it holds is
    * counted against the shared budget as it is (even past the limit).
@@ -216,12 +164,6 @@ export class IoSession extends FileTable {
    */
   add(descriptor: IoDescriptor): number {
     this.#memory.chargeAsIs(descriptor);
-    return this.place(descriptor);
-  }
-
-  /** Add a descriptor whose `charged` bytes are already reserved. */
-  #insert(descriptor: IoDescriptor, charged: number): number {
-    this.#memory.charge(descriptor, charged);
     return this.place(descriptor);
   }
 
