@@ -35,6 +35,7 @@ import {
   parseSize,
   spawnChild,
 } from "./_bench_support.ts";
+import { acceptsOn, freePort } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno task bench:cat [options]
        deno run -A bench/cat_bench.ts [options]
@@ -182,27 +183,6 @@ async function peakOf(pid: number): Promise<string> {
   } catch {
     return "?";
   }
-}
-
-/** A free TCP port on 127.0.0.1 (for servers that cannot pick their own). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
-/** Wait until something accepts on `port` (at most about 10 s). */
-async function acceptsOn(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing accepts on 127.0.0.1:${port}`);
 }
 
 /** Write `size` bytes of random data to `path`, 1 MiB at a time. */

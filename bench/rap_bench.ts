@@ -40,7 +40,7 @@ import {
   Samples,
   spawnChild,
 } from "./_bench_support.ts";
-import { connectionLimitArgs } from "../tests/_serve_process.ts";
+import { acceptsOn, connectionLimitArgs, freePort } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno task bench [options]
        deno run -A bench/rap_bench.ts [options]
@@ -184,25 +184,6 @@ async function rawTcpRead(port: number, into: Uint8Array, runs: number): Promise
   }
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
-
 /**
  * Debian's nbdkit `memory` plugin, filled with the same bytes, read by `nbdcopy` into
  * `null:`. nbdcopy is a process of its own: its start-up (measured on a 4 KiB export) is
@@ -228,8 +209,8 @@ async function nbdBaseline(
     { cpu },
   );
   const uri = `nbd://127.0.0.1:${port}`;
-  await waitForPort(port);
-  await waitForPort(tinyPort);
+  await acceptsOn(port);
+  await acceptsOn(tinyPort);
   const copy = async (args: string[]) => {
     const command = pin ? "taskset" : "nbdcopy";
     const argv = pin ? ["-c", "1", "nbdcopy", ...args] : args;

@@ -285,6 +285,34 @@ export function freePort(): number {
 }
 
 /**
+ * Wait until something accepts TCP connections on 127.0.0.1:`port` (a server started
+ * outside this process: nbdkit, radare2), trying every 50 ms for about 10 s.
+ *
+ * @param port The port.
+ * @throws {Error} When nothing accepts in time.
+ *
+ * @example
+ * ```ts
+ * import { acceptsOn } from "./_serve_process.ts";
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = listener.accept().then((conn) => conn.close());
+ * await acceptsOn(listener.addr.port);
+ * await accepted;
+ * ```
+ */
+export async function acceptsOn(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing accepts on 127.0.0.1:${port}`);
+}
+
+/**
  * The `serve` arguments that let `count` clients from this host (all from 127.0.0.1, each
  * connected before its first request) in at once: `--max-connections`, `--max-per-address`
  * and `--max-pending`, all set to `count`.

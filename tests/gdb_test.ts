@@ -14,6 +14,7 @@ import {
   unescapeGdbBinary,
 } from "../lib/gdb/codec.ts";
 import gdb, { GdbDescriptor } from "../plugins/gdb.ts";
+import { findOnPath } from "./_debug_tools.ts";
 
 // ---------------------------------------------------------------------------------------
 // The codec, in pure code
@@ -347,19 +348,6 @@ Deno.test("gdb:// rejects URIs without a port and the serial form", () => {
 // ---------------------------------------------------------------------------------------
 // A real gdbserver
 // ---------------------------------------------------------------------------------------
-
-async function findOnPath(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (!dir) continue;
-    try {
-      const path = `${dir}/${name}`;
-      if ((await Deno.stat(path)).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const GDBSERVER = await findOnPath("gdbserver");
 const SLEEP = await findOnPath("sleep");

@@ -23,6 +23,7 @@
  */
 
 import assert from "node:assert/strict";
+import { freePort } from "./_serve_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PAGES = ["README.md", ...[...Deno.readDirSync(`${ROOT}docs`)].map((e) => `docs/${e.name}`)]
@@ -88,11 +89,6 @@ async function freshCopy(): Promise<string> {
     await Deno.copyFile(from, to);
   }
   return dir;
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
 }
 
 const decoder = new TextDecoder();
