@@ -18,7 +18,7 @@ import { numberFlag, parseFlags, UsageError } from "./usage.ts";
  *
  * @example
  * ```ts
- * import { CAT_USAGE } from "@rap/cli/cli";
+ * import { CAT_USAGE } from "@rap/cli/commands";
  * console.assert(CAT_USAGE.startsWith("Usage: rap cat"));
  * ```
  */

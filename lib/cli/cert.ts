@@ -16,7 +16,7 @@ import { numberFlag, parseFlags, UsageError } from "./usage.ts";
  *
  * @example
  * ```ts
- * import { CERT_USAGE } from "@rap/cli/cli";
+ * import { CERT_USAGE } from "@rap/cli/commands";
  * console.assert(CERT_USAGE.startsWith("Usage: rap cert"));
  * ```
  */

@@ -13,7 +13,7 @@ import { parseFlags, UsageError } from "./usage.ts";
  *
  * @example
  * ```ts
- * import { PLUGINS_USAGE } from "@rap/cli/cli";
+ * import { PLUGINS_USAGE } from "@rap/cli/commands";
  * console.assert(PLUGINS_USAGE.startsWith("Usage: rap plugins"));
  * ```
  */

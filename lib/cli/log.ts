@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import type { LogFormat } from "@rap/cli/cli";
+ * import type { LogFormat } from "@rap/cli/commands";
  * const format: LogFormat = "json";
  * console.assert(format === "json");
  * ```
@@ -25,7 +25,7 @@ export type LogFormat = "text" | "json";
  *
  * @example
  * ```ts
- * import type { LogRecord } from "@rap/cli/cli";
+ * import type { LogRecord } from "@rap/cli/commands";
  * const record: LogRecord = { level: "info", message: "connected" };
  * console.assert(record.level === "info");
  * ```
@@ -54,7 +54,7 @@ const WARN =
  *
  * @example
  * ```ts
- * import { parseLogLine } from "@rap/cli/cli";
+ * import { parseLogLine } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseLogLine("[rap] 127.0.0.1:4000: closed: bad packet"), {
@@ -88,7 +88,7 @@ export function parseLogLine(line: string): LogRecord {
  *
  * @example
  * ```ts
- * import type { LoggerOptions } from "@rap/cli/cli";
+ * import type { LoggerOptions } from "@rap/cli/commands";
  * const options: LoggerOptions = { format: "text", now: () => new Date(0) };
  * console.assert(options.format === "text");
  * ```
@@ -115,7 +115,7 @@ export interface LoggerOptions {
  *
  * @example
  * ```ts
- * import { createLogger } from "@rap/cli/cli";
+ * import { createLogger } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * const lines: string[] = [];

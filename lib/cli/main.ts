@@ -9,11 +9,7 @@
  */
 
 import { VERSION } from "../version.ts";
-import { cat } from "./cat.ts";
-import { cert } from "./cert.ts";
-import { listPlugins } from "./list_plugins.ts";
 import type { CliPlugins } from "./registry.ts";
-import { serve } from "./serve.ts";
 import { StdoutClosed } from "./stdout.ts";
 import { errorLine, UsageError, usageLine } from "./usage.ts";
 
@@ -22,7 +18,7 @@ import { errorLine, UsageError, usageLine } from "./usage.ts";
  *
  * @example
  * ```ts
- * import { MAIN_USAGE } from "@rap/cli/cli";
+ * import { MAIN_USAGE } from "@rap/cli/commands";
  * console.assert(MAIN_USAGE.includes("Usage: rap <command>"));
  * ```
  */
@@ -45,20 +41,18 @@ Options:
 
 type Subcommand = (args: string[], plugins: CliPlugins) => Promise<number>;
 
+/**
+ * Each subcommand is imported when it runs: `rap cat` loads neither the server nor the
+ * shell, and starts in about half the time it took with all of them loaded
+ * (docs/benchmarks.md).
+ */
 const COMMANDS: Readonly<Record<string, Subcommand>> = {
-  serve,
-  cat,
-  cert: (args) => cert(args),
-  plugins: listPlugins,
-  // Loaded when it runs: the server it builds on is not needed by cat and the others.
-  proxy: async (args, plugins) => {
-    const { proxy } = await import("./proxy.ts");
-    return await proxy(args, plugins);
-  },
-  shell: async (args, plugins) => {
-    const { shellMain } = await import("./shell.ts");
-    return await shellMain(args, undefined, plugins);
-  },
+  serve: async (args, plugins) => (await import("./serve.ts")).serve(args, plugins),
+  cat: async (args, plugins) => (await import("./cat.ts")).cat(args, plugins),
+  cert: async (args) => (await import("./cert.ts")).cert(args),
+  plugins: async (args, plugins) => (await import("./list_plugins.ts")).listPlugins(args, plugins),
+  proxy: async (args, plugins) => (await import("./proxy.ts")).proxy(args, plugins),
+  shell: async (args, plugins) => (await import("./shell.ts")).shellMain(args, undefined, plugins),
 };
 
 /**
@@ -70,7 +64,7 @@ const COMMANDS: Readonly<Record<string, Subcommand>> = {
  *
  * @example
  * ```ts
- * import { runCli } from "@rap/cli/cli";
+ * import { runCli } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.equal(await runCli(["--version"], { table: {} }), 0);

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { runCli } from "@rap/cli/cli";
+ * import { runCli } from "@rap/cli/commands";
  * console.assert(typeof runCli === "function");
  * ```
  *

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import type { ProgressOptions } from "@rap/cli/cli";
+ * import type { ProgressOptions } from "@rap/cli/commands";
  * const options: ProgressOptions = { total: 100, write: () => {} };
  * console.assert(options.total === 100);
  * ```
@@ -43,7 +43,7 @@ const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
  *
  * @example
  * ```ts
- * import { formatBytes } from "@rap/cli/cli";
+ * import { formatBytes } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatBytes(512), "512 B");
@@ -77,7 +77,7 @@ function formatSeconds(seconds: number): string {
  *
  * @example
  * ```ts
- * import { Progress } from "@rap/cli/cli";
+ * import { Progress } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * let clock = 0;
@@ -157,7 +157,7 @@ export class Progress {
  *
  * @example
  * ```ts
- * import { wantsProgress } from "@rap/cli/cli";
+ * import { wantsProgress } from "@rap/cli/commands";
  * console.assert(typeof wantsProgress() === "boolean");
  * ```
  */

@@ -34,7 +34,7 @@ const MIB = 1024 * 1024;
  *
  * @example
  * ```ts
- * import { PROXY_USAGE } from "@rap/cli/cli";
+ * import { PROXY_USAGE } from "@rap/cli/commands";
  * console.assert(PROXY_USAGE.startsWith("Usage: rap proxy"));
  * ```
  */

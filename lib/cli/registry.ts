@@ -18,7 +18,7 @@ import type { RapCacheOptions } from "../client/file_caches.ts";
  *
  * @example
  * ```ts
- * import type { CliPlugins } from "@rap/cli/cli";
+ * import type { CliPlugins } from "@rap/cli/commands";
  * const none: CliPlugins = { table: {} };
  * console.assert(Object.keys(none.table).length === 0);
  * ```
@@ -46,7 +46,7 @@ export interface CliPlugins {
  *
  * @example
  * ```ts
- * import { registryWith } from "@rap/cli/cli";
+ * import { registryWith } from "@rap/cli/commands";
  * import { builtinPlugins } from "@rap/cli/plugins";
  * import assert from "node:assert/strict";
  *
@@ -72,7 +72,7 @@ export async function registryWith(
  *
  * @example
  * ```ts
- * import type { ClientCredentials } from "@rap/cli/cli";
+ * import type { ClientCredentials } from "@rap/cli/commands";
  * const none: ClientCredentials = { caCerts: [] };
  * console.assert(none.token === undefined);
  * ```
@@ -97,7 +97,7 @@ export interface ClientCredentials {
  *
  * @example
  * ```ts
- * import { registryWith, useClientCredentials } from "@rap/cli/cli";
+ * import { registryWith, useClientCredentials } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * const registry = await registryWith({ table: {} }, []);

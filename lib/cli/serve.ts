@@ -25,7 +25,7 @@ import { untilStopped } from "./_until_stopped.ts";
  *
  * @example
  * ```ts
- * import { SERVE_USAGE } from "@rap/cli/cli";
+ * import { SERVE_USAGE } from "@rap/cli/commands";
  * console.assert(SERVE_USAGE.startsWith("Usage: rap serve"));
  * ```
  */

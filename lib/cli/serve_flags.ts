@@ -17,7 +17,7 @@ import { numberFlag, UsageError } from "./usage.ts";
  *
  * @example
  * ```ts
- * import type { LimitKey } from "@rap/cli/cli";
+ * import type { LimitKey } from "@rap/cli/commands";
  * const key: LimitKey = "maxConnections";
  * console.assert(key === "maxConnections");
  * ```
@@ -32,7 +32,7 @@ export type LimitKey =
  *
  * @example
  * ```ts
- * import { type LimitFlag, SERVE_LIMIT_FLAGS } from "@rap/cli/cli";
+ * import { type LimitFlag, SERVE_LIMIT_FLAGS } from "@rap/cli/commands";
  * const first: LimitFlag = SERVE_LIMIT_FLAGS[0];
  * console.assert(first.name === "max-connections");
  * ```
@@ -59,7 +59,7 @@ export interface LimitFlag {
  *
  * @example
  * ```ts
- * import { SERVE_LIMIT_FLAGS } from "@rap/cli/cli";
+ * import { SERVE_LIMIT_FLAGS } from "@rap/cli/commands";
  * console.assert(SERVE_LIMIT_FLAGS.some((f) => f.name === "max-connections" && f.default === 256));
  * ```
  */
@@ -227,7 +227,7 @@ function wrap(text: string, width: number): string[] {
  *
  * @example
  * ```ts
- * import { limitsHelp } from "@rap/cli/cli";
+ * import { limitsHelp } from "@rap/cli/commands";
  * console.assert(limitsHelp().includes("--max-memory SIZE"));
  * ```
  */
@@ -258,7 +258,7 @@ export function limitsHelp(flags: readonly LimitFlag[] = SERVE_LIMIT_FLAGS): str
  *
  * @example
  * ```ts
- * import { parseLimits } from "@rap/cli/cli";
+ * import { parseLimits } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * const limits = parseLimits({ "max-memory": "512M" });
@@ -293,7 +293,7 @@ export function parseLimits(
  *
  * @example
  * ```ts
- * import { allowFromFlag } from "@rap/cli/cli";
+ * import { allowFromFlag } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.ok(allowFromFlag(["127.0.0.0/8"])!.allows("127.0.0.1"));

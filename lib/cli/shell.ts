@@ -23,7 +23,7 @@ import { errorLine, UsageError, usageLine } from "./usage.ts";
  *
  * @example
  * ```ts
- * import { SHELL_USAGE } from "@rap/cli/cli";
+ * import { SHELL_USAGE } from "@rap/cli/commands";
  * console.assert(SHELL_USAGE.startsWith("Usage: rap shell"));
  * ```
  */
@@ -55,7 +55,7 @@ Short flags combine: rap shell -qc "px 16" malloc://64
  *
  * @example
  * ```ts
- * import type { ShellCliIo } from "@rap/cli/cli";
+ * import type { ShellCliIo } from "@rap/cli/commands";
  * const io: Partial<ShellCliIo> = { isTerminal: false };
  * console.assert(io.isTerminal === false);
  * ```
@@ -210,7 +210,7 @@ function onSignal(signal: Deno.Signal, handler: () => void): () => void {
  *
  * @example
  * ```ts
- * import { shellMain } from "@rap/cli/cli";
+ * import { shellMain } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * const out: Uint8Array[] = [];

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { StdoutClosed } from "@rap/cli/cli";
+ * import { StdoutClosed } from "@rap/cli/commands";
  * console.assert(new StdoutClosed() instanceof Error);
  * ```
  */
@@ -31,7 +31,7 @@ export class StdoutClosed extends Error {
  *
  * @example
  * ```ts
- * import { isBrokenPipe } from "@rap/cli/cli";
+ * import { isBrokenPipe } from "@rap/cli/commands";
  * console.assert(isBrokenPipe(new Deno.errors.BrokenPipe("x")));
  * ```
  */
@@ -49,7 +49,7 @@ export function isBrokenPipe(error: unknown): boolean {
  *
  * @example
  * ```ts
- * import { StdoutClosed, writeStdout } from "@rap/cli/cli";
+ * import { StdoutClosed, writeStdout } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * const closed = { write: () => Promise.reject(new Deno.errors.BrokenPipe("gone")) };

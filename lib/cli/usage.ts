@@ -14,7 +14,7 @@ import { parseNumber } from "../io/uri.ts";
  *
  * @example
  * ```ts
- * import { UsageError } from "@rap/cli/cli";
+ * import { UsageError } from "@rap/cli/commands";
  * console.assert(new UsageError("serve: expected at most one URI") instanceof Error);
  * ```
  */
@@ -40,7 +40,7 @@ export class UsageError extends Error {
  *
  * @example
  * ```ts
- * import { usageLine } from "@rap/cli/cli";
+ * import { usageLine } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.equal(usageLine("cat", "expected one URI"), "rap cat: expected one URI (see rap cat --help)");
@@ -61,7 +61,7 @@ export function usageLine(command: string | undefined, message: string): string 
  *
  * @example
  * ```ts
- * import { errorLine } from "@rap/cli/cli";
+ * import { errorLine } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.equal(errorLine("cat", 'Cannot open "x": no such file'), 'rap cat: Cannot open "x": no such file');
@@ -85,7 +85,7 @@ export function errorLine(command: string | undefined, message: string): string 
  *
  * @example
  * ```ts
- * import { parseFlags } from "@rap/cli/cli";
+ * import { parseFlags } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * const { values } = parseFlags(["--size", "4"], { size: { type: "string" } });
@@ -170,7 +170,7 @@ export function parseFlags<const T extends ParseArgsOptionsConfig>(
  *
  * @example
  * ```ts
- * import type { NumberKind } from "@rap/cli/cli";
+ * import type { NumberKind } from "@rap/cli/commands";
  * const kind: NumberKind = "MS";
  * console.assert(kind === "MS");
  * ```
@@ -197,7 +197,7 @@ const EXPECTS: Readonly<Record<NumberKind, string>> = {
  *
  * @example
  * ```ts
- * import { numberFlag } from "@rap/cli/cli";
+ * import { numberFlag } from "@rap/cli/commands";
  * import assert from "node:assert/strict";
  *
  * assert.equal(numberFlag("--size", "4K", 0), 4096);

@@ -17,6 +17,7 @@ import { encodePacket } from "../protocol/encode.ts";
 import { RapConnectionError, RapProtocolError, RapRemoteError } from "../protocol/errors.ts";
 import type { RapPacket, RapReply, RapRequest } from "../protocol/packets.ts";
 import { Fifo, handled } from "./_support.ts";
+import { startTimer } from "./_timer.ts";
 
 /**
  * The type of a reply packet.
@@ -111,7 +112,8 @@ export class RapTransport {
   readonly #receiving: Promise<void>;
   readonly #target: PayloadTarget;
   #failure: Error | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Stops the reply timer while it runs. */
+  #stopTimer: (() => void) | undefined;
   /** Replies received so far: the reply timer looks for progress without reading a clock. */
   #progress = 0;
   /** Settles when the request running alone has its reply. */
@@ -175,7 +177,7 @@ export class RapTransport {
     const reply = new Promise<RapReply>((resolve, reject) => {
       this.#pending.push({ expect: type, resolve, reject, into });
     });
-    if (this.#timer === undefined) this.#armTimer();
+    if (this.#stopTimer === undefined) this.#armTimer();
     return reply as Promise<ReplyOf<T>>;
   }
 
@@ -275,12 +277,12 @@ export class RapTransport {
     return this.runAlone(async () => {
       const reply = this.send(type, encodePacket(request)).then(onReply);
       if (timeout === undefined) return await reply;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, timeout));
+      let stop: (() => void) | undefined;
+      const expired = new Promise<void>((resolve) => stop = startTimer(timeout, resolve));
       try {
         await Promise.race([handled(reply), expired]);
       } finally {
-        clearTimeout(timer);
+        stop?.();
       }
     });
   }
@@ -293,8 +295,8 @@ export class RapTransport {
    */
   fail(error: Error): void {
     if (this.#failure === undefined) this.#failure = error;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
     for (const p of this.#pending.drain()) p.reject(this.#failure);
     this.#drained?.resolve();
     try {
@@ -369,11 +371,11 @@ export class RapTransport {
    */
   #armTimer(): void {
     const timeout = this.#options.timeout ?? 30_000;
-    if (timeout <= 0 || this.#timer !== undefined || this.#failure) return;
+    if (timeout <= 0 || this.#stopTimer !== undefined || this.#failure) return;
     let seen = this.#progress;
     let idleChecks = 0;
     const check = () => {
-      this.#timer = undefined;
+      this.#stopTimer = undefined;
       if (this.#pending.length === 0 || this.#failure) return;
       if (this.#progress !== seen) {
         seen = this.#progress;
@@ -386,9 +388,9 @@ export class RapTransport {
         );
         return;
       }
-      this.#timer = setTimeout(check, timeout / 4);
+      this.#stopTimer = startTimer(timeout / 4, check);
     };
-    this.#timer = setTimeout(check, timeout / 4);
+    this.#stopTimer = startTimer(timeout / 4, check);
   }
 }
 
