@@ -78,6 +78,41 @@ export async function readFileInto(
 }
 
 /**
+ * {@linkcode readFileInto} done at once (`seekSync`, `readSync`): no hop to Deno's
+ * blocking-IO thread, but the event loop waits for the read, so only for a caller with
+ * nothing else to do (`ReadIntoOptions.atOnce`).
+ *
+ * @param file The open file.
+ * @param offset Where to read.
+ * @param into The destination.
+ * @returns How many bytes were read into `into`.
+ *
+ * @example
+ * ```ts
+ * import { readFileIntoSync } from "./_file_range.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abcdef");
+ * using file = await Deno.open(path);
+ * const into = new Uint8Array(4);
+ * assert.equal(readFileIntoSync(file, 4, into), 2);
+ * assert.equal(new TextDecoder().decode(into.subarray(0, 2)), "ef");
+ * await Deno.remove(path);
+ * ```
+ */
+export function readFileIntoSync(file: Deno.FsFile, offset: number, into: Uint8Array): number {
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < into.length) {
+    const n = file.readSync(into.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/**
  * A file handle shared by several descriptors: operations run one at a time (a seek and
  * its read never interleave with another's), and the file closes when the last user
  * releases it.

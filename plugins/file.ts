@@ -19,9 +19,9 @@
 import { IoError, ReadOnlyError } from "../lib/io/errors.ts";
 import { openInScope } from "../lib/io/open_file.ts";
 import { definePlugin, DescriptorBase, filePermissions } from "../lib/io/plugin_base.ts";
-import type { IoDescriptor, IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import type { IoDescriptor, IoPlugin, OpenOptions, ReadIntoOptions } from "../lib/io/types.ts";
 import { splitUri } from "../lib/io/uri.ts";
-import { readAt, readFileInto } from "./_file_range.ts";
+import { readAt, readFileInto, readFileIntoSync } from "./_file_range.ts";
 import { openFailure } from "./_open_error.ts";
 
 function pathOf(uri: string): string {
@@ -102,9 +102,20 @@ export class FileDescriptor extends DescriptorBase {
    *
    * @param offset Where to start.
    * @param into The destination.
+   * @param options With `atOnce`, and nothing else under way on the file, the read is
+   *   synchronous.
    * @returns How many bytes were read (short at end of file).
    */
-  readInto(offset: number, into: Uint8Array): Promise<number> {
+  readInto(offset: number, into: Uint8Array, options?: ReadIntoOptions): Promise<number> {
+    if (options?.atOnce && !this.busy) {
+      return this.guard(() => {
+        try {
+          return readFileIntoSync(this.#file, offset, into);
+        } catch (error) {
+          throw this.failure(error, "read", offset);
+        }
+      });
+    }
     return this.serial(async () => {
       try {
         return await readFileInto(this.#file, offset, into);

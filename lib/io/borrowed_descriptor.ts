@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IoDescriptor, SystemOptions } from "./types.ts";
+import type { IoDescriptor, ReadIntoOptions, SystemOptions } from "./types.ts";
 
 /**
  * A descriptor that forwards to another one and does not close it.
@@ -33,7 +33,11 @@ export class BorrowedDescriptor implements IoDescriptor {
   /** The inner descriptor's plugin commands, when it has them. */
   readonly system?: (command: string, options?: SystemOptions) => Promise<string>;
   /** The inner descriptor's `readInto`, when it has one. */
-  readonly readInto?: (offset: number, into: Uint8Array) => Promise<number>;
+  readonly readInto?: (
+    offset: number,
+    into: Uint8Array,
+    options?: ReadIntoOptions,
+  ) => Promise<number>;
   readonly #inner: IoDescriptor;
 
   /**
@@ -47,7 +51,9 @@ export class BorrowedDescriptor implements IoDescriptor {
     this.plugin = inner.plugin;
     this.writable = inner.writable;
     if (inner.system) this.system = (command, options) => inner.system!(command, options);
-    if (inner.readInto) this.readInto = (offset, into) => inner.readInto!(offset, into);
+    if (inner.readInto) {
+      this.readInto = (offset, into, options) => inner.readInto!(offset, into, options);
+    }
   }
 
   /**

@@ -88,6 +88,8 @@ export abstract class DescriptorBase implements IoDescriptor {
   readonly writable: boolean;
   #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Operations queued with {@linkcode DescriptorBase.serial} and not yet settled. */
+  #queued = 0;
 
   /**
    * Set the fields.
@@ -211,9 +213,19 @@ export abstract class DescriptorBase implements IoDescriptor {
     } catch (error) {
       return Promise.reject(error);
     }
-    const result = this.#queue.then(op);
+    this.#queued++;
+    const result = this.#queue.then(op).finally(() => this.#queued--);
     this.#queue = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * Whether an operation queued with {@linkcode DescriptorBase.serial} is still under way:
+   * a synchronous operation may run now only when none is (its seek would land in the
+   * middle of another's seek and read).
+   */
+  protected get busy(): boolean {
+    return this.#queued > 0;
   }
 
   /**

@@ -18,7 +18,7 @@ import { IoRegistry } from "./registry.ts";
 import { SessionMemory } from "./session_memory.ts";
 import { SessionOpener } from "./session_opener.ts";
 import { FileTable } from "./file_table.ts";
-import type { IoDescriptor, OpenOptions } from "./types.ts";
+import type { IoDescriptor, OpenOptions, ReadIntoOptions } from "./types.ts";
 
 /**
  * Options of an {@linkcode IoSession}.
@@ -210,6 +210,7 @@ export class IoSession extends FileTable {
    * @param fd The fd, or `CURRENT_FD` for the current file.
    * @param offset The 64-bit offset.
    * @param into The destination.
+   * @param options Passed to the descriptor's `readInto` (e.g. `atOnce`).
    * @returns How many bytes were read into `into`: fewer only at the end of the data.
    * @throws {BadFdError} When there is no such file.
    * @throws {OffsetError} When the offset is past what the IO layer addresses.
@@ -226,12 +227,17 @@ export class IoSession extends FileTable {
    * assert.deepEqual([...into.subarray(0, 2)], [0x22, 0x33]);
    * ```
    */
-  async readInto(fd: number, offset: bigint, into: Uint8Array): Promise<number> {
+  async readInto(
+    fd: number,
+    offset: bigint,
+    into: Uint8Array,
+    options?: ReadIntoOptions,
+  ): Promise<number> {
     const desc = this.descriptor(fd);
     if (offset > MAX_SAFE) throw new OffsetError(desc.uri, offset);
     if (into.length === 0) return 0;
     if (desc.readInto !== undefined) {
-      return Math.min(into.length, await desc.readInto(Number(offset), into));
+      return Math.min(into.length, await desc.readInto(Number(offset), into, options));
     }
     const bytes = await this.read(fd, offset, into.length);
     into.set(bytes);

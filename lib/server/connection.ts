@@ -210,7 +210,12 @@ export class Connection implements ConnectionContext {
         await authenticate(this, packet);
       } else {
         this.proven();
-        await handle(this, packet);
+        this.server.requestsUnderWay++;
+        try {
+          await handle(this, packet);
+        } finally {
+          this.server.requestsUnderWay--;
+        }
       }
     }
   }

@@ -34,6 +34,11 @@ export interface ServerContext {
   readonly slots: ConnectionSlots;
   /** Whether the server is shutting down. */
   readonly closing: boolean;
+  /**
+   * Requests being answered now, over all connections: with one, its handler may hold the
+   * event loop for a file read (`ReadIntoOptions.atOnce`), as nobody else is waiting.
+   */
+  requestsUnderWay: number;
   /** Log a line. */
   log(line: string): void;
 }

@@ -91,6 +91,7 @@ export class RapServer implements AsyncDisposable {
       get closing() {
         return server.#closing;
       },
+      requestsUnderWay: 0,
       log: resolved.log,
     };
     const warning = listenWarning(formatAddr(this.addr), this.addr.hostname, {
@@ -178,6 +179,11 @@ export class RapServer implements AsyncDisposable {
   /** How many connections are open now. */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Requests being answered now, over all connections (one alone reads files at once). */
+  get requestsUnderWay(): number {
+    return this.#context.requestsUnderWay;
   }
 
   /**

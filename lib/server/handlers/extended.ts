@@ -77,13 +77,16 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
   const desc = session.descriptor(fd);
   if (desc.readInto === undefined) return await readAtCopies(c, fd, offset, length);
   // Read into pooled buffers, each sent from and given back once written: no allocation,
-  // no copy, no garbage per piece.
+  // no copy, no garbage per piece. With no other request under way anywhere, file pieces
+  // are read at once (see ReadIntoOptions.atOnce).
   const give = (bytes: Uint8Array) => () => PIECE_BUFFERS.give(bytes);
   const firstLength = Math.min(length, piece);
+  const how = { atOnce: false };
+  const alone = () => (how.atOnce = c.server.requestsUnderWay === 1, how);
   let buffer = PIECE_BUFFERS.take();
   let got: number;
   try {
-    got = await session.readInto(fd, offset, buffer.subarray(0, firstLength));
+    got = await session.readInto(fd, offset, buffer.subarray(0, firstLength), alone());
   } catch (error) {
     PIECE_BUFFERS.give(buffer);
     throw error;
@@ -99,7 +102,7 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
     const data = buffer.subarray(0, n);
     let filled = 0;
     try {
-      filled = await session.readInto(fd, offset + BigInt(done), data);
+      filled = await session.readInto(fd, offset + BigInt(done), data, alone());
     } catch (error) {
       readFailed(c, fd, error);
     }
