@@ -29,6 +29,7 @@ import { RapClient } from "../lib/client/client.ts";
 import type { TlsClientOptions } from "../lib/net/tls.ts";
 import { ConnectionLostError, IoError } from "../lib/io/errors.ts";
 import { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "../lib/client/file_caches.ts";
+import type { StreamSink } from "../lib/client/stream_range.ts";
 import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
 import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
 import { CURRENT_FD, Perm, UT64_MAX } from "../lib/protocol/constants.ts";
@@ -190,6 +191,26 @@ class RapDescriptor extends DescriptorBase {
     const part = n === into.length ? into : into.subarray(0, n);
     await ioFailure(this.uri, "read", () => this.#client.readInto(offset, part, this.#fd));
     return n;
+  }
+
+  /**
+   * Hand the bytes from `offset` to `write` as they arrive, many reads in flight through
+   * one buffer (`RapClient.readStream`).
+   *
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @param write Takes each piece, in order.
+   * @returns How many bytes were handed over (fewer only at the end of the file).
+   */
+  async readStream(offset: number, length: number, write: StreamSink): Promise<number> {
+    const n = Math.max(0, Math.min(length, (await this.size()) - offset));
+    if (n === 0) return 0;
+    return await ioFailure(
+      this.uri,
+      "read",
+      () => this.#client.readStream(offset, n, write, this.#fd),
+      this.#client,
+    );
   }
 
   override async write(offset: number, data: Uint8Array): Promise<number> {

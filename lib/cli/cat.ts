@@ -99,10 +99,11 @@ const CAT_STEP = 4 << 20;
 const CAT_DEPTH = 2;
 
 /**
- * Copy `[offset, end)` of `desc` to `write`, in order. A descriptor that reads into the
- * caller's buffers (`readInto`, e.g. `rap://` and files) gets {@linkcode CAT_DEPTH} reads
- * in flight, each into one of as many reused buffers, written out straight from them (no
- * copy, no garbage); any other gets one read ahead of the write.
+ * Copy `[offset, end)` of `desc` to `write`, in order. A descriptor that streams
+ * (`readStream`: `rap://`) hands its bytes over as they arrive; one that reads into the
+ * caller's buffers (`readInto`, e.g. files) gets {@linkcode CAT_DEPTH} reads in flight,
+ * each into one of as many reused buffers, written out straight from them (no copy, no
+ * garbage); any other gets one read ahead of the write.
  */
 async function copyRange(
   desc: IoDescriptor,
@@ -117,6 +118,16 @@ async function copyRange(
     next += n;
     return { at, n };
   };
+  if (desc.readStream !== undefined) {
+    // A remote file streams: many reads in flight through one buffer of the client's.
+    let at = offset;
+    while (at < end) {
+      const got = await desc.readStream(at, end - at, write);
+      if (got === 0) return;
+      at += got;
+    }
+    return;
+  }
   if (desc.readInto === undefined) {
     const readNext = () => {
       const { at, n } = take();

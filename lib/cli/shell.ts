@@ -174,9 +174,10 @@ function parseShellArgs(args: string[]): ShellArgs {
 const encoder = new TextEncoder();
 
 function defaultIo(): ShellCliIo {
-  // A reader that went away (rap shell -qc 'px 1M' F | head) ends the shell quietly.
+  // A reader that went away (rap shell -qc 'px 1M' F | head) ends the shell quietly. The
+  // shell writes asynchronously: its =h& and =g& servers run while its output waits.
   const write = (file: { write(p: Uint8Array): Promise<number> }) => (bytes: Uint8Array) =>
-    writeStdout(bytes, file);
+    writeStdout(bytes, { write: (p) => file.write(p) });
   return {
     stdin: Deno.stdin.readable,
     readRaw: (p) => Deno.stdin.read(p),

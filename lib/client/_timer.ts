@@ -34,3 +34,28 @@ export function startTimer(ms: number, fire: () => void): () => void {
   signal.addEventListener("abort", onAbort, { once: true });
   return () => signal.removeEventListener("abort", onAbort);
 }
+
+/**
+ * Wait for `promise`, or for `ms` milliseconds, whichever is first (its rejection is
+ * thrown; after the time it is left running).
+ *
+ * @param promise What to wait for.
+ * @param ms The most milliseconds to wait.
+ *
+ * @example
+ * ```ts
+ * import { waitAtMost } from "./_timer.ts";
+ *
+ * await waitAtMost(new Promise(() => {}), 5); // never settles: returns after 5 ms
+ * await waitAtMost(Promise.resolve(), 60_000); // returns at once
+ * ```
+ */
+export async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let stop: (() => void) | undefined;
+  const expired = new Promise<void>((resolve) => stop = startTimer(ms, resolve));
+  try {
+    await Promise.race([promise, expired]);
+  } finally {
+    stop?.();
+  }
+}

@@ -20,6 +20,7 @@ import { sendCommand } from "./command.ts";
 import { dial } from "./connect.ts";
 import type { RapCacheOptions } from "./file_caches.ts";
 import { FileTransfers } from "./file_transfers.ts";
+import type { StreamSink } from "./stream_range.ts";
 import { RapTransport } from "./transport.ts";
 
 export { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "./file_caches.ts";
@@ -84,6 +85,24 @@ export interface RapClientOptions {
    * sequential readers; reads of `bypass` bytes or more go straight to the server. The
    * client's own writes are copied into the blocks it holds; writes by other clients are
    * seen only once their blocks left the cache. See `docs/proxy.md`.
+   *
+   * @example
+   * ```ts
+   * import { RapClient, RapServer } from "@rap/cli";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = RapServer.listen({ port: 0, log: () => {} });
+   * await using client = await RapClient.connect({
+   *   hostname: "127.0.0.1", port: server.addr.port, extensions: true,
+   *   cache: { blockSize: 4096, maxBytes: 1 << 20 },
+   * });
+   * const fd = await client.open("malloc://1M");
+   * await client.write(5000, new Uint8Array([1, 2, 3]), fd);
+   * for (let at = 0; at < 65536; at += 4096) await client.read(at, 4096, fd);
+   * assert.deepEqual([...await client.read(5000, 3, fd)], [1, 2, 3]);
+   * assert.equal(client.cacheCapacity, 1 << 20);
+   * assert.ok(client.cacheStats.hits > 0);
+   * ```
    */
   cache?: RapCacheOptions;
 }
@@ -218,27 +237,7 @@ export class RapClient implements AsyncDisposable {
     return new RapClient(conn, options);
   }
 
-  /**
-   * The bytes one file's block cache may hold (`options.cache`), or 0 without a cache.
-   *
-   * @example
-   * ```ts
-   * import { RapClient, RapServer } from "@rap/cli";
-   * import assert from "node:assert/strict";
-   *
-   * await using server = RapServer.listen({ port: 0, log: () => {} });
-   * await using client = await RapClient.connect({
-   *   hostname: "127.0.0.1", port: server.addr.port, extensions: true,
-   *   cache: { blockSize: 4096, maxBytes: 1 << 20 },
-   * });
-   * const fd = await client.open("malloc://1M");
-   * await client.write(5000, new Uint8Array([1, 2, 3]), fd);
-   * for (let at = 0; at < 65536; at += 4096) await client.read(at, 4096, fd);
-   * assert.deepEqual([...await client.read(5000, 3, fd)], [1, 2, 3]);
-   * assert.equal(client.cacheCapacity, 1 << 20);
-   * assert.ok(client.cacheStats.hits > 0);
-   * ```
-   */
+  /** The bytes one file's block cache may hold (`options.cache`), or 0 without a cache. */
   get cacheCapacity(): number {
     return this.#transfers.capacity;
   }
@@ -376,6 +375,26 @@ export class RapClient implements AsyncDisposable {
     if (into.length === 0) return into;
     await this.#transfers.read(target, offset, into);
     return into;
+  }
+
+  /**
+   * Hand `length` bytes at `offset` to `write` in order as they arrive: with the extensions,
+   * READ_ATs run 32 MiB ahead through one 1 MiB buffer (`stream_range.ts`); on plain RAP,
+   * 1 MiB pieces are read as {@linkcode RapClient.readInto} does.
+   *
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @param write Takes each piece (a view valid until it returns or its promise settles).
+   * @param fd The file (default: the server's current file; other fds need the extensions).
+   * @returns The bytes handed over: fewer only at the end of the file (extensions).
+   */
+  readStream(
+    offset: number | bigint,
+    length: number,
+    write: StreamSink,
+    fd?: number,
+  ): Promise<number> {
+    return this.#transfers.stream(this.#fdFor(fd), BigInt(offset), length, write);
   }
 
   /**

@@ -8,7 +8,13 @@
 
 import { FileCaches, type RapCacheOptions } from "./file_caches.ts";
 import { pipelineShape, readPieces, splitRange, writePieces } from "./pipeline.ts";
+import { streamRange, type StreamSink } from "./stream_range.ts";
 import type { RapTransport } from "./transport.ts";
+
+/** How far a streamed read runs ahead of its consumer: more than the sockets buffer. */
+const STREAM_AHEAD = 32 << 20;
+/** The one buffer a streamed read's payloads come through. */
+const STREAM_CHUNK = 1 << 20;
 
 /**
  * What {@linkcode FileTransfers} needs of the client's options.
@@ -103,6 +109,41 @@ export class FileTransfers {
   async read(fd: number, offset: number | bigint, into: Uint8Array): Promise<void> {
     if (this.#caches !== undefined && await this.#caches.read(fd, offset, into)) return;
     await this.#pipelined(readPieces, offset, into, fd);
+  }
+
+  /**
+   * Hand `length` bytes of `fd` at `offset` to `write` as they arrive: streamed READ_ATs
+   * with the extensions, else 1 MiB reads one after another (see `RapClient.readStream`).
+   * The block cache is left alone: a bulk read would only push out what it holds.
+   *
+   * @param fd The file (the fd of extended requests; ignored on plain RAP).
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @param write Takes each piece.
+   * @returns The bytes handed over.
+   */
+  async stream(fd: number, offset: bigint, length: number, write: StreamSink): Promise<number> {
+    if (length <= 0) return 0;
+    await this.#transport.turn();
+    const extMaxData = this.#extMaxData();
+    if (extMaxData !== undefined) {
+      const { step } = pipelineShape(extMaxData, this.#options);
+      const plan = {
+        fd,
+        step,
+        window: Math.max(2, Math.ceil(STREAM_AHEAD / step)),
+        chunk: STREAM_CHUNK,
+      };
+      return await streamRange(this.#transport, plan, offset, length, write);
+    }
+    const buffer = new Uint8Array(Math.min(STREAM_CHUNK, length));
+    for (let done = 0; done < length;) {
+      const piece = done + buffer.length <= length ? buffer : buffer.subarray(0, length - done);
+      await this.read(fd, offset + BigInt(done), piece);
+      await write(piece);
+      done += piece.length;
+    }
+    return length;
   }
 
   /**

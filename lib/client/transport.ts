@@ -11,13 +11,19 @@
  */
 
 import { PacketReader, type PayloadTarget } from "../net/packet_reader.ts";
+import type { PacketHeader } from "../protocol/decode.ts";
 import { QueuedWriter } from "../net/write_queue.ts";
-import { RAP_PACKET_MAX } from "../protocol/constants.ts";
+import { ExtOpcode, RAP_PACKET_MAX, REPLY_FLAG } from "../protocol/constants.ts";
 import { encodePacket } from "../protocol/encode.ts";
 import { RapConnectionError, RapProtocolError, RapRemoteError } from "../protocol/errors.ts";
 import type { RapPacket, RapReply, RapRequest } from "../protocol/packets.ts";
 import { Fifo, handled } from "./_support.ts";
-import { startTimer } from "./_timer.ts";
+import { ReplyWatch } from "./_reply_watch.ts";
+import { WireTurn } from "./_wire_turn.ts";
+import { waitAtMost } from "./_timer.ts";
+
+const READ_AT_REPLY = ExtOpcode.READ_AT | REPLY_FLAG;
+const EMPTY = new Uint8Array(0);
 
 /**
  * The type of a reply packet.
@@ -72,6 +78,27 @@ interface Pending {
   reject: (error: Error) => void;
   /** Where a READ reply's payload goes. */
   into?: Uint8Array;
+  /** Where a streamed READ_AT reply's payload goes, piece by piece. */
+  stream?: PayloadStream;
+}
+
+/**
+ * Where the payload of a streamed READ_AT reply goes ({@linkcode RapTransport.expectStream}):
+ * it is received through `chunk` and handed to `write` piece by piece as it arrives, so a
+ * bulk reader keeps many requests in flight through one buffer.
+ *
+ * @example
+ * ```ts
+ * import type { PayloadStream } from "./transport.ts";
+ * const stream: PayloadStream = { chunk: new Uint8Array(1 << 20), write: () => {} };
+ * console.assert(stream.chunk.length === 1 << 20);
+ * ```
+ */
+export interface PayloadStream {
+  /** The buffer the payload is received into (reused from piece to piece). */
+  chunk: Uint8Array;
+  /** Takes each piece (a view valid until it returns or its promise settles). */
+  write(bytes: Uint8Array): void | Promise<void>;
 }
 
 /**
@@ -111,14 +138,9 @@ export class RapTransport {
   readonly #pending = new Fifo<Pending>();
   readonly #receiving: Promise<void>;
   readonly #target: PayloadTarget;
+  readonly #watch: ReplyWatch;
   #failure: Error | undefined;
-  /** Stops the reply timer while it runs. */
-  #stopTimer: (() => void) | undefined;
-  /** Replies received so far: the reply timer looks for progress without reading a clock. */
-  #progress = 0;
-  /** Settles when the request running alone has its reply. */
-  #alone: Promise<void> | undefined;
-  #drained: PromiseWithResolvers<void> | undefined;
+  readonly #turn = new WireTurn();
 
   /**
    * Start receiving on a connection.
@@ -142,6 +164,17 @@ export class RapTransport {
         ),
     });
     this.#target = () => this.#pending.peek()?.into;
+    const timeout = options.timeout ?? 30_000;
+    this.#watch = new ReplyWatch(
+      timeout,
+      () => this.#pending.length > 0 && !this.#failure,
+      () =>
+        this.fail(
+          new RapConnectionError(
+            `No reply from ${this.peer} within ${timeout} ms; connection closed`,
+          ),
+        ),
+    );
     this.#receiving = this.#receive();
   }
 
@@ -152,7 +185,7 @@ export class RapTransport {
 
   /** Whether an exchange runs alone (see {@linkcode RapTransport.runAlone}): others wait. */
   get alone(): boolean {
-    return this.#alone !== undefined;
+    return this.#turn.alone;
   }
 
   /**
@@ -173,12 +206,40 @@ export class RapTransport {
    * @returns The reply.
    */
   expect<T extends ReplyType>(type: T, into?: Uint8Array): Promise<ReplyOf<T>> {
+    return this.#expect(type, into, undefined);
+  }
+
+  #expect<T extends ReplyType>(
+    type: T,
+    into: Uint8Array | undefined,
+    stream: PayloadStream | undefined,
+  ): Promise<ReplyOf<T>> {
     if (this.#failure) return Promise.reject(this.#failure);
     const reply = new Promise<RapReply>((resolve, reject) => {
-      this.#pending.push({ expect: type, resolve, reject, into });
+      this.#pending.push({ expect: type, resolve, reject, into, stream });
     });
-    if (this.#stopTimer === undefined) this.#armTimer();
+    this.#watch.arm();
     return reply as Promise<ReplyOf<T>>;
+  }
+
+  /**
+   * Register a READ_AT about to be written whose reply's payload goes to `stream` as it
+   * arrives (see {@linkcode PayloadStream}); the promise settles with the payload's length
+   * once all of it was handed over. The caller queues the request's bytes right after.
+   *
+   * @param stream Where the payload goes.
+   * @returns The payload's length.
+   */
+  expectStream(stream: PayloadStream): Promise<number> {
+    let length = 0;
+    const counted: PayloadStream = {
+      chunk: stream.chunk,
+      write: (bytes) => {
+        length += bytes.length;
+        return stream.write(bytes);
+      },
+    };
+    return this.#expect("read_at_reply", undefined, counted).then(() => length);
   }
 
   /**
@@ -227,8 +288,8 @@ export class RapTransport {
   }
 
   /** Wait until no request runs alone, so that nothing follows it on the wire. */
-  async turn(): Promise<void> {
-    while (this.#alone) await this.#alone;
+  turn(): Promise<void> {
+    return this.#turn.turn();
   }
 
   /**
@@ -239,22 +300,8 @@ export class RapTransport {
    * @param exchange What to send and wait for (a CMD; a lock-step SEEK and READ).
    * @returns What `exchange` returns.
    */
-  async runAlone<T>(exchange: () => Promise<T>): Promise<T> {
-    // Check and take the turn in one step, so that two callers never both go.
-    while (this.#alone) await this.#alone;
-    const done = Promise.withResolvers<void>();
-    this.#alone = done.promise;
-    try {
-      if (this.#pending.length > 0) {
-        this.#drained = Promise.withResolvers<void>();
-        await this.#drained.promise;
-        this.#drained = undefined;
-      }
-      return await exchange();
-    } finally {
-      this.#alone = undefined;
-      done.resolve();
-    }
+  runAlone<T>(exchange: () => Promise<T>): Promise<T> {
+    return this.#turn.runAlone(() => this.#pending.length, exchange);
   }
 
   /**
@@ -276,14 +323,7 @@ export class RapTransport {
   ): Promise<void> {
     return this.runAlone(async () => {
       const reply = this.send(type, encodePacket(request)).then(onReply);
-      if (timeout === undefined) return await reply;
-      let stop: (() => void) | undefined;
-      const expired = new Promise<void>((resolve) => stop = startTimer(timeout, resolve));
-      try {
-        await Promise.race([handled(reply), expired]);
-      } finally {
-        stop?.();
-      }
+      await (timeout === undefined ? reply : waitAtMost(handled(reply), timeout));
     });
   }
 
@@ -295,10 +335,9 @@ export class RapTransport {
    */
   fail(error: Error): void {
     if (this.#failure === undefined) this.#failure = error;
-    this.#stopTimer?.();
-    this.#stopTimer = undefined;
+    this.#watch.stop();
     for (const p of this.#pending.drain()) p.reject(this.#failure);
-    this.#drained?.resolve();
+    this.#turn.drained();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
@@ -319,20 +358,43 @@ export class RapTransport {
     const reader = this.#reader;
     try {
       for (;;) {
-        const packet = reader.buffered(this.#target) ?? await reader.next(this.#target);
-        if (packet === null) {
-          this.fail(new RapConnectionError(`Connection to ${this.peer} closed by the server`));
-          return;
+        // The header first: what the reply's payload becomes depends on the request at the
+        // head when it comes (a streamed READ_AT may have been sent meanwhile).
+        const header = reader.bufferedHeader() ?? await reader.header();
+        if (header === null) {
+          return this.fail(
+            new RapConnectionError(`Connection to ${this.peer} closed by the server`),
+          );
         }
-        if (packet.type === "cmd") {
-          await this.#answerReverse(packet.command ?? "");
-          continue;
-        }
-        this.#deliver(packet);
+        if (await this.#streamed(header)) continue;
+        // A whole header is buffered: the packet comes, or the stream ends inside it (throws).
+        const packet = (reader.buffered(this.#target) ?? await reader.next(this.#target))!;
+        if (packet.type === "cmd") await this.#answerReverse(packet.command ?? "");
+        else this.#deliver(packet);
       }
     } catch (error) {
       this.fail(receiveFailure(error, this.peer, this.#options.tls ?? false));
     }
+  }
+
+  /**
+   * Receive a streamed READ_AT reply for the request at the head, when that is what comes
+   * (anything else, an error reply too, is left to the ordinary path).
+   */
+  async #streamed(header: PacketHeader): Promise<boolean> {
+    const stream = this.#pending.peek()?.stream;
+    if (header.opcode !== READ_AT_REPLY || stream === undefined) return false;
+    await this.#reader.streamPayload(header, stream.chunk, async (bytes) => {
+      this.#watch.consuming(true);
+      try {
+        await stream.write(bytes);
+      } finally {
+        this.#watch.consuming(false);
+        this.#watch.replied();
+      }
+    });
+    this.#deliver({ type: "read_at_reply", data: EMPTY });
+    return true;
   }
 
   async #answerReverse(command: string): Promise<void> {
@@ -351,7 +413,7 @@ export class RapTransport {
     if (!head) {
       throw new RapProtocolError(`unexpected "${packet.type}" packet with no request waiting`);
     }
-    this.#progress++;
+    this.#watch.replied();
     if (packet.type === "error") {
       head.reject(new RapRemoteError(packet.code, packet.message));
     } else if (packet.type !== head.expect) {
@@ -362,35 +424,7 @@ export class RapTransport {
     } else {
       head.resolve(packet as RapReply);
     }
-    if (this.#pending.length === 0) this.#drained?.resolve();
-  }
-
-  /**
-   * While requests wait, check four times per timeout that replies keep coming; four
-   * checks in a row without one give up the connection.
-   */
-  #armTimer(): void {
-    const timeout = this.#options.timeout ?? 30_000;
-    if (timeout <= 0 || this.#stopTimer !== undefined || this.#failure) return;
-    let seen = this.#progress;
-    let idleChecks = 0;
-    const check = () => {
-      this.#stopTimer = undefined;
-      if (this.#pending.length === 0 || this.#failure) return;
-      if (this.#progress !== seen) {
-        seen = this.#progress;
-        idleChecks = 0;
-      } else if (++idleChecks >= 4) {
-        this.fail(
-          new RapConnectionError(
-            `No reply from ${this.peer} within ${timeout} ms; connection closed`,
-          ),
-        );
-        return;
-      }
-      this.#stopTimer = startTimer(timeout / 4, check);
-    };
-    this.#stopTimer = startTimer(timeout / 4, check);
+    if (this.#pending.length === 0) this.#turn.drained();
   }
 }
 

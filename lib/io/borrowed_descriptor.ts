@@ -38,6 +38,8 @@ export class BorrowedDescriptor implements IoDescriptor {
     into: Uint8Array,
     options?: ReadIntoOptions,
   ) => Promise<number>;
+  /** The inner descriptor's `readStream`, when it has one. */
+  readonly readStream?: IoDescriptor["readStream"];
   readonly #inner: IoDescriptor;
 
   /**
@@ -53,6 +55,9 @@ export class BorrowedDescriptor implements IoDescriptor {
     if (inner.system) this.system = (command, options) => inner.system!(command, options);
     if (inner.readInto) {
       this.readInto = (offset, into, options) => inner.readInto!(offset, into, options);
+    }
+    if (inner.readStream) {
+      this.readStream = (offset, length, write) => inner.readStream!(offset, length, write);
     }
   }
 

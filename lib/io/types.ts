@@ -188,6 +188,22 @@ export interface IoDescriptor extends AsyncDisposable {
    */
   readInto?(offset: number, into: Uint8Array, options?: ReadIntoOptions): Promise<number>;
   /**
+   * Hand the bytes of `[offset, offset + length)` to `write`, in order, as they arrive (a
+   * bulk reader such as `rap cat`): a `rap://` file keeps many reads in flight through one
+   * buffer, so the window, not the reader's memory, keeps the server busy. Absent: use
+   * {@linkcode IoDescriptor.readInto} or {@linkcode IoDescriptor.read}.
+   *
+   * @param offset Where to start.
+   * @param length How many bytes at most.
+   * @param write Takes each piece (a view valid until it returns or its promise settles).
+   * @returns How many bytes were handed over: fewer only at the end of the data.
+   */
+  readStream?(
+    offset: number,
+    length: number,
+    write: (bytes: Uint8Array) => void | Promise<void>,
+  ): Promise<number>;
+  /**
    * Write `data` at `offset`.
    *
    * @param offset Where to start.

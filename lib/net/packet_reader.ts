@@ -175,6 +175,59 @@ export class PacketReader {
   }
 
   /**
+   * Hand the payload of the packet whose header {@linkcode PacketReader.header} returned to
+   * `sink`, piece by piece as it arrives, through `chunk`: what is already buffered first,
+   * then reads of at most `chunk.length` bytes, never past the payload. Each piece is a
+   * view valid only until `sink` returns (or its promise settles); nothing is read
+   * meanwhile, so a slow sink holds the stream back.
+   *
+   * @param header The header of the packet (its fixed part is consumed here).
+   * @param chunk The buffer reads go into.
+   * @param sink Takes each piece.
+   * @returns The header bytes.
+   * @throws {TruncatedPacketError} If the stream ends inside the payload.
+   *
+   * @example
+   * ```ts
+   * import { PacketReader } from "./packet_reader.ts";
+   * import assert from "node:assert/strict";
+   *
+   * // A READ_AT reply (0x91) of 6 bytes, in two reads.
+   * const parts = [new Uint8Array([0x91, 0, 0, 0, 6, 1, 2]), new Uint8Array([3, 4, 5, 6])];
+   * const reader = new PacketReader({
+   *   read: (p) => Promise.resolve(parts.length ? (p.set(parts[0]), parts.shift()!.length) : null),
+   * }, { extensions: 1 << 20 });
+   * const header = (await reader.header())!;
+   * const pieces: number[][] = [];
+   * await reader.streamPayload(header, new Uint8Array(3), (b) => void pieces.push([...b]));
+   * assert.deepEqual(pieces, [[1, 2], [3, 4, 5], [6]]);
+   * ```
+   */
+  async streamPayload(
+    header: PacketHeader,
+    chunk: Uint8Array,
+    sink: (bytes: Uint8Array) => void | Promise<void>,
+  ): Promise<Uint8Array> {
+    const head = this.takeHeader(header);
+    let left = header.payloadSize;
+    const first = this.#decoder.take(Math.min(left, this.#decoder.buffered));
+    if (first.length > 0) {
+      left -= first.length;
+      await sink(first);
+    }
+    while (left > 0) {
+      const n = await this.#source.read(chunk.subarray(0, Math.min(left, chunk.length)));
+      if (n === null) {
+        throw new TruncatedPacketError(0, header.payloadSize - left, header.payloadSize);
+      }
+      this.onData?.();
+      left -= n;
+      await sink(chunk.subarray(0, n));
+    }
+    return head;
+  }
+
+  /**
    * The next packet, reading as needed.
    *
    * @param target Where a data packet's payload goes (default: a buffer of the reader's).
