@@ -457,7 +457,7 @@ async function main(): Promise<void> {
     RAP_CAT = [...RAP_CAT.slice(0, 3), values.cli, "cat"];
   }
   const sizes = values.sizes.split(",").map(parseSize);
-  if (values.big) sizes.push(2 << 30);
+  if (values.big) sizes.push(2 * 2 ** 30);
   const runs = Math.max(1, Number(values.runs));
   const groups = new Set<Group>(
     values.only === undefined ? GROUPS : values.only.split(",") as Group[],
