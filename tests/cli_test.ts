@@ -1,5 +1,6 @@
 import { RapClient } from "../mod.ts";
 import assert from "node:assert/strict";
+import { HAS_PYTHON, startPeer } from "./_peer.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CLI = new URL("cli.ts", ROOT).pathname;
@@ -256,4 +257,35 @@ Deno.test("--plugin loads an extra plugin for cat, plugins and shell", async () 
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test({
+  name:
+    "cat of a rap:// file whose server resets mid-reply exits 1, naming it; the bytes before are right",
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const size = 24 << 20;
+    const cut = (6 << 20) + 1234; // in the middle of the second 4 MiB READ_AT reply
+    await using peer = startPeer("cutting_rap_server.py", ["--size", size, "--cut", cut]);
+    const { port } = await peer.waitFor("listening");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.1", CLI, "cat", `rap://127.0.0.1:${port}//x`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.match(stderr, /^rap cat: Cannot read "rap:\/\/127\.0\.0\.1:\d+\/\/x": .*127\.0\.0\.1/);
+    assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    // What came before the reset is the file's, in order (the rest of the reply never came).
+    // Streamed: the first reply and what came of the second were written as they arrived.
+    assert.ok(
+      out.stdout.length >= 4 << 20 && out.stdout.length <= cut,
+      `${out.stdout.length} bytes`,
+    );
+    const expected = (i: number) => ((i & 0xffff) * 7 + (i >> 16)) & 0xff;
+    for (let i = 0; i < out.stdout.length; i++) {
+      if (out.stdout[i] !== expected(i)) assert.fail(`byte ${i} is ${out.stdout[i]}`);
+    }
+  },
 });
