@@ -212,6 +212,7 @@ function onSignal(signal: Deno.Signal, handler: () => void): () => void {
  * @example
  * ```ts
  * import { shellMain } from "@rap/cli/commands";
+ * import { builtinPlugins } from "@rap/cli/plugins";
  * import assert from "node:assert/strict";
  *
  * const out: Uint8Array[] = [];
@@ -220,7 +221,7 @@ function onSignal(signal: Deno.Signal, handler: () => void): () => void {
  *   stdout: (b) => { out.push(b); return Promise.resolve(); },
  *   stderr: () => Promise.resolve(),
  *   isTerminal: false,
- * });
+ * }, { table: builtinPlugins });
  * assert.equal(code, 0);
  * assert.equal(new TextDecoder().decode(out[0]), "cafe\n");
  * ```

@@ -192,10 +192,16 @@ export class PacketReader {
    * import { PacketReader } from "./packet_reader.ts";
    * import assert from "node:assert/strict";
    *
-   * // A READ_AT reply (0x91) of 6 bytes, in two reads.
-   * const parts = [new Uint8Array([0x91, 0, 0, 0, 6, 1, 2]), new Uint8Array([3, 4, 5, 6])];
+   * // A READ_AT reply (0x91) of 6 bytes, arriving as 7 bytes and then 4.
+   * const parts = [[0x91, 0, 0, 0, 6, 1, 2], [3, 4, 5, 6]];
    * const reader = new PacketReader({
-   *   read: (p) => Promise.resolve(parts.length ? (p.set(parts[0]), parts.shift()!.length) : null),
+   *   read(p) {
+   *     if (parts.length === 0) return Promise.resolve(null);
+   *     const n = Math.min(p.length, parts[0].length);
+   *     p.set(parts[0].splice(0, n));
+   *     if (parts[0].length === 0) parts.shift();
+   *     return Promise.resolve(n);
+   *   },
    * }, { extensions: 1 << 20 });
    * const header = (await reader.header())!;
    * const pieces: number[][] = [];
