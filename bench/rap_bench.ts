@@ -16,10 +16,10 @@
  * It measures: sequential reads of the whole size from `malloc://` (radare2's lock-step,
  * one SEEK+READ pair at a time, pipelined plain RAP, the extensions) against a bare Deno TCP
  * stream of the same bytes (the ceiling); random 4 KiB reads at queue depth 1 and 32;
- * 200 concurrent clients doing random reads, with the server's RSS sampled throughout; and,
- * when installed, Debian's `nbdkit memory` read with `nbdcopy` (`apt-get install nbdkit
- * libnbd-bin`). Every read is checked against the data written. Figures are printed; nothing
- * is asserted.
+ * 200 concurrent clients doing random reads, with the server's RSS sampled throughout.
+ * Every read is checked against the data written. Figures are printed; nothing is asserted.
+ * The clients here run inside this process, with no start-up: nbdcopy, a process of its own,
+ * is compared with whole `rap cat` processes in `bench/cat_bench.ts` (`deno task bench:cat`).
  *
  * @module
  */
@@ -40,7 +40,7 @@ import {
   Samples,
   spawnChild,
 } from "./_bench_support.ts";
-import { acceptsOn, connectionLimitArgs, freePort } from "../tests/_serve_process.ts";
+import { connectionLimitArgs } from "../tests/_serve_process.ts";
 
 const USAGE = `Usage: deno task bench [options]
        deno run -A bench/rap_bench.ts [options]
@@ -51,12 +51,10 @@ const USAGE = `Usage: deno task bench [options]
   --clients N      concurrent clients of the many-clients run (default 200)
   --runs N         timed repetitions of each sequential read, median shown (default 3)
   --no-pin         do not pin the server to CPU 0 and the client to CPU 1
-  --no-nbd         skip the nbdkit/nbdcopy baseline
   --json           print the results as JSON after the table
   -h, --help       this help
 
-The nbd baseline needs Debian's nbdkit and libnbd-bin:
-  sudo apt-get install nbdkit libnbd-bin
+nbdcopy is compared with whole rap cat processes by deno task bench:cat.
 `;
 
 const ROOT = new URL("../", import.meta.url);
@@ -184,55 +182,6 @@ async function rawTcpRead(port: number, into: Uint8Array, runs: number): Promise
   }
 }
 
-/**
- * Debian's nbdkit `memory` plugin, filled with the same bytes, read by `nbdcopy` into
- * `null:`. nbdcopy is a process of its own: its start-up (measured on a 4 KiB export) is
- * taken out of its time.
- */
-async function nbdBaseline(
-  file: string,
-  size: number,
-  runs: number,
-  pin: boolean,
-): Promise<Row[]> {
-  const cpu = pin ? 0 : undefined;
-  const port = freePort();
-  await using _server = await spawnChild(
-    "nbdkit",
-    ["-f", "-i", "127.0.0.1", "-p", String(port), "memory", String(size)],
-    { cpu },
-  );
-  const tinyPort = freePort();
-  await using _tiny = await spawnChild(
-    "nbdkit",
-    ["-f", "-i", "127.0.0.1", "-p", String(tinyPort), "memory", "4096"],
-    { cpu },
-  );
-  const uri = `nbd://127.0.0.1:${port}`;
-  await acceptsOn(port);
-  await acceptsOn(tinyPort);
-  const copy = async (args: string[]) => {
-    const command = pin ? "taskset" : "nbdcopy";
-    const argv = pin ? ["-c", "1", "nbdcopy", ...args] : args;
-    const out = await new Deno.Command(command, { args: argv, stdout: "null", stderr: "piped" })
-      .output();
-    if (!out.success) throw new Error(`nbdcopy failed: ${new TextDecoder().decode(out.stderr)}`);
-  };
-  await copy([file, uri]); // the same bytes as the RAP runs
-  const startup = await timed(5, () => copy([`nbd://127.0.0.1:${tinyPort}`, "null:"]));
-  const rows: Row[] = [];
-  for (const [name, flags] of [["1 connection", ["-C", "1"]], ["4 connections (default)", []]]) {
-    const ms = await timed(runs, () => copy(["--no-extents", ...flags, uri, "null:"]));
-    rows.push({
-      name: `nbdkit memory + nbdcopy --no-extents, ${name}`,
-      amount: formatBytes(size),
-      mbps: mbps(size, Math.max(1, ms - startup)),
-      note: `nbdcopy wall ${ms.toFixed(0)} ms minus its ${startup.toFixed(0)} ms start-up`,
-    });
-  }
-  return rows;
-}
-
 /** What one many-clients run measured. */
 interface ManyResult {
   row: Row;
@@ -330,7 +279,6 @@ async function main(args: string[]): Promise<number> {
       clients: { type: "string" },
       runs: { type: "string" },
       "no-pin": { type: "boolean" },
-      "no-nbd": { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -351,7 +299,6 @@ async function main(args: string[]): Promise<number> {
 
   const pin = !values["no-pin"] && navigator.hardwareConcurrency >= 2 &&
     await hasCommand("taskset", ["-c", "0", "true"]);
-  const nbd = !values["no-nbd"] && await hasCommand("nbdkit") && await hasCommand("nbdcopy");
   console.log(`Machine: ${describeMachine()}`);
   console.log(
     `Command: deno task bench ${args.join(" ")}`.trimEnd() +
@@ -360,9 +307,6 @@ async function main(args: string[]): Promise<number> {
         pin ? "server on CPU 0, client on CPU 1" : "no CPU pinning"
       })`,
   );
-  if (!nbd && !values["no-nbd"]) {
-    console.log("nbd baseline skipped: install it with `sudo apt-get install nbdkit libnbd-bin`");
-  }
 
   const dir = await Deno.makeTempDir({ prefix: "rap_bench_" });
   const file = `${dir}/data.bin`;
@@ -524,11 +468,6 @@ async function main(args: string[]): Promise<number> {
       mbps: ceiling,
     });
 
-    if (nbd) {
-      console.error("[bench] nbdkit + nbdcopy");
-      rows.push(...await nbdBaseline(file, size, runs, pin));
-    }
-
     console.error(`[bench] ${clientCount} clients, file`);
     const fromFile = await manyClients(
       port,
@@ -580,8 +519,6 @@ async function main(args: string[]): Promise<number> {
     const pair = find("sequential read, plain RAP one SEEK+READ")!;
     const pipelined = find("sequential read, plain RAP pipelined")!;
     const extended = find("sequential read, extended")!;
-    const nbd1 = find("nbdkit memory + nbdcopy --no-extents, 1");
-    const nbd4 = find("nbdkit memory + nbdcopy --no-extents, 4");
     const mark = (ok: boolean) => ok ? "yes" : "NO";
     console.log("");
     console.log("Targets:");
@@ -595,13 +532,6 @@ async function main(args: string[]): Promise<number> {
         mark(extended >= ceiling / 2)
       })`,
     );
-    if (nbd1 !== undefined && nbd4 !== undefined) {
-      console.log(
-        `- extended / nbdcopy: ${(extended / nbd1).toFixed(2)}× one connection, ${
-          (extended / nbd4).toFixed(2)
-        }× four connections (≥ 1: ${mark(extended >= nbd1)} / ${mark(extended >= nbd4)})`,
-      );
-    }
     for (const [what, many] of [["file", fromFile], ["malloc://", fromMemory]] as const) {
       const half = Math.floor(many.rss.length / 2);
       const first = Math.max(...many.rss.slice(0, Math.max(1, half)));
