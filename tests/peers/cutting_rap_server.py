@@ -15,7 +15,8 @@ import json
 import socket
 import struct
 
-from rap_peer import CMD, OPEN, READ_AT, REPLY, SIZE, recv_exact, serve_loopback
+from rap_peer import (CMD, OPEN, READ_AT, REPLY, SIZE, answer_open, answer_probe, recv_exact,
+                      serve_loopback)
 
 
 BASE = bytes((j * 7) & 0xFF for j in range(65536))
@@ -42,17 +43,9 @@ def serve(conn, size, cut, sent):
                 return
             op = head[0]
             if op == CMD:
-                (n,) = struct.unpack(">I", recv_exact(conn, 4))
-                text = recv_exact(conn, n).rstrip(b"\0").decode(errors="replace")
-                out = b""
-                if text.startswith("#rap-ext? "):
-                    out = b"#rap-ext 1 maxdata=4194304 ops=readat,writeat,size,error\n"
-                body = out + b"\0"
-                conn.sendall(struct.pack(">BI", CMD | REPLY, len(body)) + body)
+                answer_probe(conn, 4194304)
             elif op == OPEN:
-                _, n = struct.unpack(">BB", recv_exact(conn, 2))
-                recv_exact(conn, n)
-                conn.sendall(struct.pack(">BI", OPEN | REPLY, 3))
+                answer_open(conn)
             elif op == SIZE:
                 recv_exact(conn, 4)
                 conn.sendall(struct.pack(">BQ", SIZE | REPLY, size))

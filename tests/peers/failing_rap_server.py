@@ -15,7 +15,7 @@ import json
 import struct
 
 from rap_peer import (CLOSE, CMD, ERROR, OPEN, READ, READ_AT, REPLY, SEEK, SIZE, WRITE, WRITE_AT,
-                      recv_exact, serve_loopback)
+                      answer_open, answer_probe, recv_exact, serve_loopback)
 
 FAILURE = b"the disk is on fire"
 
@@ -34,18 +34,9 @@ def serve(conn, size):
                 return
             op = head[0]
             if op == CMD:
-                (n,) = struct.unpack(">I", recv_exact(conn, 4))
-                text = recv_exact(conn, n).rstrip(b"\0").decode(errors="replace")
-                out = b""
-                if text.startswith("#rap-ext? "):
-                    ext = True
-                    out = b"#rap-ext 1 maxdata=1048576 ops=readat,writeat,size,error\n"
-                body = out + b"\0"
-                conn.sendall(struct.pack(">BI", CMD | REPLY, len(body)) + body)
+                ext = answer_probe(conn, 1048576) or ext
             elif op == OPEN:
-                _, n = struct.unpack(">BB", recv_exact(conn, 2))
-                recv_exact(conn, n)
-                conn.sendall(struct.pack(">BI", OPEN | REPLY, 3))
+                answer_open(conn)
             elif op == SEEK:
                 whence, offset = struct.unpack(">BQ", recv_exact(conn, 9))
                 if whence == 2:

@@ -159,6 +159,27 @@ class RapConn:
         self.sock.close()
 
 
+def answer_probe(conn, maxdata):
+    """Answer a CMD whose opcode was just read: the rap extension probe gets an offer of READ_AT,
+    WRITE_AT, SIZE and error replies up to maxdata; any other command, "". Returns whether it
+    was the probe."""
+    (n,) = struct.unpack(">I", recv_exact(conn, 4))
+    text = recv_exact(conn, n).rstrip(b"\0").decode(errors="replace")
+    probe = text.startswith("#rap-ext? ")
+    out = f"#rap-ext 1 maxdata={maxdata} ops=readat,writeat,size,error\n".encode() if probe else b""
+    body = out + b"\0"
+    conn.sendall(struct.pack(">BI", CMD | REPLY, len(body)) + body)
+    return probe
+
+
+def answer_open(conn, fd=3):
+    """Answer an OPEN whose opcode was just read with `fd`; returns the name it asked for."""
+    _, n = struct.unpack(">BB", recv_exact(conn, 2))
+    name = recv_exact(conn, n)
+    conn.sendall(struct.pack(">BI", OPEN | REPLY, fd))
+    return name
+
+
 def stdin_closed():
     """Whether stdin has reached its end (the parent released the peer); never blocks."""
     r, _, _ = select.select([sys.stdin], [], [], 0)
