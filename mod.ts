@@ -37,7 +37,6 @@ export * from "./lib/protocol/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/server/server.ts";
 export * from "./lib/client/client.ts";
-export type { StreamSink } from "./lib/client/stream_range.ts";
 export * from "./lib/net/packet_reader.ts";
 export * from "./lib/net/write_queue.ts";
 export * from "./lib/version.ts";

@@ -29,9 +29,8 @@ import { RapClient } from "../lib/client/client.ts";
 import type { TlsClientOptions } from "../lib/net/tls.ts";
 import { ConnectionLostError, IoError } from "../lib/io/errors.ts";
 import { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "../lib/client/file_caches.ts";
-import type { StreamSink } from "../lib/client/stream_range.ts";
 import { definePlugin, DescriptorBase } from "../lib/io/plugin_base.ts";
-import type { IoPlugin, OpenOptions } from "../lib/io/types.ts";
+import type { IoPlugin, OpenOptions, StreamSink } from "../lib/io/types.ts";
 import { CURRENT_FD, Perm, UT64_MAX } from "../lib/protocol/constants.ts";
 
 /**

@@ -119,13 +119,9 @@ async function copyRange(
     return { at, n };
   };
   if (desc.readStream !== undefined) {
-    // A remote file streams: many reads in flight through one buffer of the client's.
-    let at = offset;
-    while (at < end) {
-      const got = await desc.readStream(at, end - at, write);
-      if (got === 0) return;
-      at += got;
-    }
+    // A remote file streams: many reads in flight through one buffer of the client's (short
+    // only at the end of the file).
+    await desc.readStream(offset, end - offset, write);
     return;
   }
   if (desc.readInto === undefined) {

@@ -20,7 +20,7 @@ import { sendCommand } from "./command.ts";
 import { dial } from "./connect.ts";
 import type { RapCacheOptions } from "./file_caches.ts";
 import { FileTransfers } from "./file_transfers.ts";
-import type { StreamSink } from "./stream_range.ts";
+import type { StreamSink } from "../io/types.ts";
 import { RapTransport } from "./transport.ts";
 
 export { RAP_CACHE_DEFAULTS, type RapCacheOptions } from "./file_caches.ts";

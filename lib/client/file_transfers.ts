@@ -8,7 +8,8 @@
 
 import { FileCaches, type RapCacheOptions } from "./file_caches.ts";
 import { pipelineShape, readPieces, splitRange, writePieces } from "./pipeline.ts";
-import { streamRange, type StreamSink } from "./stream_range.ts";
+import type { StreamSink } from "../io/types.ts";
+import { streamRange } from "./stream_range.ts";
 import type { RapTransport } from "./transport.ts";
 
 /** How far a streamed read runs ahead of its consumer: more than the sockets buffer. */

@@ -8,25 +8,11 @@
  * @module
  */
 
+import type { StreamSink } from "../io/types.ts";
 import { ExtOpcode } from "../protocol/constants.ts";
 import { putU32, putU64 } from "../protocol/_bytes.ts";
 import { Fifo, handled } from "./_support.ts";
 import type { PayloadStream, RapTransport } from "./transport.ts";
-
-/**
- * Takes the pieces of a streamed range, in order; each is a view valid until it returns
- * or its promise settles.
- *
- * @example
- * ```ts
- * import type { StreamSink } from "./stream_range.ts";
- * let total = 0;
- * const sink: StreamSink = (bytes) => void (total += bytes.length);
- * sink(new Uint8Array(3));
- * console.assert(total === 3);
- * ```
- */
-export type StreamSink = (bytes: Uint8Array) => void | Promise<void>;
 
 /**
  * How {@linkcode streamRange} reads.

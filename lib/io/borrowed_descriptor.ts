@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IoDescriptor, ReadIntoOptions, SystemOptions } from "./types.ts";
+import type { IoDescriptor, ReadIntoOptions, StreamSink, SystemOptions } from "./types.ts";
 
 /**
  * A descriptor that forwards to another one and does not close it.
@@ -39,7 +39,7 @@ export class BorrowedDescriptor implements IoDescriptor {
     options?: ReadIntoOptions,
   ) => Promise<number>;
   /** The inner descriptor's `readStream`, when it has one. */
-  readonly readStream?: IoDescriptor["readStream"];
+  readonly readStream?: (offset: number, length: number, write: StreamSink) => Promise<number>;
   readonly #inner: IoDescriptor;
 
   /**

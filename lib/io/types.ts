@@ -62,6 +62,21 @@ export interface SystemOptions {
 }
 
 /**
+ * Takes the pieces of a streamed read ({@linkcode IoDescriptor.readStream}), in order; each
+ * is a view valid until it returns or its promise settles.
+ *
+ * @example
+ * ```ts
+ * import type { StreamSink } from "@rap/cli";
+ * let total = 0;
+ * const sink: StreamSink = (bytes) => void (total += bytes.length);
+ * sink(new Uint8Array(3));
+ * console.assert(total === 3);
+ * ```
+ */
+export type StreamSink = (bytes: Uint8Array) => void | Promise<void>;
+
+/**
  * How a caller of {@linkcode IoDescriptor.readInto} wants the read done.
  *
  * @example
@@ -76,7 +91,7 @@ export interface ReadIntoOptions {
    * The caller has nothing else to do meanwhile (a server with no other request under
    * way): a plugin may read synchronously, holding the event loop for the read, rather than
    * hop to Deno's blocking-IO thread and back. A local file then reads from the page cache
-   * in one step (docs/benchmarks.md: a 256 MiB `rap cat` through `rap serve` took 0.88×
+   * in one step (docs/benchmarks.md: a 256 MiB `rap cat` through `rap serve` took 0.95×
    * the time).
    */
   atOnce?: boolean;
@@ -198,11 +213,7 @@ export interface IoDescriptor extends AsyncDisposable {
    * @param write Takes each piece (a view valid until it returns or its promise settles).
    * @returns How many bytes were handed over: fewer only at the end of the data.
    */
-  readStream?(
-    offset: number,
-    length: number,
-    write: (bytes: Uint8Array) => void | Promise<void>,
-  ): Promise<number>;
+  readStream?(offset: number, length: number, write: StreamSink): Promise<number>;
   /**
    * Write `data` at `offset`.
    *

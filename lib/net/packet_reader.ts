@@ -184,7 +184,6 @@ export class PacketReader {
    * @param header The header of the packet (its fixed part is consumed here).
    * @param chunk The buffer reads go into.
    * @param sink Takes each piece.
-   * @returns The header bytes.
    * @throws {TruncatedPacketError} If the stream ends inside the payload.
    *
    * @example
@@ -213,8 +212,8 @@ export class PacketReader {
     header: PacketHeader,
     chunk: Uint8Array,
     sink: (bytes: Uint8Array) => void | Promise<void>,
-  ): Promise<Uint8Array> {
-    const head = this.takeHeader(header);
+  ): Promise<void> {
+    this.#decoder.take(header.headerSize);
     let left = header.payloadSize;
     const first = this.#decoder.take(Math.min(left, this.#decoder.buffered));
     if (first.length > 0) {
@@ -230,7 +229,6 @@ export class PacketReader {
       left -= n;
       await sink(chunk.subarray(0, n));
     }
-    return head;
   }
 
   /**
