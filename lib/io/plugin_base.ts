@@ -214,8 +214,9 @@ export abstract class DescriptorBase implements IoDescriptor {
       return Promise.reject(error);
     }
     this.#queued++;
-    const result = this.#queue.then(op).finally(() => this.#queued--);
-    this.#queue = result.catch(() => {});
+    const result = this.#queue.then(op);
+    const settled = () => void this.#queued--;
+    this.#queue = result.then(settled, settled);
     return result;
   }
 

@@ -12,6 +12,7 @@ import type { PacketHeader } from "../../protocol/decode.ts";
 import { encodePacket } from "../../protocol/encode.ts";
 import type { RapPacket } from "../../protocol/packets.ts";
 import { memoryView } from "../../io/memory_descriptor.ts";
+import type { ReadIntoOptions } from "../../io/types.ts";
 import { PIECE_BUFFERS, SERVER_BUFFERS } from "../buffers.ts";
 import type { ConnectionContext as Connection } from "../context.ts";
 import { ConnectionLostError } from "../../io/errors.ts";
@@ -23,6 +24,10 @@ const WRITE_AT_REPLY = ExtOpcode.WRITE_AT | REPLY_FLAG;
 const SIZE_REPLY = ExtOpcode.SIZE | REPLY_FLAG;
 
 type Packet<T extends RapPacket["type"]> = Extract<RapPacket, { type: T }>;
+
+/** How a piece of a file is read: at once when its request is the only one under way. */
+const AT_ONCE: ReadIntoOptions = { atOnce: true };
+const QUEUED: ReadIntoOptions = { atOnce: false };
 
 /** Give the session its default file first when a request addresses the current one. */
 async function ready(c: Connection, fd: number): Promise<void> {
@@ -81,8 +86,7 @@ export async function readAt(c: Connection, packet: Packet<"read_at">): Promise<
   // are read at once (see ReadIntoOptions.atOnce).
   const give = (bytes: Uint8Array) => () => PIECE_BUFFERS.give(bytes);
   const firstLength = Math.min(length, piece);
-  const how = { atOnce: false };
-  const alone = () => (how.atOnce = c.server.requestsUnderWay === 1, how);
+  const alone = () => c.server.requestsUnderWay === 1 ? AT_ONCE : QUEUED;
   let buffer = PIECE_BUFFERS.take();
   let got: number;
   try {
