@@ -39,7 +39,10 @@ async function send(conn: Deno.TcpConn, path: string): Promise<void> {
   }
 }
 
-/** Copy everything the server sends to stdout. */
+/**
+ * Copy everything the server sends to stdout. Standard output is written synchronously, as
+ * `rap cat` writes it (an asynchronous write of Deno's stdout goes through another thread).
+ */
 async function get(port: number): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const buffer = new Uint8Array(BLOCK);
@@ -47,7 +50,7 @@ async function get(port: number): Promise<void> {
     for (;;) {
       const n = await conn.read(buffer);
       if (n === null) break;
-      await writeAll(Deno.stdout, buffer.subarray(0, n));
+      for (let done = 0; done < n;) done += Deno.stdout.writeSync(buffer.subarray(done, n));
     }
   } finally {
     conn.close();

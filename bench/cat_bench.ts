@@ -5,6 +5,7 @@
  * deno task bench:cat                  # 16 MiB and 256 MiB, 5 paired rounds, about 2 minutes
  * deno task bench:cat --big            # also 2 GiB (about 4 GiB of disk in --dir)
  * deno task bench:cat --only rap-null --sizes 256M --runs 9
+ * deno task bench:cat --only start --runs 11   # start-up: one byte, and an empty deno run
  * deno run -A bench/cat_bench.ts --help
  * ```
  *
@@ -13,7 +14,9 @@
  * and a plain Deno TCP copy of the same file (`bench/_raw_tcp_copy.ts`), to `/dev/null` and
  * to a file; `rap cat PATH` against coreutils `cat`; `rap cat gzip://…` against `zcat`;
  * and radare2's own client (`r2`, when installed) reading 256 KiB in 4 KiB blocks through
- * our server and through radare2's (`r2 -q rap://:PORT`). The commands of a group run in
+ * our server and through radare2's (`r2 -q rap://:PORT`). The start-up group copies a
+ * one-byte file the same three ways, beside a `deno run` of an empty module (the least any
+ * Deno program takes, from start to exit). The commands of a group run in
  * turn, round after round (A B C A B C …), so that a drift of the machine's speed hits
  * them alike; a warm-up round, not counted, checks every output against the file. Wall time
  * is measured around the child; peak RSS is GNU time's `%M` (`/usr/bin/time`) of the
@@ -43,7 +46,7 @@ const USAGE = `Usage: deno task bench:cat [options]
   --sizes LIST   file sizes (default 16M,256M)
   --big          add 2G to the sizes (needs about 2 × 2 GiB of disk in --dir)
   --runs N       counted rounds of each group (default 5)
-  --only LIST    groups: rap-null, rap-file, local, gzip, r2 (default: all)
+  --only LIST    groups: start, rap-null, rap-file, local, gzip, r2 (default: all)
   --dir DIR      where the files go (default: a new directory under $TMPDIR, removed after)
   --cli PATH     the cli.ts of rap serve and rap cat (default: this checkout's; e.g. an
                  older checkout's, for before-and-after figures)
@@ -59,7 +62,7 @@ const RAW = `${ROOT}bench/_raw_tcp_copy.ts`;
 let SERVE = ["deno", "run", "--allow-net=127.0.0.1", "--allow-read", `${ROOT}cli.ts`, "serve"];
 let RAP_CAT = ["deno", "run", "-A", `${ROOT}cli.ts`, "cat"];
 const TIME = "/usr/bin/time";
-const GROUPS = ["rap-null", "rap-file", "local", "gzip", "r2"] as const;
+const GROUPS = ["start", "rap-null", "rap-file", "local", "gzip", "r2"] as const;
 type Group = typeof GROUPS[number];
 
 /** One command of a group. */
@@ -73,6 +76,8 @@ interface Command {
   yardstick?: boolean;
   /** For the warm-up's check: the same command writing its bytes to stdout instead. */
   checkArgv?: string[];
+  /** It writes nothing (an empty program): the warm-up does not compare its output. */
+  unchecked?: boolean;
 }
 
 /** The figures of one command over the rounds. */
@@ -131,9 +136,10 @@ async function runGroup(
   scratch: string,
 ): Promise<Figures[]> {
   for (const c of commands) {
-    const out = c.out === "/dev/null" && expect !== undefined ? scratch : c.out;
-    await timed(expect !== undefined ? c.checkArgv ?? c.argv : c.argv, out);
-    if (expect !== undefined && !(await sameBytes(out, expect))) {
+    const check = expect !== undefined && !c.unchecked;
+    const out = c.out === "/dev/null" && check ? scratch : c.out;
+    await timed(check ? c.checkArgv ?? c.argv : c.argv, out);
+    if (check && !(await sameBytes(out, expect))) {
       throw new Error(`${c.label}: its output differs from ${expect}`);
     }
     if (out !== "/dev/null") await Deno.remove(out).catch(() => {});
@@ -220,13 +226,17 @@ async function writeText(path: string, size: number): Promise<void> {
 /** What the bench found missing, printed at the end. */
 const skipped: string[] = [];
 
-/** The rap://, nbd and raw groups of one size. */
+/**
+ * The rap://, nbd and raw groups of one size; `extra` commands join the /dev/null group
+ * (the start-up group's empty `deno run`).
+ */
 async function networkGroups(
   file: string,
   size: number,
   groups: Set<Group>,
   runs: number,
   dir: string,
+  extra: Command[] = [],
 ): Promise<void> {
   if (!groups.has("rap-null") && !groups.has("rap-file")) return;
   const children: Child[] = [];
@@ -279,6 +289,7 @@ async function networkGroups(
         argv: ["deno", "run", "--allow-net=127.0.0.1", RAW, "get", raw.ready![1]],
         out,
       });
+      if (target === "null") commands.push(...extra);
       const figures = target === "file"
         ? await runFileGroup(commands, runs, file, dir)
         : await runGroup(commands, runs, file, `${dir}/check.bin`);
@@ -324,6 +335,29 @@ async function runFileGroup(
   }
   await Deno.remove(dest).catch(() => {});
   return figures;
+}
+
+/**
+ * Start-up: a one-byte file copied by `rap cat`, nbdcopy and the raw Deno copy, beside a
+ * `deno run` of an empty module, the floor of any Deno program on this machine.
+ */
+async function startGroup(runs: number, dir: string): Promise<void> {
+  const file = `${dir}/1.bin`;
+  await writeRandom(file, 1);
+  const empty = `${dir}/empty.ts`;
+  await Deno.writeTextFile(empty, "");
+  const floor: Command = {
+    label: "deno run DIR/empty.ts",
+    argv: ["deno", "run", empty],
+    out: "/dev/null",
+    unchecked: true,
+  };
+  try {
+    await networkGroups(file, 1, new Set(["rap-null"]), runs, dir, [floor]);
+  } finally {
+    await Deno.remove(file);
+    await Deno.remove(empty);
+  }
 }
 
 /** Local `cat PATH` and `cat gzip://` against coreutils. */
@@ -477,6 +511,7 @@ async function main(): Promise<void> {
     `${describeMachine()}; ${runs} rounds per group after a warm-up; files in DIR=${dir}`,
   );
   try {
+    if (groups.has("start")) await startGroup(runs, dir);
     for (const size of sizes) {
       const file = `${dir}/${size}.bin`;
       await writeRandom(file, size);
