@@ -1,6 +1,6 @@
 // Reads "at once" (ReadIntoOptions.atOnce): a server with one request under way reads file
 // pieces synchronously; with another connection's request in progress it does not, and
-// the bytes are the same either way.
+// the bytes are the same either way. `rap cat`, which has nothing else to do, always asks.
 
 import {
   DescriptorBase,
@@ -115,4 +115,32 @@ Deno.test("file:// reads at once give the same bytes, also while another read of
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("rap cat reads into its buffers at once, and writes the bytes in order", async () => {
+  const plugin = new URL("fixtures/read_options_plugin.ts", import.meta.url).pathname;
+  const root = new URL("../", import.meta.url).pathname;
+  const size = (3 << 20) + 12345;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      `--allow-read=${root}`, // the plugin imports @rap/cli/io
+      `${root}cli.ts`,
+      "cat",
+      "--plugin",
+      plugin,
+      `readopts://${size}`,
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const errors = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, errors);
+  assert.equal(stdout.length, size);
+  for (let i = 0; i < size; i += 4093) {
+    assert.equal(stdout[i], (i * 7 + (i >> 16)) & 0xff, `byte ${i}`);
+  }
+  const asked = JSON.parse(/^readopts: (.*)$/m.exec(errors)?.[1] ?? "[]") as boolean[];
+  assert.ok(allAsked(asked, true), errors);
 });

@@ -8,7 +8,7 @@
 
 import { INSECURE_TLS_HINT } from "../net/tls.ts";
 import { Progress, wantsProgress } from "./progress.ts";
-import type { IoDescriptor } from "../io/types.ts";
+import type { IoDescriptor, ReadIntoOptions } from "../io/types.ts";
 import { type CliPlugins, registryWith, useClientCredentials } from "./registry.ts";
 import { writeStdout } from "./stdout.ts";
 import { numberFlag, parseFlags, UsageError } from "./usage.ts";
@@ -91,12 +91,14 @@ export async function cat(args: string[], plugins: CliPlugins): Promise<number> 
 }
 
 /**
- * Bytes per read of `cat`: one extended READ_AT of 4 MiB on `rap://` (fewer requests and
- * wake-ups than 1 MiB ones: 0.76× the wall time in paired runs, docs/benchmarks.md).
+ * Bytes per read of `cat` (`rap://` streams in pieces of its own). 1 MiB reads of a local
+ * file took 0.8× the wall time of 4 MiB ones for 256 MiB (paired runs, docs/benchmarks.md).
  */
-const CAT_STEP = 4 << 20;
-/** Reads in flight when the descriptor reads into buffers (`readInto`): 8 MiB, reused. */
+const CAT_STEP = 1 << 20;
+/** Reads in flight when the descriptor reads into buffers (`readInto`): 2 MiB, reused. */
 const CAT_DEPTH = 2;
+/** How `cat` reads into its buffers. */
+const AT_ONCE: ReadIntoOptions = Object.freeze({ atOnce: true });
 
 /**
  * Copy `[offset, end)` of `desc` to `write`, in order. A descriptor that streams
@@ -149,7 +151,9 @@ async function copyRange(
     const { at, n } = take();
     if (n === 0) return;
     const bytes = n === buffer.length ? buffer : buffer.subarray(0, n);
-    inflight.push({ bytes, asked: n, read: readInto(at, bytes) });
+    // `cat` has nothing else to do meanwhile: a file is read at once, without the hop to
+    // Deno's blocking-IO thread (ReadIntoOptions.atOnce).
+    inflight.push({ bytes, asked: n, read: readInto(at, bytes, AT_ONCE) });
   };
   for (let i = 0; i < CAT_DEPTH && next < end; i++) issue(new Uint8Array(CAT_STEP));
   try {
