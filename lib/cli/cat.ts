@@ -91,8 +91,9 @@ export async function cat(args: string[], plugins: CliPlugins): Promise<number> 
 }
 
 /**
- * Bytes per read of `cat` (`rap://` streams in pieces of its own). 1 MiB reads of a local
- * file took 0.8× the wall time of 4 MiB ones for 256 MiB (paired runs, docs/benchmarks.md).
+ * Bytes per read of `cat` (`rap://` streams in pieces of its own). Read at once, 1 MiB
+ * pieces of a local file took 0.87× the wall time of 4 MiB ones (256 MiB, paired runs);
+ * with the reads at once, `rap cat FILE` takes 0.76× its earlier time (docs/benchmarks.md).
  */
 const CAT_STEP = 1 << 20;
 /** Reads in flight when the descriptor reads into buffers (`readInto`): 2 MiB, reused. */
